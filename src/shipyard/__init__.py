@@ -1,0 +1,79 @@
+"""Shipyard: the whole ML loop in one package.
+
+Track → version data → run pipelines → register → serve → monitor → alert →
+retrain → gate → roll out. This namespace is the user's API; everything here is a
+thin layer over :class:`shipyard.Client`.
+
+>>> import shipyard
+>>> with shipyard.start_run(experiment="churn") as run:   # doctest: +SKIP
+...     shipyard.log_params({"lr": 0.1, "depth": 6})
+...     shipyard.log_metric("loss", 0.3, step=1)
+"""
+
+from shipyard.client import Client
+from shipyard.config import Config, load_config
+from shipyard.errors import (
+    AlreadyExists,
+    ConfigError,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    MissingExtra,
+    NotFound,
+    ShipyardError,
+    StorageError,
+    Unavailable,
+)
+from shipyard.fluent import (
+    ActiveRun,
+    active_run,
+    end_run,
+    get_client,
+    log_artifact,
+    log_artifacts,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_client,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from shipyard.tracking import Experiment, Metric, Run, RunStatus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExists",
+    "Client",
+    "Config",
+    "ConfigError",
+    "Conflict",
+    "Experiment",
+    "IntegrityError",
+    "InvalidInput",
+    "Metric",
+    "MissingExtra",
+    "NotFound",
+    "Run",
+    "RunStatus",
+    "ShipyardError",
+    "StorageError",
+    "Unavailable",
+    "active_run",
+    "end_run",
+    "get_client",
+    "load_config",
+    "log_artifact",
+    "log_artifacts",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_client",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]

@@ -1,0 +1,46 @@
+"""Entry point of the ``shipyard`` command: the root app and error handling."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from shipyard.cli import db, demo, experiments, runs, server
+from shipyard.cli.output import console_err
+from shipyard.errors import ShipyardError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shipyard",
+    help="Shipyard: track, version, run, register, serve and monitor ML models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.add_typer(db.app, name="db")
+app.command("server")(server.serve_api)
+app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Run the CLI; a Shipyard error prints one line and exits with status 1."""
+    try:
+        app(standalone_mode=False)
+    except ShipyardError as exc:
+        console_err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise

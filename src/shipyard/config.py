@@ -1,0 +1,122 @@
+"""Configuration: one frozen value object, read from the environment in one place.
+
+Precedence, highest first: keyword arguments to :func:`load_config`, ``SHIPYARD_*``
+environment variables, a ``shipyard.toml`` file (``SHIPYARD_CONFIG`` or the current
+directory), then the defaults below. Nothing here ever writes the environment.
+
+>>> cfg = Config(home=Path("/tmp/sy"))
+>>> cfg.database_url
+'sqlite:////tmp/sy/shipyard.db'
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import ConfigError
+
+__all__ = ["Config", "load_config"]
+
+_ENV_KEYS = {
+    "home": "SHIPYARD_HOME",
+    "db": "SHIPYARD_DB",
+    "artifacts": "SHIPYARD_ARTIFACTS",
+    "url": "SHIPYARD_URL",
+    "token": "SHIPYARD_TOKEN",
+    "s3_endpoint_url": "SHIPYARD_S3_ENDPOINT_URL",
+    "flush_interval": "SHIPYARD_FLUSH_INTERVAL",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where Shipyard keeps its state and how the client reaches it.
+
+    ``db`` and ``artifacts`` default to locations inside ``home``; ``url``, when set,
+    makes the client talk to a Shipyard server instead of the stores directly.
+    ``token`` is a secret: it is excluded from ``repr`` so it never lands in logs.
+    """
+
+    home: Path = Path(".shipyard")
+    db: str | None = None
+    artifacts: str | None = None
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    s3_endpoint_url: str | None = None
+    flush_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.flush_interval <= 0:
+            raise ConfigError(
+                f"flush_interval must be positive, got {self.flush_interval!r}",
+                field="flush_interval",
+            )
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the metadata store."""
+        if self.db:
+            return self.db
+        return f"sqlite:///{self.home.absolute() / 'shipyard.db'}"
+
+    @property
+    def artifacts_uri(self) -> str:
+        """The root of the artifact store: a local path or ``s3://bucket/prefix``."""
+        if self.artifacts:
+            return self.artifacts
+        return str(self.home.absolute() / "artifacts")
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where logged points wait while a server is unreachable."""
+        return self.home.absolute() / "spool"
+
+    def with_(self, **changes: Any) -> Config:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    if name == "home":
+        return Path(raw)
+    if name == "flush_interval":
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"flush_interval must be a number of seconds, got {raw!r}", field=name
+            ) from None
+    return str(raw) if raw is not None else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}", field=str(path)) from None
+    # Accept both a flat file and one with a [shipyard] table.
+    section = data.get("shipyard", data)
+    known = {f.name for f in fields(Config)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {unknown}", field=unknown[0])
+    return dict(section)
+
+
+def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Build the configuration from overrides, the environment and ``shipyard.toml``."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    toml_path = Path(env.get("SHIPYARD_CONFIG", "shipyard.toml"))
+    if toml_path.is_file():
+        values.update(_read_toml(toml_path))
+    for name, var in _ENV_KEYS.items():
+        if env.get(var):
+            values[name] = env[var]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Config(**{k: _coerce(k, v) for k, v in values.items()})

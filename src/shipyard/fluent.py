@@ -1,0 +1,214 @@
+"""The fluent API: ``shipyard.start_run`` and friends, a thin layer over a :class:`Client`.
+
+Which run is active is kept in a :class:`contextvars.ContextVar`, not in module
+globals: each thread and each asyncio task sees its own stack of active runs, and a
+test can drive two clients side by side by passing ``client=`` explicitly. The
+default client (built from the configuration on first use) is held the same way.
+
+>>> import shipyard
+>>> with shipyard.start_run(experiment="churn") as run:   # doctest: +SKIP
+...     shipyard.log_param("lr", 0.1)
+...     shipyard.log_metric("loss", 0.25, step=1)
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from contextvars import ContextVar
+from typing import Any
+
+from shipyard.client import Client
+from shipyard.errors import Conflict, ShipyardError
+from shipyard.tracking import ArtifactInfo, Run, RunStatus
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "end_run",
+    "get_client",
+    "log_artifact",
+    "log_artifacts",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_client",
+    "set_tag",
+    "set_tags",
+    "start_run",
+]
+
+_active_runs: ContextVar[tuple[ActiveRun, ...]] = ContextVar("shipyard_active_runs", default=())
+_default_client: ContextVar[Client | None] = ContextVar("shipyard_default_client", default=None)
+
+
+def get_client() -> Client:
+    """The client the fluent API uses when none is passed: built from the configuration."""
+    client = _default_client.get()
+    if client is None:
+        client = Client()
+        _default_client.set(client)
+    return client
+
+
+def set_client(client: Client | None) -> None:
+    """Make ``client`` the fluent API's default in the current context (None resets)."""
+    _default_client.set(client)
+
+
+class ActiveRun:
+    """A run started by :func:`start_run`; ends itself when its ``with`` block exits.
+
+    The block ending normally marks the run FINISHED, an exception marks it FAILED and
+    Ctrl-C marks it KILLED. ``run.id`` is the run id.
+    """
+
+    def __init__(self, client: Client, run: Run) -> None:
+        self.client = client
+        self.id = run.id
+        self.experiment_id = run.experiment_id
+        self.name = run.name
+        self._ended = False
+        atexit.register(self._end_at_exit)
+
+    def __repr__(self) -> str:
+        return f"ActiveRun(id={self.id!r}, name={self.name!r})"
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        self.end(status)
+
+    def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run | None:
+        """End the run (idempotent) and pop it from the active stack."""
+        if self._ended:
+            return None
+        _active_runs.set(tuple(r for r in _active_runs.get() if r is not self))
+        # If ending fails (storage down), the exit hook stays registered to try again.
+        run = self.client.end_run(self.id, status)
+        self._ended = True
+        atexit.unregister(self._end_at_exit)
+        return run
+
+    def _end_at_exit(self) -> None:
+        try:
+            self.end(RunStatus.FINISHED)
+        except ShipyardError:
+            pass  # at exit there is nobody left to tell; the points stay spooled or pending
+
+    @property
+    def info(self) -> Run:
+        """The run as stored now (buffered data flushed first)."""
+        return self.client.get_run(self.id)
+
+    def log_metric(self, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
+        self.client.log_metric(self.id, key, value, step, timestamp)
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.client.log_param(self.id, key, value)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.client.set_tag(self.id, key, value)
+
+
+def start_run(
+    experiment: str | None = None,
+    *,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    nested: bool = False,
+    run_id: str | None = None,
+    client: Client | None = None,
+) -> ActiveRun:
+    """Start (or, with ``run_id``, resume) a run and make it the active one.
+
+    ``experiment`` is an experiment name, created if missing (default: the
+    default experiment ``"0"``).
+    Starting a run while another is active needs ``nested=True``; the new run
+    becomes a child of the active one.
+    """
+    client = client or get_client()
+    stack = _active_runs.get()
+    if stack and not nested:
+        raise Conflict(
+            f"run {stack[-1].id!r} is already active; end it first or pass nested=True",
+            run_id=stack[-1].id,
+        )
+    if run_id is not None:
+        run = client.get_run(run_id)
+        if run.status != RunStatus.RUNNING:
+            run = client.tracking_store.update_run(run_id, status=RunStatus.RUNNING)
+    else:
+        parent = stack[-1].id if stack else None
+        run = client.create_run(experiment, name=run_name, tags=tags, parent_run_id=parent)
+    active = ActiveRun(client, run)
+    _active_runs.set((*stack, active))
+    return active
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run in this context, or None."""
+    stack = _active_runs.get()
+    return stack[-1] if stack else None
+
+
+def _require_active() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        raise Conflict("no active run: call shipyard.start_run() first")
+    return run
+
+
+def end_run(status: RunStatus | str = RunStatus.FINISHED) -> Run | None:
+    """End the innermost active run (no-op when none is active)."""
+    run = active_run()
+    return run.end(status) if run else None
+
+
+def log_metric(key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
+    """Log one point to the active run; returns at once (written in the background)."""
+    run = _require_active()
+    run.client.log_metric(run.id, key, value, step, timestamp)
+
+
+def log_metrics(metrics: dict[str, float], step: int = 0) -> None:
+    run = _require_active()
+    run.client.log_metrics(run.id, metrics, step)
+
+
+def log_param(key: str, value: Any) -> None:
+    run = _require_active()
+    run.client.log_param(run.id, key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    run = _require_active()
+    run.client.log_params(run.id, params)
+
+
+def set_tag(key: str, value: Any) -> None:
+    run = _require_active()
+    run.client.set_tag(run.id, key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    run = _require_active()
+    run.client.set_tags(run.id, tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> ArtifactInfo:
+    run = _require_active()
+    return run.client.log_artifact(run.id, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[ArtifactInfo]:
+    run = _require_active()
+    return run.client.log_artifacts(run.id, local_dir, artifact_path)

@@ -1,0 +1,6 @@
+"""Clients of a remote ``shipyard server``: the same interfaces as the local stores, over HTTP."""
+
+from shipyard.remote.http import HttpTransport
+from shipyard.remote.tracking import RemoteTrackingStore
+
+__all__ = ["HttpTransport", "RemoteTrackingStore"]

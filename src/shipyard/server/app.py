@@ -1,0 +1,42 @@
+"""The ``shipyard server`` application: assembles the routers over one Client's stores."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from shipyard.client import Client
+from shipyard.config import Config
+from shipyard.errors import ConfigError
+from shipyard.server import tracking
+from shipyard.server.auth import TokenAuthMiddleware
+from shipyard.server.errors import install_error_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Config | None = None, *, client: Client | None = None) -> FastAPI:
+    """Build the REST API. The server always works on the stores directly.
+
+    A ``config`` with ``url`` set is refused: a server that forwarded to another
+    server would hide where the data lives. With ``config.token`` set, every
+    request but ``/api/v1/health`` needs ``Authorization: Bearer <token>``.
+    """
+    client = client or Client(config)
+    if client.config.url:
+        raise ConfigError("the server needs direct store access: unset SHIPYARD_URL", field="url")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        app.state.tracking = client.tracking_store  # opens and migrates the database once
+        yield
+        client.close()
+
+    app = FastAPI(title="Shipyard", version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(tracking.router)
+    if client.config.token:
+        app.add_middleware(TokenAuthMiddleware, token=client.config.token)
+    return app

@@ -1,0 +1,41 @@
+"""Experiment tracking: experiments, runs, params, metrics, tags and run artifacts.
+
+Imports the storage layer and the base layer only. Public names are re-exported here.
+"""
+
+from shipyard.tracking.backend import TrackingStore
+from shipyard.tracking.compare import RunComparison, compare_runs
+from shipyard.tracking.entities import (
+    ArtifactInfo,
+    Experiment,
+    LogBatch,
+    Metric,
+    Page,
+    Run,
+    RunStatus,
+    new_run_id,
+    now_ms,
+    validate_key,
+    validate_run_id,
+)
+from shipyard.tracking.environment import capture_environment
+from shipyard.tracking.writer import BatchWriter
+
+__all__ = [
+    "ArtifactInfo",
+    "BatchWriter",
+    "Experiment",
+    "LogBatch",
+    "Metric",
+    "Page",
+    "Run",
+    "RunComparison",
+    "RunStatus",
+    "TrackingStore",
+    "capture_environment",
+    "compare_runs",
+    "new_run_id",
+    "now_ms",
+    "validate_key",
+    "validate_run_id",
+]

@@ -1,0 +1,184 @@
+"""Value objects of experiment tracking: what the stores return and the wire carries.
+
+All are frozen dataclasses; times are integer milliseconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from shipyard.errors import InvalidInput
+
+__all__ = [
+    "ArtifactInfo",
+    "Experiment",
+    "LogBatch",
+    "Metric",
+    "Page",
+    "Run",
+    "RunStatus",
+    "new_run_id",
+    "now_ms",
+    "validate_key",
+    "validate_run_id",
+]
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
+_RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+MAX_KEY_LENGTH = 250
+MAX_PARAM_LENGTH = 6000
+
+
+class RunStatus(str, Enum):
+    """Lifecycle of a run; the names match MLflow's."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+def now_ms() -> int:
+    """The current time in integer milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def new_run_id() -> str:
+    """A fresh run id: 32 lowercase hex characters."""
+    return uuid.uuid4().hex
+
+
+def validate_key(key: Any, field_name: str = "key") -> str:
+    """Return ``key`` if it is a legal metric/param/tag key, else raise InvalidInput.
+
+    Keys are 1–250 characters of letters, digits and ``_ - . / : space``.
+    """
+    if not isinstance(key, str) or not key:
+        raise InvalidInput(f"{field_name} must be a non-empty string, got {key!r}", field=field_name)
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"{field_name} {key[:40]!r}… is {len(key)} characters; the limit is {MAX_KEY_LENGTH}",
+            field=field_name,
+        )
+    if not _KEY_RE.match(key) or ".." in key.split("/") or key.startswith("/"):
+        raise InvalidInput(
+            f"{field_name} {key!r} has illegal characters: use letters, digits and _-. /:",
+            field=field_name,
+        )
+    return key
+
+
+def validate_run_id(run_id: Any) -> str:
+    """Return ``run_id`` if it is 32 lowercase hex characters, else raise InvalidInput."""
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise InvalidInput(f"run_id must be 32 lowercase hex characters, got {run_id!r}", field="run_id")
+    return run_id
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs. ``id`` is a string, as in MLflow; ``"0"`` is the default."""
+
+    id: str
+    name: str
+    artifact_location: str | None = None
+    lifecycle_stage: str = "active"
+    created_at: int = 0
+    updated_at: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One logged point. ``value`` may be NaN or ±inf."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run with its data: params, tags and the latest value of each metric."""
+
+    id: str
+    experiment_id: str
+    name: str
+    status: RunStatus
+    start_time: int
+    end_time: int | None = None
+    parent_run_id: str | None = None
+    lifecycle_stage: str = "active"
+    user: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    environment: dict[str, Any] | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """A logical artifact path of a run and the object it points at."""
+
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of results; ``next_page_token`` is None on the last page."""
+
+    items: list[Any]
+    next_page_token: str | None = None
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.items[index]
+
+
+@dataclass
+class LogBatch:
+    """Points, params and tags waiting to be written, possibly for several runs.
+
+    Tuples keep the hot path cheap: ``metrics`` holds ``(run_id, key, value,
+    timestamp, step)``; ``params`` and ``tags`` hold ``(run_id, key, value)``.
+    """
+
+    metrics: list[tuple[str, str, float, int, int]] = field(default_factory=list)
+    params: list[tuple[str, str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.metrics or self.params or self.tags)
+
+    def __len__(self) -> int:
+        return len(self.metrics) + len(self.params) + len(self.tags)
+
+    def extend(self, other: LogBatch) -> None:
+        self.metrics.extend(other.metrics)
+        self.params.extend(other.params)
+        self.tags.extend(other.tags)
+
+    def run_ids(self) -> set[str]:
+        return {m[0] for m in self.metrics} | {p[0] for p in self.params} | {t[0] for t in self.tags}
