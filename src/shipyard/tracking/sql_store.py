@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
 from shipyard.store import schema as t
-from shipyard.store.artifacts import ArtifactStore, safe_relpath
+from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.db import Database, insert_ignore, nan_to_none, none_to_nan, upsert
 from shipyard.tracking import search
 from shipyard.tracking.entities import (
-    ArtifactInfo,
-    Experiment,
     LogBatch,
     Metric,
     Page,
@@ -34,22 +29,12 @@ from shipyard.tracking.entities import (
     validate_key,
     validate_run_id,
 )
+from shipyard.tracking.sql_artifacts import SqlRunArtifacts
+from shipyard.tracking.sql_experiments import LIFECYCLE_STAGES, SqlExperiments, experiment_int
 
 __all__ = ["SqlTrackingStore"]
 
-_LIFECYCLE = ("active", "deleted")
-
-
-def _experiment_int(experiment_id: str | int) -> int:
-    try:
-        return int(experiment_id)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"experiment_id must be a string of digits, got {experiment_id!r}", field="experiment_id"
-        ) from None
-
-
-class SqlTrackingStore:
+class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
     """:class:`~shipyard.tracking.backend.TrackingStore` on a :class:`Database`."""
 
     def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
@@ -58,100 +43,6 @@ class SqlTrackingStore:
 
     def close(self) -> None:
         self.db.dispose()
-
-    # -- experiments ----------------------------------------------------------------
-
-    def create_experiment(
-        self, name: str, tags: dict[str, str] | None = None, artifact_location: str | None = None
-    ) -> Experiment:
-        if not isinstance(name, str) or not name.strip() or len(name) > 256:
-            raise InvalidInput(f"experiment name must be 1-256 characters, got {name!r}", field="name")
-        now = now_ms()
-        with self.db.write() as conn:
-            if conn.execute(sa.select(t.experiments.c.id).where(t.experiments.c.name == name)).first():
-                raise AlreadyExists(f"experiment {name!r} already exists", resource="experiment", name=name)
-            exp_id = conn.execute(
-                t.experiments.insert().values(
-                    name=name, artifact_location=artifact_location, lifecycle_stage="active",
-                    created_at=now, updated_at=now,
-                )
-            ).inserted_primary_key[0]
-            if tags:
-                conn.execute(
-                    t.experiment_tags.insert(),
-                    [{"experiment_id": exp_id, "key": validate_key(k, "tag"), "value": str(v)}
-                     for k, v in tags.items()],
-                )
-        return self.get_experiment(str(exp_id))
-
-    def _experiment_from_row(self, conn: Connection, row: Any) -> Experiment:
-        tags = dict(
-            conn.execute(
-                sa.select(t.experiment_tags.c.key, t.experiment_tags.c.value).where(
-                    t.experiment_tags.c.experiment_id == row.id
-                )
-            ).all()
-        )
-        return Experiment(
-            id=str(row.id), name=row.name, artifact_location=row.artifact_location,
-            lifecycle_stage=row.lifecycle_stage, created_at=row.created_at,
-            updated_at=row.updated_at, tags=tags,
-        )
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        exp_int = _experiment_int(experiment_id)
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == exp_int)).first()
-            if row is None:
-                raise NotFound(f"experiment {experiment_id!r} not found", resource="experiment",
-                               experiment_id=str(experiment_id))
-            return self._experiment_from_row(conn, row)
-
-    def get_experiment_by_name(self, name: str) -> Experiment:
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(t.experiments).where(t.experiments.c.name == name)).first()
-            if row is None:
-                raise NotFound(f"experiment {name!r} not found", resource="experiment", name=name)
-            return self._experiment_from_row(conn, row)
-
-    def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
-        query = sa.select(t.experiments).order_by(t.experiments.c.id)
-        if not include_deleted:
-            query = query.where(t.experiments.c.lifecycle_stage == "active")
-        with self.db.read() as conn:
-            return [self._experiment_from_row(conn, row) for row in conn.execute(query).all()]
-
-    def update_experiment(
-        self, experiment_id: str, *, name: str | None = None, lifecycle_stage: str | None = None
-    ) -> Experiment:
-        exp_int = _experiment_int(experiment_id)
-        values: dict[str, Any] = {"updated_at": now_ms()}
-        if name is not None:
-            values["name"] = name
-        if lifecycle_stage is not None:
-            if lifecycle_stage not in _LIFECYCLE:
-                raise InvalidInput(f"lifecycle_stage must be one of {_LIFECYCLE}", field="lifecycle_stage")
-            values["lifecycle_stage"] = lifecycle_stage
-        with self.db.write() as conn:
-            if name is not None and conn.execute(
-                sa.select(t.experiments.c.id).where(t.experiments.c.name == name, t.experiments.c.id != exp_int)
-            ).first():
-                raise AlreadyExists(f"experiment {name!r} already exists", resource="experiment", name=name)
-            updated = conn.execute(
-                t.experiments.update().where(t.experiments.c.id == exp_int).values(**values)
-            ).rowcount
-        if not updated:
-            raise NotFound(f"experiment {experiment_id!r} not found", resource="experiment",
-                           experiment_id=str(experiment_id))
-        return self.get_experiment(str(exp_int))
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        exp_int = _experiment_int(experiment_id)
-        self.get_experiment(str(exp_int))
-        with self.db.write() as conn:
-            upsert(conn, t.experiment_tags,
-                   [{"experiment_id": exp_int, "key": validate_key(key, "tag"), "value": str(value)}],
-                   keys=["experiment_id", "key"], update=["value"])
 
     # -- runs -----------------------------------------------------------------------
 
@@ -167,7 +58,7 @@ class SqlTrackingStore:
         environment: dict[str, object] | None = None,
         run_id: str | None = None,
     ) -> Run:
-        exp_int = _experiment_int(experiment_id)
+        exp_int = experiment_int(experiment_id)
         run_id = validate_run_id(run_id) if run_id else new_run_id()
         if parent_run_id is not None:
             validate_run_id(parent_run_id)
@@ -260,8 +151,8 @@ class SqlTrackingStore:
         if name is not None:
             values["name"] = name
         if lifecycle_stage is not None:
-            if lifecycle_stage not in _LIFECYCLE:
-                raise InvalidInput(f"lifecycle_stage must be one of {_LIFECYCLE}", field="lifecycle_stage")
+            if lifecycle_stage not in LIFECYCLE_STAGES:
+                raise InvalidInput(f"lifecycle_stage must be one of {LIFECYCLE_STAGES}", field="lifecycle_stage")
             values["lifecycle_stage"] = lifecycle_stage
         with self.db.write() as conn:
             if values:
@@ -381,7 +272,7 @@ class SqlTrackingStore:
         order = search.parse_order_by(order_by)
         offset = search.decode_page_token(page_token)
         query = search.build_search_query(
-            [_experiment_int(e) for e in experiment_ids], clauses, order,
+            [experiment_int(e) for e in experiment_ids], clauses, order,
             lifecycle_stage=None if include_deleted else "active",
         )
         with self.db.read() as conn:
@@ -435,68 +326,6 @@ class SqlTrackingStore:
             rows = rows[:max_results]
             token = search.encode_page_token(offset + max_results)
         return Page([Metric(key, none_to_nan(v), s, ts) for s, ts, v in rows], token)
-
-    # -- artifacts ------------------------------------------------------------------
-
-    def log_artifact(self, run_id: str, path: str, source: str | os.PathLike[str] | BinaryIO) -> ArtifactInfo:
-        """Store ``source`` (a file path or a binary stream) at logical ``path`` of the run.
-
-        The object is written (atomically, content-addressed) before the path is
-        recorded, so a path is never visible without its bytes.
-        """
-        validate_run_id(run_id)
-        path = safe_relpath(path)
-        self._require_run(run_id)
-        if isinstance(source, (str, os.PathLike)):
-            ref = self.artifacts.put_file(source)
-        else:
-            ref = self.artifacts.put_stream(source)
-        with self.db.write() as conn:
-            upsert(conn, t.artifacts,
-                   [{"run_id": run_id, "path": path, "digest": ref.digest, "size": ref.size, "created_at": now_ms()}],
-                   keys=["run_id", "path"], update=["digest", "size", "created_at"])
-        return ArtifactInfo(path, ref.digest, ref.size)
-
-    def _require_run(self, run_id: str) -> None:
-        with self.db.read() as conn:
-            if not conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id)).first():
-                raise NotFound(f"run {run_id!r} not found", resource="run", run_id=run_id)
-
-    def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactInfo]:
-        validate_run_id(run_id)
-        self._require_run(run_id)
-        a = t.artifacts
-        query = sa.select(a.c.path, a.c.digest, a.c.size).where(a.c.run_id == run_id).order_by(a.c.path)
-        if prefix:
-            prefix = safe_relpath(prefix).rstrip("/")
-            query = query.where(sa.or_(a.c.path == prefix, a.c.path.startswith(prefix + "/", autoescape=True)))
-        with self.db.read() as conn:
-            return [ArtifactInfo(p, d, s) for p, d, s in conn.execute(query)]
-
-    def _artifact_digest(self, run_id: str, path: str) -> str:
-        validate_run_id(run_id)
-        path = safe_relpath(path)
-        with self.db.read() as conn:
-            digest = conn.execute(
-                sa.select(t.artifacts.c.digest).where(t.artifacts.c.run_id == run_id, t.artifacts.c.path == path)
-            ).scalar()
-        if digest is None:
-            raise NotFound(f"artifact {path!r} of run {run_id!r} not found", resource="artifact",
-                           run_id=run_id, path=path)
-        return digest
-
-    def open_artifact(self, run_id: str, path: str) -> Iterator[bytes]:
-        return self.artifacts.open(self._artifact_digest(run_id, path))
-
-    def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
-        return self.artifacts.get_file(self._artifact_digest(run_id, path), dest)
-
-    def delete_artifact(self, run_id: str, path: str) -> None:
-        # Only the logical path goes; the object may be shared by other paths (dedup).
-        self._artifact_digest(run_id, path)
-        with self.db.write() as conn:
-            conn.execute(t.artifacts.delete().where(t.artifacts.c.run_id == run_id,
-                                                    t.artifacts.c.path == safe_relpath(path)))
 
 
 def _param_conflict(run_id: str, key: str, stored: str, new: str) -> Conflict:
