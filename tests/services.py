@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from shipyard import Client, Config
+
 PG_ADMIN_URL = os.environ.get("SHIPYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -97,3 +99,22 @@ def running_server(config: object, port: int | None = None) -> Iterator[ServerTh
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "remote"])
+def client_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Config]:
+    """A client configuration in each mode: embedded on SQLite, embedded on PostgreSQL,
+    remote through a real server (kept up for the test)."""
+    if request.param == "remote":
+        with running_server(Config(home=tmp_path / "server")) as server:
+            yield Config(home=tmp_path / "client", url=server.url, flush_interval=0.2)
+        return
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    yield Config(home=tmp_path / "home", db=url, flush_interval=0.2)
+
+
+@pytest.fixture
+def client(client_config: Config) -> Iterator[Client]:
+    c = Client(client_config)
+    yield c
+    c.close()

@@ -8,6 +8,7 @@ Every error Shipyard raises on purpose derives from :class:`ShipyardError`::
     ├── AlreadyExists        a create would duplicate a unique name
     ├── InvalidInput         a value the caller passed is malformed (names the field)
     ├── Conflict             the request is valid but clashes with current state
+    │   └── PromotionRefused a guarded alias's policy failed (``report`` lists the checks)
     ├── IntegrityError       stored bytes do not match their recorded hash
     ├── StorageError         a backend (database, object store) failed
     │   └── Unavailable      a backend or server could not be reached
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidInput",
     "MissingExtra",
     "NotFound",
+    "PromotionRefused",
     "ShipyardError",
     "StorageError",
     "Unavailable",
@@ -72,6 +74,10 @@ class Conflict(ShipyardError):
     """The request is well-formed but clashes with the current state."""
 
 
+class PromotionRefused(Conflict):
+    """Moving a guarded alias failed its promotion policy; ``report`` holds every check."""
+
+
 class IntegrityError(ShipyardError):
     """Stored bytes do not match the hash recorded for them."""
 
@@ -104,6 +110,7 @@ _BY_NAME: dict[str, type[ShipyardError]] = {
         AlreadyExists,
         InvalidInput,
         Conflict,
+        PromotionRefused,
         IntegrityError,
         StorageError,
         Unavailable,

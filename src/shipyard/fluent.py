@@ -16,23 +16,32 @@ from __future__ import annotations
 import atexit
 import os
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.client import Client
+from shipyard.client.models import ModelInfo
 from shipyard.errors import Conflict, ShipyardError
+from shipyard.registry import ModelVersion
 from shipyard.tracking import ArtifactInfo, Run, RunStatus
+
+if TYPE_CHECKING:
+    from shipyard.models import Model, ModelManifest
 
 __all__ = [
     "ActiveRun",
     "active_run",
     "end_run",
     "get_client",
+    "load_model",
     "log_artifact",
     "log_artifacts",
+    "log_model",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "register_model",
+    "save_model",
     "set_client",
     "set_tag",
     "set_tags",
@@ -207,6 +216,32 @@ def set_tags(tags: dict[str, Any]) -> None:
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> ArtifactInfo:
     run = _require_active()
     return run.client.log_artifact(run.id, local_path, artifact_path)
+
+
+def log_model(model: Any, name: str = "model", *, input_example: Any = None,
+              registered_model_name: str | None = None, **save_options: Any) -> ModelInfo:
+    """Package ``model`` into the active run (and register it, given ``registered_model_name``)."""
+    run = _require_active()
+    return run.client.log_model(run.id, model, name, input_example=input_example,
+                                registered_model_name=registered_model_name, **save_options)
+
+
+def save_model(model: Any, path: str | os.PathLike[str], **options: Any) -> ModelManifest:
+    """Write ``model`` as a package folder at ``path`` (see :func:`shipyard.models.save_model`)."""
+    from shipyard.models import save_model as _save
+
+    return _save(model, path, **options)
+
+
+def load_model(uri: str, *, client: Client | None = None) -> Model:
+    """Load ``models:/name@alias``, ``models:/name/3``, ``runs:/<id>/path`` or a local folder."""
+    return (client or get_client()).load_model(uri)
+
+
+def register_model(source: str, name: str, *, description: str | None = None,
+                   client: Client | None = None) -> ModelVersion:
+    """Register the package at ``source`` as a new version of ``name``."""
+    return (client or get_client()).register_model(source, name, description=description)
 
 
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[ArtifactInfo]:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from shipyard.cli import db, demo, experiments, runs, server
+from shipyard.cli import db, demo, experiments, models, runs, server
 from shipyard.cli.output import console_err
 from shipyard.errors import ShipyardError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.command("server")(server.serve_api)
 app.command("demo")(demo.demo)

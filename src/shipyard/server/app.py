@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from shipyard.client import Client
 from shipyard.config import Config
 from shipyard.errors import ConfigError
-from shipyard.server import tracking
+from shipyard.server import registry, tracking
 from shipyard.server.auth import TokenAuthMiddleware
 from shipyard.server.errors import install_error_handlers
 
@@ -31,12 +31,15 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
         app.state.tracking = client.tracking_store  # opens and migrates the database once
+        app.state.registry = client.registry_store
+        app.state.artifacts = client.registry_store.artifacts  # type: ignore[attr-defined]
         yield
         client.close()
 
     app = FastAPI(title="Shipyard", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(tracking.router)
+    app.include_router(registry.router)
     if client.config.token:
         app.add_middleware(TokenAuthMiddleware, token=client.config.token)
     return app

@@ -41,7 +41,7 @@ STATUS_BY_ERROR: tuple[tuple[type[ShipyardError], int], ...] = (
 
 
 def _jsonable(value: Any) -> bool:
-    return isinstance(value, (str, int, float, bool, type(None)))
+    return isinstance(value, (str, int, float, bool, type(None), dict, list))
 
 
 def error_response(status: int, type_: str, message: str, **context: Any) -> Response:

@@ -1,0 +1,225 @@
+"""Model methods of the client: log, load, register, promote, audit, lineage, cards."""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.client._base import ClientBase
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.registry import AuditEvent, ModelVersion, PromotionPolicy, RegisteredModel, parse_model_uri
+from shipyard.registry.cache import ResolveCache
+from shipyard.store.lineage import LineageGraph, Node
+from shipyard.tracking import Page
+
+if TYPE_CHECKING:
+    from shipyard.models import Model, ModelManifest
+
+__all__ = ["ModelInfo", "ModelsMixin"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where :meth:`ModelsMixin.log_model` put a model, and what it registered."""
+
+    uri: str
+    run_id: str
+    manifest: ModelManifest
+    registered_version: ModelVersion | None = None
+
+
+def _actor() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+class ModelsMixin(ClientBase):
+    """Model packages and the model registry."""
+
+    _resolve_cache: ResolveCache | None = None
+
+    # -- packages ------------------------------------------------------------------------
+
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        name: str = "model",
+        *,
+        input_example: Any = None,
+        registered_model_name: str | None = None,
+        **save_options: Any,
+    ) -> ModelInfo:
+        """Package ``model`` (see :func:`shipyard.models.save_model`) as artifacts of the run.
+
+        With ``registered_model_name`` the package is also registered as a new version.
+        """
+        from shipyard.models import save_model
+
+        with tempfile.TemporaryDirectory() as tmp:
+            package = Path(tmp) / "package"
+            manifest = save_model(model, package, input_example=input_example, source_run_id=run_id,
+                                  **save_options)
+            self.log_artifacts(run_id, package, artifact_path=name)  # type: ignore[attr-defined]
+        uri = f"runs:/{run_id}/{name}"
+        version = self.register_model(uri, registered_model_name) if registered_model_name else None
+        return ModelInfo(uri, run_id, manifest, version)
+
+    def load_model(self, uri: str) -> Model:
+        """Load a model from ``models:/name/3``, ``models:/name@alias``, ``runs:/<id>/path``
+        or a local package folder; every file's hash is checked before anything is unpickled."""
+        from shipyard.models import load_model
+
+        return load_model(self.model_path(uri))
+
+    def model_path(self, uri: str) -> Path:
+        """A verified local folder holding the package a URI names."""
+        if not uri.startswith(("models:/", "runs:/")):
+            path = Path(uri)
+            if not path.is_dir():
+                raise InvalidInput(f"{uri!r} is neither a model URI nor a local model folder", field="uri")
+            return path
+        ref = parse_model_uri(uri)
+        if ref.kind == "run":
+            from shipyard.registry.materialize import Materializer
+            from shipyard.tracking import ArtifactInfo
+
+            run_id, prefix = ref.run_id or "", (ref.path or "").rstrip("/") + "/"
+            files = [ArtifactInfo(f.path[len(prefix):], f.digest, f.size)
+                     for f in self.tracking_store.list_artifacts(run_id, prefix.rstrip("/"))
+                     if f.path.startswith(prefix)]
+            if not files:
+                raise NotFound(f"no model at {uri!r}", resource="model", uri=uri)
+            # Read through whichever tracking backend this client uses (local or remote).
+            return Materializer(self.model_cache_dir).materialize(
+                f"run-{run_id}-{prefix.strip('/')}", files,
+                lambda f, dest: self.tracking_store.download_artifact(run_id, prefix + f.path, dest))
+        version = self.resolve_model(uri)
+        return self.registry_store.materialize(version.name, version.version)
+
+    # -- registry -----------------------------------------------------------------------
+
+    def register_model(self, source: str, name: str, *, description: str | None = None,
+                       tags: dict[str, str] | None = None) -> ModelVersion:
+        """Register the package at ``source`` (``runs:/<id>/<path>`` or a local folder) as a
+        new version of ``name`` (created if needed)."""
+        if not source.startswith("runs:/"):
+            folder = Path(source)
+            if not (folder / "model.yaml").is_file():
+                raise InvalidInput(f"no model at {source!r}: no model.yaml there", field="source")
+            run = self.create_run(name=f"register-{name}", tags={"shipyard.registration": name})  # type: ignore[attr-defined]
+            self.log_artifacts(run.id, folder, artifact_path="model")  # type: ignore[attr-defined]
+            self.end_run(run.id)  # type: ignore[attr-defined]
+            source = f"runs:/{run.id}/model"
+        return self.registry_store.create_model_version(name, source, description, tags, _actor())
+
+    def create_registered_model(self, name: str, description: str | None = None,
+                                tags: dict[str, str] | None = None) -> RegisteredModel:
+        return self.registry_store.create_registered_model(name, description, tags, _actor())
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.registry_store.get_registered_model(name)
+
+    def search_registered_models(self, name_like: str | None = None, max_results: int = 100,
+                                 page_token: str | None = None) -> Page:
+        return self.registry_store.search_registered_models(name_like, max_results, page_token)
+
+    def delete_registered_model(self, name: str, reason: str | None = None) -> None:
+        self.registry_store.delete_registered_model(name, _actor(), reason)
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        return self.registry_store.get_model_version(name, version)
+
+    def search_model_versions(self, name: str | None = None, run_id: str | None = None,
+                              max_results: int = 100, page_token: str | None = None) -> Page:
+        return self.registry_store.search_model_versions(name, run_id, max_results, page_token)
+
+    def delete_model_version(self, name: str, version: int, reason: str | None = None) -> None:
+        self.registry_store.delete_model_version(name, version, _actor(), reason)
+
+    def resolve_model(self, uri: str) -> ModelVersion:
+        """The registered version a ``models:/`` URI names, from a cache that any
+        registry change invalidates."""
+        if self._resolve_cache is None:
+            self._resolve_cache = ResolveCache(self.registry_store)
+        return self._resolve_cache.resolve(uri)
+
+    def set_alias(self, name: str, alias: str, version: int, *, reason: str | None = None,
+                  force: bool = False) -> ModelVersion:
+        """Point ``alias`` at ``version``; a guarded alias must pass the promotion policy
+        (:class:`~shipyard.errors.PromotionRefused` otherwise, unless ``force``)."""
+        return self.registry_store.set_alias(name, alias, int(version), _actor(), reason, force)
+
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> None:
+        self.registry_store.delete_alias(name, alias, _actor(), reason)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self.registry_store.get_version_by_alias(name, alias)
+
+    def rollback_alias(self, name: str, alias: str, *, reason: str | None = None) -> ModelVersion:
+        """Move ``alias`` back to its previous holder (recorded in the audit log)."""
+        return self.registry_store.rollback(name, alias, _actor(), reason)
+
+    def set_promotion_policy(self, name: str, policy: PromotionPolicy | dict[str, Any] | None,
+                             *, reason: str | None = None) -> RegisteredModel:
+        data = policy.to_json() if isinstance(policy, PromotionPolicy) else policy
+        return self.registry_store.set_policy(name, data, _actor(), reason)
+
+    def model_history(self, name: str) -> list[AuditEvent]:
+        """Every registry change to ``name`` and its versions, oldest first."""
+        return self.registry_store.history(name)
+
+    def lineage(self, ref: str, max_depth: int = 10) -> LineageGraph:
+        """Upstream and downstream of a model URI, a run (``runs:/<id>`` or its id) or a
+        dataset (``ds:name@version``)."""
+        node = self._lineage_node(ref)
+        return self.registry_store.lineage(node.type, node.id, max_depth)
+
+    def _lineage_node(self, ref: str) -> Node:
+        if ref.startswith("models:/"):
+            version = self.resolve_model(ref)
+            return Node("model_version", f"{version.name}/{version.version}")
+        if ref.startswith("runs:/"):
+            return Node("run", ref[len("runs:/"):].split("/")[0])
+        if ref.startswith("ds:"):
+            return Node("dataset", ref[len("ds:"):])
+        if len(ref) == 32:
+            return Node("run", ref)
+        raise InvalidInput(f"cannot tell what {ref!r} names: use models:/…, runs:/…, ds:… or a run id",
+                           field="ref")
+
+    def convert_model(self, uri: str, to: str = "onnx") -> ModelVersion:
+        """Convert a registered scikit-learn version to ONNX and register it as a new version.
+
+        The converted model's outputs must match the original's within 1e-5 on the input
+        example, or the conversion fails and nothing is registered.
+        """
+        if to != "onnx":
+            raise InvalidInput(f"can only convert to 'onnx', got {to!r}", field="to")
+        from shipyard.models import convert_to_onnx
+
+        source = self.resolve_model(uri)
+        with tempfile.TemporaryDirectory() as tmp:
+            converted = Path(tmp) / "onnx"
+            convert_to_onnx(self.model_path(uri), converted)
+            run = self.create_run(name=f"convert-{source.name}-{source.version}",  # type: ignore[attr-defined]
+                                  tags={"shipyard.converted_from": source.uri})
+            self.log_artifacts(run.id, converted, artifact_path="model")  # type: ignore[attr-defined]
+            self.end_run(run.id)  # type: ignore[attr-defined]
+        return self.registry_store.create_model_version(
+            source.name, f"runs:/{run.id}/model", f"ONNX conversion of version {source.version}",
+            {"converted_from": str(source.version)}, _actor())
+
+    def model_card(self, uri: str, format: str = "markdown") -> str:
+        """A model card (Markdown or HTML) built from what the registry knows."""
+        from shipyard.registry.card import render_card
+
+        version = self.resolve_model(uri)
+        run = self.get_run(version.run_id) if version.run_id else None  # type: ignore[attr-defined]
+        model = self.get_registered_model(version.name)
+        return render_card(model, version, run, self.lineage(version.uri), format)

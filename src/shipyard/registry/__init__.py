@@ -1,0 +1,36 @@
+"""The model registry: registered models, versions, aliases, promotion gates, audit trail, lineage.
+
+Builds on ``tracking`` (a version comes from a run's logged package) and ``models``
+(packages are loaded to measure latency gates). Public names are re-exported here.
+"""
+
+from shipyard.registry import codec
+from shipyard.registry.backend import RegistryStore
+from shipyard.registry.entities import AuditEvent, ModelVersion, RegisteredModel
+from shipyard.registry.policy import (
+    BeatsHolder,
+    CheckResult,
+    CompatibleSignature,
+    GateReport,
+    MaxLatency,
+    MinMetric,
+    PromotionPolicy,
+)
+from shipyard.registry.uri import ModelRef, parse_model_uri
+
+__all__ = [
+    "AuditEvent",
+    "BeatsHolder",
+    "CheckResult",
+    "CompatibleSignature",
+    "GateReport",
+    "MaxLatency",
+    "MinMetric",
+    "ModelRef",
+    "ModelVersion",
+    "PromotionPolicy",
+    "RegisteredModel",
+    "RegistryStore",
+    "codec",
+    "parse_model_uri",
+]

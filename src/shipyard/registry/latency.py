@@ -1,0 +1,30 @@
+"""Measuring a model's prediction latency on its own input example (for promotion gates)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["predict_latency_p99_ms"]
+
+
+def predict_latency_p99_ms(package: Path, calls: int = 200, warmup: int = 20) -> float:
+    """p99 in milliseconds of ``predict`` on the package's input example."""
+    from shipyard.models import load_model
+
+    model = load_model(package)
+    example = model.input_example
+    if example is None:
+        raise InvalidInput(f"model at {package} has no input example to time", field="input_example")
+    for _ in range(warmup):
+        model.predict(example)
+    timings = np.empty(calls)
+    for i in range(calls):
+        start = time.perf_counter()
+        model.predict(example)
+        timings[i] = time.perf_counter() - start
+    return float(np.percentile(timings, 99) * 1000)
