@@ -10,6 +10,7 @@ thin layer over :class:`shipyard.Client`.
 ...     shipyard.log_metric("loss", 0.3, step=1)
 """
 
+from shipyard.autolog import autolog
 from shipyard.client import Client
 from shipyard.config import Config, load_config
 from shipyard.errors import (
@@ -85,6 +86,7 @@ __all__ = [
     "StorageError",
     "Unavailable",
     "active_run",
+    "autolog",
     "end_run",
     "get_client",
     "load_config",

