@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = ["services"]
+pytest_plugins = ["tests.services"]
 pytest.register_assert_rewrite("shipyard.testing")
 
 

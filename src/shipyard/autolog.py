@@ -17,8 +17,6 @@ import hashlib
 from contextvars import ContextVar
 from typing import Any
 
-import numpy as np
-
 from shipyard.client import Client
 from shipyard.errors import MissingExtra
 from shipyard.fluent import active_run, get_client, start_run
@@ -30,6 +28,8 @@ _inside_fit: ContextVar[bool] = ContextVar("shipyard_autolog_inside_fit", defaul
 
 
 def _data_hash(*arrays: Any) -> str:
+    import numpy as np
+
     digest = hashlib.sha256()
     for data in arrays:
         if data is None:
@@ -57,6 +57,7 @@ def _params(estimator: Any) -> dict[str, str]:
 
 
 def _training_metrics(estimator: Any, x: Any, y: Any) -> dict[str, float]:
+    import numpy as np
     from sklearn import metrics
     from sklearn.base import is_classifier, is_regressor
 
@@ -96,18 +97,20 @@ def _wrap(cls: type, client: Client | None, log_models: bool) -> None:
     original = cls.__dict__["fit"]
 
     @functools.wraps(original)
-    def fit(self: Any, x: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _inside_fit.get():
-            return original(self, x, y, *args, **kwargs)
+            return original(self, *args, **kwargs)
+        x = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
         token = _inside_fit.set(True)
         try:
             run = active_run()
             if run is not None:
-                result = original(self, x, y, *args, **kwargs)
+                result = original(self, *args, **kwargs)
                 _record(run.client, run.id, self, x, y, log_models)
                 return result
             with start_run(run_name=f"autolog-{type(self).__name__}", client=client or get_client()) as run:
-                result = original(self, x, y, *args, **kwargs)
+                result = original(self, *args, **kwargs)
                 _record(run.client, run.id, self, x, y, log_models)
                 return result
         finally:

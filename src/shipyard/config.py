@@ -11,6 +11,7 @@ directory), then the defaults below. Nothing here ever writes the environment.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -51,7 +52,7 @@ class Config:
     flush_interval: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.flush_interval <= 0:
+        if not math.isfinite(self.flush_interval) or self.flush_interval <= 0:
             raise ConfigError(
                 f"flush_interval must be positive, got {self.flush_interval!r}",
                 field="flush_interval",

@@ -120,4 +120,10 @@ _BY_NAME: dict[str, type[ShipyardError]] = {
 
 def error_from_name(name: str, message: str, /, **context: Any) -> ShipyardError:
     """Rebuild an error that crossed the wire by its class name (unknown names → base)."""
+    if name == "MissingExtra" and "module" in context and "extra" in context:
+        error: ShipyardError = MissingExtra(context.pop("module"), context.pop("extra"))
+        error.context.update(context)
+        for key, value in context.items():
+            setattr(error, key, value)
+        return error
     return _BY_NAME.get(name, ShipyardError)(message, **context)

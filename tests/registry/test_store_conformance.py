@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services import running_server
+from tests.services import running_server
 from shipyard import Client, Config
 from shipyard.testing.registry import RegistryStoreConformance, Stores
 

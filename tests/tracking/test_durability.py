@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services import free_port, running_server
+from tests.services import free_port, running_server
 from shipyard import Client, Config, RunStatus, StorageError, Unavailable
 from shipyard.tracking import BatchWriter, LogBatch
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services import running_server
+from tests.services import running_server
 from shipyard.config import Config
 from shipyard.remote import RemoteTrackingStore
 from shipyard.store.artifacts import open_artifact_store

@@ -28,20 +28,12 @@ app.command("demo")(demo.demo)
 
 
 def main() -> None:
-    """Run the CLI; a Shipyard error prints one line and exits with status 1."""
-    try:
-        app(standalone_mode=False)
-    except ShipyardError as exc:
-        console_err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
-        sys.exit(1)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
+    """Run the CLI; a Shipyard error prints one line and exits with status 1.
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+    Usage errors are reported by Click itself (exit status 2).
+    """
+    try:
+        app()
+    except ShipyardError as exc:
+        console_err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

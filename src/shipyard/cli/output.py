@@ -29,10 +29,17 @@ def fmt_value(value: object) -> str:
     return str(value)
 
 
+# Identifiers a user copies whole: never wrapped across lines.
+_WHOLE = {"run id": 32}
+
+
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     out = Table(title=title, header_style="bold")
     for col in columns:
-        out.add_column(col, overflow="fold")
+        if col in _WHOLE:
+            out.add_column(col, no_wrap=True, min_width=_WHOLE[col])
+        else:
+            out.add_column(col, overflow="fold")
     for row in rows:
         out.add_row(*(fmt_value(v) for v in row))
     return out

@@ -12,7 +12,7 @@ from shipyard.client._base import ClientBase
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry import AuditEvent, ModelVersion, PromotionPolicy, RegisteredModel, parse_model_uri
 from shipyard.registry.cache import ResolveCache
-from shipyard.store.lineage import LineageGraph, Node
+from shipyard.types import LineageGraph, Node
 from shipyard.tracking import Page
 
 if TYPE_CHECKING:
@@ -75,7 +75,14 @@ class ModelsMixin(ClientBase):
         or a local package folder; every file's hash is checked before anything is unpickled."""
         from shipyard.models import load_model
 
-        return load_model(self.model_path(uri))
+        path = self.model_path(uri)
+        pinned = None
+        if uri.startswith("models:/"):
+            # The registry's record of model.yaml is the root of trust, not the cached copy.
+            version = self.resolve_model(uri)
+            files = self.registry_store.list_version_files(version.name, version.version)
+            pinned = next((f.digest for f in files if f.path == "model.yaml"), None)
+        return load_model(path, manifest_sha256=pinned)
 
     def model_path(self, uri: str) -> Path:
         """A verified local folder holding the package a URI names."""
@@ -116,6 +123,7 @@ class ModelsMixin(ClientBase):
             self.log_artifacts(run.id, folder, artifact_path="model")  # type: ignore[attr-defined]
             self.end_run(run.id)  # type: ignore[attr-defined]
             source = f"runs:/{run.id}/model"
+        self.flush()  # the version snapshots the run's metrics: buffered points must be in
         return self.registry_store.create_model_version(name, source, description, tags, _actor())
 
     def create_registered_model(self, name: str, description: str | None = None,

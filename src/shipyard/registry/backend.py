@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from shipyard.registry.entities import AuditEvent, ModelVersion, RegisteredModel
-from shipyard.store.lineage import LineageGraph
+from shipyard.types import LineageGraph
 from shipyard.tracking import ArtifactInfo, Page
 
 __all__ = ["RegistryStore"]

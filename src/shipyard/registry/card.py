@@ -13,7 +13,7 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.registry.entities import ModelVersion, RegisteredModel
-from shipyard.store.lineage import LineageGraph
+from shipyard.types import LineageGraph
 from shipyard.tracking import Run
 
 __all__ = ["CARD_FIELDS", "render_card"]

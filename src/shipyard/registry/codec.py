@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from shipyard.registry.entities import AuditEvent, ModelVersion, RegisteredModel
-from shipyard.store.lineage import Edge, LineageGraph, Node
+from shipyard.types import Edge, LineageGraph, Node
 
 __all__ = ["to_json", "model_from_json", "version_from_json", "event_from_json", "lineage_from_json"]
 

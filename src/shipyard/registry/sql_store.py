@@ -31,7 +31,8 @@ from shipyard.registry.uri import parse_model_uri
 from shipyard.store import schema as t
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.db import Database, insert_ignore, upsert
-from shipyard.store.lineage import Edge, LineageGraph, LineageStore, Node
+from shipyard.store.lineage import LineageStore
+from shipyard.types import Edge, LineageGraph, Node
 from shipyard.tracking import ArtifactInfo, Page, TrackingStore, now_ms, validate_key
 from shipyard.tracking.search import decode_page_token, encode_page_token
 

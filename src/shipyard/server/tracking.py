@@ -37,7 +37,7 @@ def _json(data: Any, status: int = 200) -> Response:
 class ExperimentCreate(BaseModel):
     name: str = Field(min_length=1, max_length=256)
     tags: dict[str, str] | None = None
-    artifact_location: str | None = None
+    artifact_location: str | None = Field(default=None, max_length=1024)
 
 
 class ExperimentUpdate(BaseModel):
@@ -55,7 +55,7 @@ class RunCreate(BaseModel):
     start_time: int | None = None
     tags: dict[str, str] | None = None
     parent_run_id: str | None = None
-    user: str | None = None
+    user: str | None = Field(default=None, max_length=256)
     environment: dict[str, Any] | None = None
     run_id: str | None = None
 

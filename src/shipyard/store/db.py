@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from shipyard.errors import ConfigError, Conflict, StorageError, Unavailable
+from shipyard.errors import ConfigError, Conflict, InvalidInput, StorageError, Unavailable
 
 __all__ = ["Database", "nan_to_none", "none_to_nan"]
 
@@ -83,7 +83,10 @@ class Database:
             if database and database != ":memory:":
                 from pathlib import Path
 
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StorageError(f"cannot create the folder of {database}: {exc}") from exc
             engine = sa.create_engine(
                 url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
             )
@@ -162,6 +165,10 @@ def translate_errors() -> Iterator[None]:
     """Translate SQLAlchemy/driver errors into the Shipyard tree where they enter."""
     try:
         yield
+    except OverflowError as exc:
+        raise InvalidInput(f"number out of range: {exc}", field="value") from exc
+    except sa.exc.DataError as exc:
+        raise InvalidInput(f"value refused by the database: {exc.orig}", field="value") from exc
     except sa.exc.IntegrityError as exc:
         raise Conflict(f"database constraint violated: {exc.orig}") from exc
     except OperationalError as exc:

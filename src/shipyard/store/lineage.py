@@ -1,66 +1,20 @@
-"""Lineage: a directed graph of typed nodes, kept in the metadata database.
+"""Lineage edges in the metadata database (the graph types live in :mod:`shipyard.types`).
 
-Every domain records where things came from as edges between ``(type, id)`` nodes:
-``("dataset", "churn@3") -input-> ("run", <id>)``, ``("run", <id>) -produced->
-("model_version", "churn/3")``, ``("run", <parent>) -parent-> ("run", <child>)``.
-The graph knows nothing of the domains; it only stores and walks edges.
+The store knows nothing of the domains; it only stores and walks edges.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shipyard.store import schema as t
 from shipyard.store.db import Database, insert_ignore
+from shipyard.types import Edge, LineageGraph, Node
 
-__all__ = ["Edge", "LineageGraph", "LineageStore", "Node"]
-
-
-@dataclass(frozen=True, order=True)
-class Node:
-    """A vertex: ``type`` names the domain object (run, model_version, dataset…)."""
-
-    type: str
-    id: str
-
-    def __str__(self) -> str:
-        return f"{self.type}:{self.id}"
-
-
-@dataclass(frozen=True, order=True)
-class Edge:
-    """``src`` —relation→ ``dst`` (data flows from src to dst)."""
-
-    src: Node
-    relation: str
-    dst: Node
-
-
-@dataclass
-class LineageGraph:
-    """The nodes reachable from ``root``, upstream and downstream, and their edges."""
-
-    root: Node
-    upstream: list[Edge] = field(default_factory=list)
-    downstream: list[Edge] = field(default_factory=list)
-
-    @property
-    def nodes(self) -> set[Node]:
-        found = {self.root}
-        for e in (*self.upstream, *self.downstream):
-            found.update((e.src, e.dst))
-        return found
-
-    def to_json(self) -> dict[str, object]:
-        def edge(e: Edge) -> dict[str, str]:
-            return {"src": str(e.src), "relation": e.relation, "dst": str(e.dst)}
-
-        return {"root": str(self.root), "upstream": [edge(e) for e in self.upstream],
-                "downstream": [edge(e) for e in self.downstream]}
+__all__ = ["LineageStore"]
 
 
 class LineageStore:

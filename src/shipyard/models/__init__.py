@@ -1,0 +1,35 @@
+"""Model packages: save any model as a verified folder, load it back behind one interface.
+
+A package is a folder with ``model.yaml`` (flavor, versions, pinned requirements,
+signature, input example, sha256 of every file) and the model's own files. Flavors:
+``sklearn``, ``xgboost``, ``lightgbm``, ``torch``, ``onnx`` and ``python`` (your class
+around any model). Loading verifies every hash before anything is unpickled.
+
+>>> import shipyard.models as sm                                   # doctest: +SKIP
+>>> sm.save_model(clf, "pkg", input_example=X[:5])                 # doctest: +SKIP
+>>> model = sm.load_model("pkg")                                   # doctest: +SKIP
+>>> model.predict(X[:2]), model.predict_proba([{"f0": 1.0, ...}])  # doctest: +SKIP
+"""
+
+from shipyard.models.convert import convert_to_onnx
+from shipyard.models.flavors import Flavor, Predictor, PythonModelContext, flavor_for_model, get_flavor
+from shipyard.models.manifest import ModelManifest
+from shipyard.models.model import Model
+from shipyard.models.package import load_model, save_model
+from shipyard.models.signature import ColumnSpec, Signature, infer_signature
+
+__all__ = [
+    "ColumnSpec",
+    "Flavor",
+    "Model",
+    "ModelManifest",
+    "Predictor",
+    "PythonModelContext",
+    "Signature",
+    "convert_to_onnx",
+    "flavor_for_model",
+    "get_flavor",
+    "infer_signature",
+    "load_model",
+    "save_model",
+]
