@@ -78,8 +78,7 @@ class SqlRegistryStore:
 
     def generation(self) -> int:
         """A counter that changes whenever any alias or version changes."""
-        with self.db.read() as conn:
-            return int(conn.execute(sa.select(t.registry_state.c.generation)).scalar_one())
+        return int(self.db.fast_scalar("SELECT generation FROM registry_state WHERE id = 1"))
 
     @staticmethod
     def _model_row(conn: Connection, name: str, lock: bool = False) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -61,6 +62,7 @@ class Database:
             )
         self._engine: Engine | None = None
         self._schema_ready = False
+        self._fast = threading.local()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
@@ -101,8 +103,38 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection (call before forking or at shutdown)."""
+        held = getattr(self._fast, "conn", None)
+        if held is not None:
+            self._fast.conn = None
+            if self.dialect == "postgresql":
+                held.driver_connection.autocommit = False
+            held.close()  # back to the pool
         if self._engine is not None:
             self._engine.dispose()
+
+    def fast_scalar(self, sql: str) -> Any:
+        """Run one constant read-only query on a connection this thread keeps open.
+
+        For hot reads (a cache validity check per call) where a pool checkout and a
+        transaction would cost far more than the query: the connection is in
+        autocommit mode, so each call sees the latest committed data.
+        """
+        with translate_errors():
+            held = getattr(self._fast, "conn", None)
+            if held is None:
+                # Keep the pool's wrapper, not just the driver connection: dropping it
+                # would hand the connection back to the pool while we still use it.
+                held = self.engine.raw_connection()
+                if self.dialect == "postgresql":
+                    held.driver_connection.autocommit = True
+                self._fast.conn = held
+            cur = held.driver_connection.cursor()
+            try:
+                cur.execute(sql)
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            return None if row is None else row[0]
 
     # -- transactions ---------------------------------------------------------------
 
