@@ -110,3 +110,15 @@ def test_lineage_of_a_model_reaches_its_run_and_back(client: Client, data) -> No
     graph = client.lineage("models:/m/1")
     assert {str(n) for n in graph.nodes} == {f"run:{run.id}", "model_version:m/1"}
     assert [str(e.dst) for e in client.lineage(run.id).downstream] == ["model_version:m/1"]
+
+
+def test_lineage_of_a_model_reaches_the_parent_pipeline_run(client: Client, data) -> None:
+    x, y = data
+    with shipyard.start_run("e", client=client) as parent:
+        with shipyard.start_run(nested=True, client=client) as child:
+            shipyard.log_model(LogisticRegression().fit(x, y), input_example=x[:5], registered_model_name="m")
+    graph = client.lineage("models:/m/1")
+    assert {(str(e.src), e.relation, str(e.dst)) for e in graph.upstream} == {
+        (f"run:{child.id}", "produced", "model_version:m/1"),
+        (f"run:{parent.id}", "parent", f"run:{child.id}"),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,14 +11,24 @@ import pytest
 from tests.services import running_server
 from shipyard.config import Config
 from shipyard.remote import RemoteTrackingStore
-from shipyard.store.artifacts import open_artifact_store
+from shipyard.store.artifacts import FsspecArtifactStore, open_artifact_store
 from shipyard.store.db import Database
 from shipyard.testing.tracking import TrackingStoreConformance
 from shipyard.tracking import TrackingStore
 from shipyard.tracking.sql_store import SqlTrackingStore
 
 
-@pytest.fixture(params=["sqlite", "postgres", "remote"])
+def _s3_artifacts(endpoint: str) -> FsspecArtifactStore:
+    import boto3
+
+    bucket = f"shipyard-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing-secret",
+                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    return FsspecArtifactStore.s3(f"s3://{bucket}/runs", endpoint_url=endpoint, storage_options={
+        "key": "testing", "secret": "testing-secret", "client_kwargs": {"region_name": "us-east-1"}})
+
+
+@pytest.fixture(params=["sqlite", "postgres", "remote", "postgres+s3"])
 def tracking_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingStore]:
     if request.param == "remote":
         config = Config(home=tmp_path / "server", db=request.getfixturevalue("sqlite_url"))
@@ -29,7 +40,11 @@ def tracking_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[T
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     db = Database(url)
     db.ensure_schema()
-    store = SqlTrackingStore(db, open_artifact_store(str(tmp_path / "artifacts")))
+    if request.param == "postgres+s3":  # the scale-out stack: PostgreSQL metadata, S3 artifacts
+        artifacts = _s3_artifacts(request.getfixturevalue("s3_server"))
+    else:
+        artifacts = open_artifact_store(str(tmp_path / "artifacts"))
+    store = SqlTrackingStore(db, artifacts)
     yield store
     store.close()
 

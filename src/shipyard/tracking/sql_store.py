@@ -17,7 +17,9 @@ from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
 from shipyard.store import schema as t
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.db import Database, insert_ignore, nan_to_none, none_to_nan, upsert
+from shipyard.store.lineage import LineageStore
 from shipyard.tracking import search
+from shipyard.types import Edge, Node
 from shipyard.tracking.entities import (
     LogBatch,
     Metric,
@@ -89,6 +91,9 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
                     t.run_tags.insert(),
                     [{"run_id": run_id, "key": validate_key(k, "tag"), "value": str(v)} for k, v in tags.items()],
                 )
+            if parent_run_id:
+                LineageStore.add_in(conn, [Edge(Node("run", parent_run_id), "parent", Node("run", run_id))],
+                                    now_ms())
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> Run:
