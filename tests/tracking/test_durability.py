@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import free_port, running_server
 from shipyard import Client, Config, RunStatus, StorageError, Unavailable
 from shipyard.tracking import BatchWriter, LogBatch
+from tests.services import free_port, running_server
 
 
 def _env(config: Config) -> dict[str, str]:
@@ -60,7 +60,12 @@ CRASH = """
     run_id = sys.argv[1]
     for i in range(300):
         client.log_metric(run_id, "loss", float(i), step=i)
-    time.sleep(float(os.environ["SHIPYARD_FLUSH_INTERVAL"]) * 4)
+    # Wait (without flushing) until the background writer has stored the points on its
+    # own; a loaded machine may take several intervals, so poll rather than sleep.
+    deadline = time.monotonic() + 60
+    while len(client.tracking_store.get_metric_history(run_id, "loss").items) < 300:
+        assert time.monotonic() < deadline, "the background writer never flushed"
+        time.sleep(float(os.environ["SHIPYARD_FLUSH_INTERVAL"]))
     client.log_metric(run_id, "loss", -1.0, step=300)  # lost: the process dies before a flush
     os._exit(9)
 """

@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from shipyard.errors import InvalidInput
@@ -34,7 +34,7 @@ MAX_KEY_LENGTH = 250
 MAX_PARAM_LENGTH = 6000
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     """Lifecycle of a run; the names match MLflow's."""
 
     RUNNING = "RUNNING"

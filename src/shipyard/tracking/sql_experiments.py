@@ -46,7 +46,7 @@ class SqlExperiments:
                     name=name, artifact_location=artifact_location, lifecycle_stage="active",
                     created_at=now, updated_at=now,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             if tags:
                 conn.execute(
                     t.experiment_tags.insert(),

@@ -12,7 +12,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-S, T, BI, I = sa.String, sa.Text, sa.BigInteger, sa.Integer
+S, T, BI, INT = sa.String, sa.Text, sa.BigInteger, sa.Integer
 
 
 def upgrade() -> None:
@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "model_versions",
         sa.Column("name", S(256), nullable=False),
-        sa.Column("version", I, nullable=False),
+        sa.Column("version", INT, nullable=False),
         sa.Column("source", S(1024), nullable=False),
         sa.Column("run_id", S(32), nullable=True),
         sa.Column("status", S(32), nullable=False),
@@ -56,7 +56,7 @@ def upgrade() -> None:
     op.create_table(
         "model_version_tags",
         sa.Column("name", S(256), nullable=False),
-        sa.Column("version", I, nullable=False),
+        sa.Column("version", INT, nullable=False),
         sa.Column("key", S(250), nullable=False),
         sa.Column("value", T, nullable=False),
         sa.PrimaryKeyConstraint("name", "version", "key", name="pk_model_version_tags"),
@@ -64,7 +64,7 @@ def upgrade() -> None:
     op.create_table(
         "model_version_files",
         sa.Column("name", S(256), nullable=False),
-        sa.Column("version", I, nullable=False),
+        sa.Column("version", INT, nullable=False),
         sa.Column("path", S(1024), nullable=False),
         sa.Column("digest", S(64), nullable=False),
         sa.Column("size", BI, nullable=False),
@@ -74,21 +74,21 @@ def upgrade() -> None:
         "model_aliases",
         sa.Column("name", S(256), nullable=False),
         sa.Column("alias", S(256), nullable=False),
-        sa.Column("version", I, nullable=False),
+        sa.Column("version", INT, nullable=False),
         sa.PrimaryKeyConstraint("name", "alias", name="pk_model_aliases"),
         sa.ForeignKeyConstraint(["name"], ["registered_models.name"],
                                 name="fk_model_aliases_name_registered_models"),
     )
     state = op.create_table(
         "registry_state",
-        sa.Column("id", I, nullable=False),
+        sa.Column("id", INT, nullable=False),
         sa.Column("generation", BI, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_registry_state"),
     )
     op.bulk_insert(state, [{"id": 1, "generation": 0}])
     op.create_table(
         "audit_log",
-        sa.Column("id", I, nullable=False, autoincrement=True),
+        sa.Column("id", INT, nullable=False, autoincrement=True),
         sa.Column("at", BI, nullable=False),
         sa.Column("actor", S(256), nullable=True),
         sa.Column("action", S(64), nullable=False),
@@ -97,7 +97,7 @@ def upgrade() -> None:
         sa.Column("before", T, nullable=True),
         sa.Column("after", T, nullable=True),
         sa.Column("reason", T, nullable=True),
-        sa.Column("forced", I, nullable=False),
+        sa.Column("forced", INT, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )
     op.create_index("ix_audit_log_entity", "audit_log", ["entity_type", "entity_id", "id"])
