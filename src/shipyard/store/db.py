@@ -14,6 +14,7 @@ immediate one queues behind the current writer for up to the busy timeout.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,7 +30,7 @@ from shipyard.errors import ConfigError, Conflict, InvalidInput, StorageError, U
 __all__ = ["Database", "nan_to_none", "none_to_nan"]
 
 _BUSY_TIMEOUT_MS = 60_000
-_HEAD_REVISION = "0002"  # kept equal to the newest Alembic revision by a test
+_HEAD_REVISION = "0003"  # kept equal to the newest Alembic revision by a test
 
 
 def nan_to_none(value: float) -> float | None:
@@ -126,9 +127,9 @@ class Database:
                 # would hand the connection back to the pool while we still use it.
                 held = self.engine.raw_connection()
                 if self.dialect == "postgresql":
-                    held.driver_connection.autocommit = True
+                    held.driver_connection.autocommit = True  # type: ignore[union-attr]
                 self._fast.conn = held
-            cur = held.driver_connection.cursor()
+            cur = held.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cur.execute(sql)
                 row = cur.fetchone()
@@ -214,6 +215,13 @@ def translate_errors() -> Iterator[None]:
         raise StorageError(f"metadata database error: {exc}") from exc
 
 
+def _dialect_insert(conn: Connection) -> Any:
+    """The INSERT construct with ON CONFLICT support for this connection's dialect."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def upsert(
     conn: Connection,
     table: sa.Table,
@@ -229,23 +237,25 @@ def upsert(
     """
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update), where), list(rows))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...],
+                      where: Any) -> Any:
+    # Building the ON CONFLICT construct costs more than executing it on SQLite, and
+    # the statement is immutable: build each shape once. ``where`` must therefore be a
+    # module-level function, not a fresh lambda per call.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     set_ = {col: stmt.excluded[col] for col in update}
     condition = where(table, stmt.excluded) if where is not None else None
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=condition)
-    conn.execute(stmt, list(rows))
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=set_, where=condition)
 
 
 def insert_ignore(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, silently skipping those whose primary key already exists."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(table).on_conflict_do_nothing(), list(rows))
+    conn.execute(_dialect_insert(conn)(table).on_conflict_do_nothing(), list(rows))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,6 @@ from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.db import Database, insert_ignore, nan_to_none, none_to_nan, upsert
 from shipyard.store.lineage import LineageStore
 from shipyard.tracking import search
-from shipyard.types import Edge, Node
 from shipyard.tracking.entities import (
     LogBatch,
     Metric,
@@ -33,6 +33,7 @@ from shipyard.tracking.entities import (
 )
 from shipyard.tracking.sql_artifacts import SqlRunArtifacts
 from shipyard.tracking.sql_experiments import LIFECYCLE_STAGES, SqlExperiments, experiment_int
+from shipyard.types import Edge, Node
 
 __all__ = ["SqlTrackingStore"]
 
@@ -104,7 +105,7 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
                 raise NotFound(f"run {run_id!r} not found", resource="run", run_id=run_id)
             return self._runs_with_data(conn, rows, with_environment=True)[0]
 
-    def _runs_with_data(self, conn: Connection, rows: list[Any], with_environment: bool = False) -> list[Run]:
+    def _runs_with_data(self, conn: Connection, rows: Sequence[Any], with_environment: bool = False) -> list[Run]:
         ids = [r.id for r in rows]
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
@@ -168,13 +169,14 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
             raise NotFound(f"run {run_id!r} not found", resource="run", run_id=run_id)
         return self.get_run(run_id)
 
-    def log_batch(self, batch: LogBatch) -> None:
+    def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
         """Write a batch in one transaction.
 
-        Entries for a run that does not exist or has finished, and params that clash
-        with a stored value, are refused; everything else in the batch is written, and
-        then the first refusal is raised (:class:`NotFound` or :class:`Conflict`), so
-        one bad entry never costs the good ones.
+        Entries for a run that does not exist or has finished (unless ``allow_finished``,
+        which MLflow's API needs), and params that clash with a stored value, are
+        refused; everything else in the batch is written, and then the first refusal is
+        raised (:class:`NotFound` or :class:`Conflict`), so one bad entry never costs the
+        good ones.
         """
         if not batch:
             return
@@ -188,7 +190,7 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
             for run_id in run_ids:
                 if run_id not in found:
                     refusals.append(NotFound(f"run {run_id!r} not found", resource="run", run_id=run_id))
-                elif RunStatus(found[run_id]).is_terminal:
+                elif RunStatus(found[run_id]).is_terminal and not allow_finished:
                     refusals.append(Conflict(
                         f"run {run_id!r} is {found[run_id]}; a finished run accepts no more data",
                         run_id=run_id,
@@ -249,9 +251,7 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
             [{"run_id": r, "key": k, "step": s, "timestamp": ts, "value": nan_to_none(v)}
              for (r, k), (s, ts, v) in latest.items()],
             keys=["run_id", "key"], update=["step", "timestamp", "value"],
-            where=lambda tbl, new: sa.or_(
-                new.step > tbl.c.step, sa.and_(new.step == tbl.c.step, new.timestamp >= tbl.c.timestamp)
-            ),
+            where=_newer_point,
         )
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -333,6 +333,11 @@ class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
             rows = rows[:max_results]
             token = search.encode_page_token(offset + max_results)
         return Page([Metric(key, none_to_nan(v), s, ts) for s, ts, v in rows], token)
+
+
+def _newer_point(table: sa.Table, new: Any) -> Any:
+    """A stored latest point is replaced only by one at a higher step, or a later time."""
+    return sa.or_(new.step > table.c.step, sa.and_(new.step == table.c.step, new.timestamp >= table.c.timestamp))
 
 
 def _param_conflict(run_id: str, key: str, stored: str, new: str) -> Conflict:
