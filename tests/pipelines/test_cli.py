@@ -1,0 +1,89 @@
+"""``shipyard run`` and ``shipyard pipelines …`` as real subprocesses on a home made in the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shipyard import Client, Config
+from tests.cli.test_cli import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PIPELINE_FILE = """
+from shipyard.pipelines import pipeline, step
+
+@step
+def numbers(n: int) -> list[int]:
+    print(f"making {n} numbers")
+    return list(range(n))
+
+@step
+def total(xs: list[int], fail: bool) -> int:
+    if fail:
+        raise RuntimeError("asked to fail")
+    return sum(xs)
+
+@pipeline
+def summed(n: int = 4, fail: bool = False):
+    return total(numbers(n), fail)
+"""
+
+
+def setup_home(tmp_path: Path) -> tuple[Path, Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    path = home / "summed.py"
+    path.write_text(PIPELINE_FILE)
+    return home, path
+
+
+def test_run_list_show_and_logs(tmp_path: Path) -> None:
+    home, path = setup_home(tmp_path)
+    done = run_cli(home, "run", str(path), "-p", "n=5", "--no-live", "--executor", "inline")
+    assert done.returncode == 0, done.stderr
+    assert "numbers: done" in done.stdout and "FINISHED" in done.stdout
+    with Client(Config(home=home)) as client:
+        run_id = client.search_runs("summed", filter="tags.`shipyard.kind` = 'pipeline'").items[0].id
+    listed = run_cli(home, "pipelines", "list")
+    assert "summed" in listed.stdout and run_id in listed.stdout
+    shown = run_cli(home, "pipelines", "show", run_id)
+    assert "numbers" in shown.stdout and "done" in shown.stdout
+    defined = run_cli(home, "pipelines", "show", "summed")
+    assert "numbers" in defined.stdout and "Recent runs" in defined.stdout
+    logs = run_cli(home, "pipelines", "logs", run_id, "numbers")
+    assert "making 5 numbers" in logs.stdout
+
+
+def test_a_failed_step_shows_its_traceback_and_inputs(tmp_path: Path) -> None:
+    home, path = setup_home(tmp_path)
+    done = run_cli(home, "pipelines", "run", f"{path}:summed", "-p", "fail=true", "--no-live", "-e", "local",
+                   "--processes", "1", PYTHONPATH=str(ROOT))
+    assert done.returncode == 1
+    assert "RuntimeError: asked to fail" in done.stdout and "xs <- numbers" in done.stdout
+    assert "PipelineFailed" in done.stderr
+    with Client(Config(home=home)) as client:
+        run_id = client.search_runs("summed", filter="tags.`shipyard.kind` = 'pipeline'").items[0].id
+    shown = run_cli(home, "pipelines", "show", run_id)
+    assert "step total failed" in shown.stdout and "raise RuntimeError" in shown.stdout
+    assert "xs <- numbers" in shown.stdout
+
+
+def test_schedule_then_the_scheduler_runs_it(tmp_path: Path) -> None:
+    home, path = setup_home(tmp_path)
+    assert run_cli(home, "run", str(path), "--no-live", "-e", "inline").returncode == 0
+    made = run_cli(home, "pipelines", "schedule", "summed", "--cron", "* * * * *", "-e", "inline", "-p", "n=3")
+    assert made.returncode == 0, made.stderr
+    with Client(Config(home=home)) as client:
+        experiment = client.get_experiment_by_name("summed")
+        [key] = [k for k in experiment.tags if k.startswith("shipyard.schedule.")]
+        schedule = json.loads(experiment.tags[key])
+        # Pretend the schedule was made a minute ago, so one fire is due now.
+        schedule["created_at"] -= 61_000
+        client.tracking_store.set_experiment_tag(experiment.id, key, json.dumps(schedule))
+    ticked = run_cli(home, "scheduler", "--once")
+    assert ticked.returncode == 0, ticked.stderr
+    assert ": ran (run " in ticked.stdout
+    assert run_cli(home, "scheduler", "--once").stdout.count(": ran") == 0  # claimed already
+    shown = run_cli(home, "pipelines", "show", "summed")
+    assert schedule["id"] in shown.stdout and "FINISHED" in shown.stdout
