@@ -1,0 +1,220 @@
+"""Serving benchmark: Shipyard against ``mlflow models serve`` (MLflow 3.17), side by side.
+
+The same two scikit-learn models (logistic regression on 20 features; a 100-iteration
+HistGradientBoosting classifier), trained on the same data, each served with one
+worker by Shipyard (adaptive batching on, and off) and by MLflow, then loaded with
+``wrk`` (Debian's) at 1 and 64 connections: single-row ``dataframe_split`` requests to
+``/invocations`` (the body MLflow's own clients send), ``--warmup`` seconds of warm-up
+then ``--seconds`` measured. Both servers get ``OMP_NUM_THREADS=1``; Shipyard runs
+with its defaults (access log and inference log on). Also measured: the models alone
+in-process (single-row ``predict`` on a DataFrame, the same through Shipyard's
+``Model.predict`` on a validated row, and 1,000-row batches).
+
+Targets (issue 6): at 64 connections >= 10x MLflow's requests/s with p99 under a third
+of MLflow's; p50 under 2 ms at 1 connection; with batching >= 20x MLflow's requests/s
+on the gradient-boosting model.
+
+    .venv/bin/python benchmarks/serving.py [--seconds 15] [--warmup 3] [--skip-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import (  # noqa: E402
+    BENCH_DIR,
+    PeerError,
+    free_port,
+    peer_venv,
+    run_in_venv,
+    scratch_dir,
+    start_process,
+    wait_http,
+)
+
+MLFLOW_VENV = "mlflow-3.17"
+MLFLOW_REQUIREMENTS = ["mlflow==3.17.0"]
+PEER_SCRIPT = BENCH_DIR / "peers" / "mlflow_serving.py"
+ROOT = BENCH_DIR.parent
+LUA = """wrk.method = "POST"
+wrk.body = [==[{body}]==]
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def data() -> tuple[Any, Any]:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.normal(size=(5000, 20)), columns=[f"f{i}" for i in range(20)])
+    y = ((x["f0"] + 0.5 * x["f1"] - x["f2"] + rng.normal(scale=0.5, size=len(x))) > 0).astype(int).to_numpy()
+    return x, y
+
+
+def per_second(fn: Any, seconds: float = 1.0) -> float:
+    fn()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        calls += 1
+    return calls / (time.perf_counter() - start)
+
+
+def shipyard_models(home: Path) -> dict[str, dict[str, float]]:
+    """Train, log and register both models; measure them in-process."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
+    import shipyard
+    from shipyard.serving.deployment import _fast_path
+
+    x, y = data()
+    models = {"lr": LogisticRegression(max_iter=1000).fit(x, y),
+              "hgb": HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(x, y)}
+    ceilings: dict[str, dict[str, float]] = {}
+    with shipyard.Client(home=home) as client:
+        run = client.create_run("serving-bench")
+        for name, model in models.items():
+            client.log_model(run.id, model, name, input_example=x[:5], registered_model_name=name)
+            client.set_alias(name, "production", 1)
+        client.end_run(run.id)
+        with threadpool_limits(1):
+            for name, model in models.items():
+                loaded = client.load_model(f"models:/{name}@production")
+                row, batch = x[:1], x[:1000]
+                validated = loaded.signature.validate(row)  # what the server's batcher hands the model
+                serving_call = _fast_path(loaded)[0]  # the call a server's batch makes
+                ceilings[name] = {
+                    "single_row_per_s": per_second(lambda m=model, r=row: m.predict(r)),
+                    "shipyard_single_row_per_s": per_second(lambda f=serving_call, v=validated: f(v)),
+                    "batch_rows_per_s": 1000 * per_second(lambda m=model, b=batch: m.predict(b)),
+                }
+    return ceilings
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.match(r"([\d.]+)", text).group(1)), re.sub(r"[\d.]", "", text)  # type: ignore[union-attr]
+    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: Path) -> dict[str, float]:
+    script = work / "post.lua"
+    script.write_text(LUA.format(body=body))
+    base = ["wrk", "-t1", f"-c{connections}", "--timeout", "10s", "-s", str(script)]
+    subprocess.run([*base, f"-d{warmup}s", url], capture_output=True, text=True, check=True)
+    out = subprocess.run([*base, f"-d{seconds}s", "--latency", url], capture_output=True, text=True,
+                         check=True).stdout
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*timeout (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"]),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "timeouts": int(errors.group(1)) if errors else 0}
+
+
+def body() -> str:
+    import json
+
+    x, _ = data()
+    return json.dumps({"dataframe_split": {"columns": list(x.columns), "data": x[:1].to_numpy().tolist()}})
+
+
+def measure(name: str, cmd: list[str], env: dict[str, str], url: str, args: argparse.Namespace, work: Path,
+            clean_env: bool) -> dict[int, dict[str, float]]:
+    results = {}
+    log = work / f"{name}.log"
+    with start_process(cmd, env, cwd=ROOT, log_path=log, clean_env=clean_env) as proc:
+        wait_http(url + "/ping", timeout=120, proc=proc)
+        for connections in (1, 64):
+            results[connections] = wrk(url + "/invocations", body(), connections, args.seconds, args.warmup, work)
+            print(f"  {name:24s} c={connections:<3d} {results[connections]}", file=sys.stderr, flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--skip-peer", action="store_true")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    results: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
+    with scratch_dir("sy-serving-") as work:
+        home = work / "sy"
+        ceilings = shipyard_models(home)
+        peer: dict[str, Any] = {}
+        if not args.skip_peer:
+            try:
+                venv = peer_venv(MLFLOW_VENV, MLFLOW_REQUIREMENTS)
+                peer = run_in_venv(venv, PEER_SCRIPT, [str(work / "mlflow")], timeout=900,
+                                   env={"OMP_NUM_THREADS": "1"})
+            except PeerError as exc:
+                print(exc, file=sys.stderr)
+        shipyard_bin = str(Path(sys.executable).parent / "shipyard")
+        for model in ("lr", "hgb"):
+            for variant, extra in (("batching", []), ("no batching", ["--no-batching"])):
+                port = free_port()
+                cmd = [shipyard_bin, "serve", f"models:/{model}@production", "--port", str(port), *extra]
+                results[(model, f"Shipyard, {variant}")] = measure(
+                    f"shipyard {model} {variant}", cmd, {"SHIPYARD_HOME": str(home), "OMP_NUM_THREADS": "1"},
+                    f"http://127.0.0.1:{port}", args, work, clean_env=False)
+            if peer:
+                port = free_port()
+                cmd = [str(venv / "bin" / "mlflow"), "models", "serve", "-m", peer[model]["path"], "--env-manager",
+                       "local", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+                results[(model, "MLflow 3.17")] = measure(
+                    f"mlflow {model}", cmd, {"OMP_NUM_THREADS": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+                                             "PATH": f"{venv / 'bin'}:{os.environ['PATH']}"},
+                    f"http://127.0.0.1:{port}", args, work, clean_env=True)
+    report(results, ceilings, peer)
+    return 0
+
+
+def report(results: dict[tuple[str, str], dict[int, dict[str, float]]], ceilings: dict[str, Any],
+           peer: dict[str, Any]) -> None:
+    print("\n## Serving: single-row requests, one worker each (wrk, /invocations)\n")
+    print("| model | server | c=1 req/s | c=1 p50 | c=1 p99 | c=64 req/s | c=64 p50 | c=64 p99 | non-2xx |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (model, server), by_c in results.items():
+        one, many = by_c[1], by_c[64]
+        print(f"| {model} | {server} | {one['rps']:,.0f} | {one['p50_ms']:.2f} ms | {one['p99_ms']:.2f} ms | "
+              f"{many['rps']:,.0f} | {many['p50_ms']:.2f} ms | {many['p99_ms']:.2f} ms | "
+              f"{int(one['non2xx'] + many['non2xx'])} |")
+    print("\n## Against the targets (64 connections unless said)\n")
+    for model in ("lr", "hgb"):
+        mlflow = results.get((model, "MLflow 3.17"))
+        ours = results[(model, "Shipyard, batching")]
+        line = f"- {model}: p50 at 1 connection {ours[1]['p50_ms']:.2f} ms (target < 2 ms)"
+        if mlflow:
+            ratio = ours[64]["rps"] / mlflow[64]["rps"]
+            p99 = ours[64]["p99_ms"] / mlflow[64]["p99_ms"]
+            unbatched = results[(model, "Shipyard, no batching")][64]["rps"] / mlflow[64]["rps"]
+            line += (f"; req/s {ratio:,.1f}x MLflow's batched, {unbatched:,.1f}x unbatched (target >= 10x, "
+                     f">= 20x batched for hgb); p99 {p99:.3f} of MLflow's (target < 0.333)")
+        print(line)
+    print("\n## The models alone, in-process (one thread)\n")
+    print("| model | single-row predict on a DataFrame | Shipyard's serving call on a validated row "
+          "| rows/s in batches of 1,000 | MLflow venv: single row | MLflow venv: rows/s batched |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for model, c in ceilings.items():
+        p = peer.get(model, {})
+        print(f"| {model} | {c['single_row_per_s']:,.0f}/s | {c['shipyard_single_row_per_s']:,.0f}/s | "
+              f"{c['batch_rows_per_s']:,.0f} | {p.get('single_row_per_s', 0):,.0f}/s | "
+              f"{p.get('batch_rows_per_s', 0):,.0f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""``shipyard serve``: serve registered models over HTTP (Open Inference Protocol and MLflow scoring)."""
+
+from __future__ import annotations
+
+import functools
+
+import typer
+
+from shipyard.cli.output import console_err
+
+__all__ = ["serve"]
+
+
+def serve(
+    model: str = typer.Argument(..., help="models:/name@alias, models:/name/3, runs:/<id>/path, a model folder, "
+                                          "or a YAML file listing several models"),
+    port: int = typer.Option(8080, help="TCP port (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; beyond loopback needs SHIPYARD_TOKEN or --insecure."),
+    workers: int = typer.Option(1, help="Worker processes (a dead one is replaced)."),
+    insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without a token."),
+    name: str | None = typer.Option(None, help="Name of the model in URLs (default: the registered name)."),
+    max_batch_size: int | None = typer.Option(None, help="Most rows merged into one model call (default 64)."),
+    max_latency_ms: float | None = typer.Option(None, help="Longest a request waits for its batch (default 5)."),
+    no_batching: bool = typer.Option(False, "--no-batching", help="Call the model once per request."),
+    max_queue: int | None = typer.Option(None, help="Requests that may wait per model before 503 (default 512)."),
+    timeout: float | None = typer.Option(None, help="Seconds before a request gets 504 (default 10)."),
+    poll_interval: float | None = typer.Option(None, help="Seconds between alias checks; 0 never (default 3)."),
+    sample_rate: float | None = typer.Option(None, help="Share of requests in the inference log (default 1)."),
+    no_inference_log: bool = typer.Option(False, "--no-inference-log", help="Keep no inference log."),
+    no_access_log: bool = typer.Option(False, "--no-access-log", help="Write no JSON access log lines."),
+) -> None:
+    """Serve a model (or several, from a YAML file) until Ctrl-C or SIGTERM."""
+    from shipyard.client import Client
+    from shipyard.config import load_config
+    from shipyard.serving import BatchingConfig, InferenceLogConfig, make_serve_config, run
+
+    config = load_config()
+    batching = None
+    if no_batching or max_batch_size is not None or max_latency_ms is not None:
+        batching = BatchingConfig(enabled=not no_batching, max_batch_size=max_batch_size or 64,
+                                  max_latency_ms=5.0 if max_latency_ms is None else max_latency_ms)
+    inference_log = None
+    if no_inference_log or sample_rate is not None:
+        inference_log = InferenceLogConfig(enabled=not no_inference_log,
+                                           sample_rate=1.0 if sample_rate is None else sample_rate)
+    serve_config = make_serve_config(
+        model, port=port, host=host, workers=workers, insecure=insecure, token=config.token,
+        access_log=False if no_access_log else None, inference_log=inference_log,
+        name=name, batching=batching, max_queue=max_queue, timeout_s=timeout, poll_interval_s=poll_interval,
+    )
+
+    def ready(supervisor: object) -> None:
+        served = ", ".join(f"{m.name} ({', '.join(t.uri for t in m.targets)})" for m in serve_config.models)
+        console_err.print(f"Serving {served} on http://{serve_config.host}:{supervisor.port} "  # type: ignore[attr-defined]
+                          f"with {serve_config.workers} worker(s)", highlight=False, soft_wrap=True)
+
+    status = run(serve_config, functools.partial(Client, config), on_ready=ready)
+    raise typer.Exit(status)

@@ -1,0 +1,78 @@
+"""Model serving: the Open Inference Protocol and MLflow's scoring protocol over registered models.
+
+``shipyard serve models:/churn@production`` (or :func:`shipyard.serve`) starts a
+supervisor and worker processes; each worker loads the models, follows their
+aliases, batches concurrent requests into single model calls, checks inputs at the
+door, splits traffic between canary targets, mirrors some to a shadow, counts
+everything for Prometheus and writes an inference log. The business logic lives in
+plain modules (``batcher``, ``router``, ``validation``, ``service``,
+``inference_log``, ``metrics``); ``app`` is the HTTP face and ``supervisor`` /
+``worker`` the processes.
+
+Serving reaches the stores only through a :class:`Backend` (a :class:`shipyard.Client`
+is one), so the package sits at the domain layer and never imports the client.
+
+>>> cfg = ServeConfig.for_uri("models:/churn@production", port=8080, workers=2)
+>>> run(cfg, functools.partial(shipyard.Client, config))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shipyard.serving.batcher import AdaptiveBatcher
+from shipyard.serving.config import (
+    BatchingConfig,
+    InferenceLogConfig,
+    ModelConfig,
+    ServeConfig,
+    Shadow,
+    Target,
+    load_serve_config,
+    make_serve_config,
+)
+from shipyard.serving.errors import InferenceTimeout, MalformedRequest, ModelFailed, Overloaded, PayloadTooLarge
+from shipyard.serving.service import Backend, Prediction, ServingService
+
+__all__ = [
+    "AdaptiveBatcher",
+    "Backend",
+    "BatchingConfig",
+    "InferenceLogConfig",
+    "InferenceTimeout",
+    "MalformedRequest",
+    "ModelConfig",
+    "ModelFailed",
+    "Overloaded",
+    "PayloadTooLarge",
+    "Prediction",
+    "ServeConfig",
+    "ServingService",
+    "Shadow",
+    "Target",
+    "create_app",
+    "load_serve_config",
+    "make_serve_config",
+    "run",
+]
+
+
+def create_app(config: ServeConfig, backend: Backend, **options: Any) -> Any:
+    """The ASGI app for ``config`` in this process (see :func:`shipyard.serving.worker.create_app`)."""
+    from shipyard.serving.worker import create_app as _create_app
+    from shipyard.serving.worker import secured
+
+    return secured(_create_app(config, backend, **options), config)
+
+
+def run(config: ServeConfig, backend_factory: Callable[[], Backend], *,
+        on_ready: Callable[[Any], None] | None = None) -> int:
+    """Serve ``config`` with ``config.workers`` worker processes until SIGTERM/SIGINT.
+
+    ``backend_factory`` is called in each worker to open its stores; it must be
+    picklable (``functools.partial(shipyard.Client, config)``). Returns the exit status.
+    """
+    from shipyard.serving.supervisor import Supervisor
+
+    return Supervisor(config, backend_factory).run(on_ready)

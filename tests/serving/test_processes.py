@@ -1,0 +1,231 @@
+"""``shipyard serve`` as real processes: workers, SIGKILL, reload under load, overload, shutdown, Prometheus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+import shipyard
+from shipyard import ConfigError
+from tests.services import free_port
+from tests.serving.conftest import ROOT, cli_server
+
+BODY = {"inputs": [[1, 2, 3]]}
+
+
+class Load:
+    """``threads`` clients posting BODY in a loop (each with its own keep-alive connection)."""
+
+    def __init__(self, url: str, threads: int = 6, new_connections: bool = False) -> None:
+        self.url, self.threads, self.new_connections = url, threads, new_connections
+        self.results: list[tuple[float, int | str, str, float]] = []  # (time, status or error, version, seconds)
+        self._stop = threading.Event()
+        self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self) -> None:
+        http = httpx.Client(timeout=30)
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                r = http.post(f"{self.url}/invocations", json=BODY)
+                outcome: int | str = r.status_code
+                version = r.headers.get("shipyard-model-version", "")
+            except httpx.HTTPError as exc:
+                outcome, version = type(exc).__name__, ""
+                http.close()
+                http = httpx.Client(timeout=30)
+            self.results.append((started, outcome, version, time.monotonic() - started))
+            if self.new_connections:
+                http.close()
+                http = httpx.Client(timeout=30)
+        http.close()
+
+    def __enter__(self) -> Load:
+        for t in self._workers:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._workers:
+            t.join(timeout=30)
+
+    def failures(self, since: float = 0.0) -> list:
+        return [r for r in self.results if r[0] >= since and r[1] != 200]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_sigkill_of_a_worker_under_load_fails_only_its_in_flight_requests(home: Path) -> None:
+    with cli_server(home, "models:/sum@production", "--no-access-log", workers=2) as server:
+        pids = server.worker_pids()
+        assert len(pids) == 2
+        with Load(server.url, threads=6) as load:
+            time.sleep(1.0)
+            killed_at = time.monotonic()
+            os.kill(pids[0], signal.SIGKILL)
+            wait_for(lambda: len(set(server.worker_pids()) - set(pids)) == 1 and server.workers() == 2, 30)
+            time.sleep(0.5)
+        failed = load.failures()
+        assert len(failed) <= load.threads, failed  # at most one in-flight request per connection
+        after = [r for r in load.results if r[0] > killed_at + 0.2]
+        assert after and sum(r[1] == 200 for r in after) >= len(after) - load.threads
+        assert httpx.post(f"{server.url}/invocations", json=BODY).status_code == 200
+        assert b"worker" in server.log.read_bytes()
+
+
+def test_reload_under_steady_load_switches_every_worker_with_no_failed_request(home: Path) -> None:
+    with cli_server(home, "models:/sum@production", "--poll-interval", "0", "--no-access-log", workers=2) as server:
+        with Load(server.url, threads=4) as load:
+            time.sleep(0.5)
+            with shipyard.Client(home=home) as client:
+                client.set_alias("sum", "production", 2)
+            assert httpx.post(f"{server.url}/admin/reload").status_code == 200
+            switched = time.monotonic()
+            time.sleep(1.5)
+        assert load.failures() == []
+        assert {r[2] for r in load.results} == {"1", "2"}
+        late = [r for r in load.results if r[0] > switched + 0.5]
+        assert late and {r[2] for r in late} == {"2"}  # both workers (SIGUSR1 broadcast) serve v2
+        with httpx.Client() as fresh:
+            assert {fresh.post(f"{server.url}/invocations", json=BODY, headers={"connection": "close"})
+                    .headers["shipyard-model-version"] for _ in range(10)} == {"2"}
+
+
+def test_overload_keeps_the_server_up_answering_503_fast_with_bounded_latency(home: Path) -> None:
+    args = ("models:/slow/1", "--no-batching", "--max-queue", "4", "--no-access-log", "--no-inference-log")
+    with cli_server(home, *args) as server:  # capacity: 20 requests/s (50 ms each)
+        with Load(server.url, threads=24) as load:  # offered: ~24 in flight at all times
+            time.sleep(3.0)
+        refused = [r[3] for r in load.results if r[1] == 503]
+        accepted = sorted(r[3] for r in load.results if r[1] == 200)
+        assert refused and accepted
+        assert {r[1] for r in load.results} <= {200, 503}
+        assert sorted(refused)[int(len(refused) * 0.99)] < 0.5  # refusals are quick
+        assert accepted[int(len(accepted) * 0.99)] < 1.5  # a queue of 4 × 50 ms, plus slack for a busy machine
+        assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
+
+
+def test_sigterm_drains_in_flight_requests_and_flushes_the_inference_log(home: Path) -> None:
+    with cli_server(home, "models:/slower/1", "--no-access-log") as server:  # 1.5 s per call
+        results: list[int] = []
+
+        def call() -> None:
+            with httpx.Client(timeout=30) as http:
+                results.append(http.post(f"{server.url}/invocations", json=BODY).status_code)
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        wait_for(lambda: 'shipyard_requests_in_progress{model="slower"} 1' in server.metrics(), 10)
+        server.process.send_signal(signal.SIGTERM)
+        thread.join(timeout=30)
+        assert server.process.wait(timeout=40) == 0
+    assert results == [200]
+    with shipyard.Client(home=home) as client:
+        experiment = client.get_experiment_by_name("serving:slower")
+        runs = client.search_runs(experiment_ids=[experiment.id]).items
+        assert runs and all(run.status.value == "FINISHED" for run in runs)
+        assert any(client.list_artifacts(run.id, "inference") for run in runs)
+
+
+def test_a_model_that_cannot_load_stops_the_server(home: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "from shipyard.cli import main; main()", "serve",
+                           "models:/missing@production", "--port", str(free_port())], cwd=ROOT,
+                          env={**os.environ, "SHIPYARD_HOME": str(home)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "before becoming ready" in done.stderr
+
+
+def test_listening_beyond_loopback_needs_a_token_or_insecure(home: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", "from shipyard.cli import main; main()", "serve",
+                           "models:/sum@production", "--host", "0.0.0.0"], cwd=ROOT,
+                          env={**os.environ, "SHIPYARD_HOME": str(home)}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "--insecure" in done.stderr
+    with pytest.raises(ConfigError, match="refusing to listen"):
+        shipyard.serve("models:/sum@production", host="0.0.0.0", client=shipyard.Client(home=home))
+
+
+PROMETHEUS_CONFIG = """
+global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: shipyard
+    scrape_interval: 1s
+    static_configs: [{{targets: ["{target}"]}}]
+"""
+
+
+def test_a_real_prometheus_scrapes_the_sum_over_workers(home: Path, tmp_path: Path) -> None:
+    binary = shutil.which("prometheus")
+    assert binary, "the Debian package 'prometheus' is needed (scripts/services.sh installs it)"
+    with cli_server(home, "models:/sum@production", "--no-access-log", workers=2) as server:
+        with httpx.Client() as http:
+            for _ in range(40):  # fresh connections, so both workers answer some
+                assert http.post(f"{server.url}/invocations", json=BODY, headers={"connection": "close"}) \
+                    .status_code == 200
+        config = tmp_path / "prometheus.yml"
+        config.write_text(PROMETHEUS_CONFIG.format(target=server.url.removeprefix("http://")))
+        port = free_port()
+        storage = tempfile.mkdtemp(dir=tmp_path)
+        prometheus = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={storage}",
+                                       f"--web.listen-address=127.0.0.1:{port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        api = f"http://127.0.0.1:{port}/api/v1/query"
+
+        def query(expr: str) -> list:
+            try:
+                data = httpx.get(api, params={"query": expr}, timeout=5).json()
+            except (httpx.HTTPError, ValueError):  # not up yet: refused, or a plain-text 503
+                return []
+            return data.get("data", {}).get("result", []) if data.get("status") == "success" else []
+
+        try:
+            total = 'sum(shipyard_requests_total{model="sum",code="200"})'
+            wait_for(lambda: bool(query(total)) and float(query(total)[0]["value"][1]) == 40, 60)
+            assert float(query('up{job="shipyard"}')[0]["value"][1]) == 1
+            assert float(query("shipyard_workers")[0]["value"][1]) == 2
+            assert float(query('shipyard_request_duration_seconds_count{model="sum",route="production"}')[0]
+                         ["value"][1]) == 40
+            assert query('histogram_quantile(0.99, sum by (le) (shipyard_request_duration_seconds_bucket))')
+            assert float(query("process_resident_memory_bytes")[0]["value"][1]) > 10e6
+        finally:
+            prometheus.terminate()
+            prometheus.wait(timeout=30)
+
+
+def test_shipyard_serve_in_python_serves_until_sigterm(home: Path) -> None:
+    port = free_port()
+    code = (f"import shipyard; raise SystemExit(shipyard.serve('models:/sum@production', port={port}, "
+            f"client=shipyard.Client(home={str(home)!r})))")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 60)
+        r = httpx.post(f"{url}/invocations", json=BODY)
+        assert r.json() == {"predictions": [6.0]} and r.headers["shipyard-model-version"] == "1"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=40) == 0
