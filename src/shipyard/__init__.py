@@ -10,9 +10,11 @@ thin layer over :class:`shipyard.Client`.
 ...     shipyard.log_metric("loss", 0.3, step=1)
 """
 
+from shipyard import data, datasets
 from shipyard.autolog import autolog
 from shipyard.client import Client
 from shipyard.config import Config, load_config
+from shipyard.data import log_input, log_output
 from shipyard.errors import (
     AlreadyExists,
     ConfigError,
@@ -39,12 +41,15 @@ from shipyard.fluent import (
     log_model,
     log_param,
     log_params,
+    pipeline,
     register_model,
     save_model,
+    serve,
     set_client,
     set_tag,
     set_tags,
     start_run,
+    step,
 )
 from shipyard.registry import (
     BeatsHolder,
@@ -87,21 +92,28 @@ __all__ = [
     "Unavailable",
     "active_run",
     "autolog",
+    "data",
+    "datasets",
     "end_run",
     "get_client",
     "load_config",
     "load_model",
     "log_artifact",
     "log_artifacts",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_model",
+    "log_output",
     "log_param",
     "log_params",
+    "pipeline",
     "register_model",
     "save_model",
+    "serve",
     "set_client",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
 ]

@@ -14,8 +14,10 @@ default client (built from the configuration on first use) is held the same way.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.client import Client
@@ -40,12 +42,15 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "pipeline",
     "register_model",
     "save_model",
+    "serve",
     "set_client",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
 ]
 
 _active_runs: ContextVar[tuple[ActiveRun, ...]] = ContextVar("shipyard_active_runs", default=())
@@ -108,10 +113,9 @@ class ActiveRun:
         return run
 
     def _end_at_exit(self) -> None:
-        try:
+        # At exit there is nobody left to tell; the points stay spooled or pending.
+        with contextlib.suppress(ShipyardError):
             self.end(RunStatus.FINISHED)
-        except ShipyardError:
-            pass  # at exit there is nobody left to tell; the points stay spooled or pending
 
     @property
     def info(self) -> Run:
@@ -230,7 +234,7 @@ def save_model(model: Any, path: str | os.PathLike[str], **options: Any) -> Mode
     """Write ``model`` as a package folder at ``path`` (see :func:`shipyard.models.save_model`)."""
     from shipyard.models import save_model as _save
 
-    return _save(model, path, **options)
+    return _save(model, Path(path), **options)
 
 
 def load_model(uri: str, *, client: Client | None = None) -> Model:
@@ -247,3 +251,48 @@ def register_model(source: str, name: str, *, description: str | None = None,
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[ArtifactInfo]:
     run = _require_active()
     return run.client.log_artifacts(run.id, local_dir, artifact_path)
+
+
+def serve(model: str | os.PathLike[str] | Any, *, client: Client | None = None, **options: Any) -> int:
+    """Serve a model over HTTP until Ctrl-C or SIGTERM; returns the exit status.
+
+    ``model`` is a model URI (``models:/churn@production``), a model folder, a serving
+    YAML file or a :class:`shipyard.serving.ServeConfig`; ``options`` are its fields
+    (``port=8080``, ``workers=2``, ``max_queue=…``). Each worker process opens its own
+    stores with the configuration of ``client`` (default: :func:`get_client`). Like
+    ``shipyard serve``, it binds 127.0.0.1 unless told otherwise.
+
+    >>> shipyard.serve("models:/churn@production", port=8080, workers=2)  # doctest: +SKIP
+    """
+    import functools
+
+    from shipyard.serving import make_serve_config, run
+
+    client = client or get_client()
+    config = make_serve_config(model if not isinstance(model, os.PathLike) else os.fspath(model), **options)
+    if config.token is None and client.config.token:
+        config = config.with_(token=client.config.token)
+    return run(config, functools.partial(Client, client.config))
+
+
+def step(fn: Any = None, /, **options: Any) -> Any:
+    """``@shipyard.step`` or ``@shipyard.step(retries=3, cpus=2, timeout=600, cache=True)``: a pipeline
+    step, still callable as the plain function (see :class:`shipyard.pipelines.Step`)."""
+    from shipyard.pipelines import step as make_step
+
+    return make_step(fn, **options) if fn is not None else make_step(**options)
+
+
+def pipeline(fn: Any = None, /, **options: Any) -> Any:
+    """``@shipyard.pipeline``: compose steps; ``.run()`` records with the default client unless
+    given ``client=`` (see :class:`shipyard.pipelines.Pipeline`).
+
+    >>> @shipyard.pipeline                                    # doctest: +SKIP
+    ... def train(path: str = "churn.csv"):
+    ...     return evaluate(fit(features(load(path))))
+    >>> train.run({"path": "new.csv"}, executor="ray")        # doctest: +SKIP
+    """
+    from shipyard.pipelines import pipeline as make_pipeline
+
+    options.setdefault("client_factory", get_client)
+    return make_pipeline(fn, **options) if fn is not None else make_pipeline(**options)

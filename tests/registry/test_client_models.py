@@ -114,9 +114,8 @@ def test_lineage_of_a_model_reaches_its_run_and_back(client: Client, data) -> No
 
 def test_lineage_of_a_model_reaches_the_parent_pipeline_run(client: Client, data) -> None:
     x, y = data
-    with shipyard.start_run("e", client=client) as parent:
-        with shipyard.start_run(nested=True, client=client) as child:
-            shipyard.log_model(LogisticRegression().fit(x, y), input_example=x[:5], registered_model_name="m")
+    with shipyard.start_run("e", client=client) as parent, shipyard.start_run(nested=True, client=client) as child:
+        shipyard.log_model(LogisticRegression().fit(x, y), input_example=x[:5], registered_model_name="m")
     graph = client.lineage("models:/m/1")
     assert {(str(e.src), e.relation, str(e.dst)) for e in graph.upstream} == {
         (f"run:{child.id}", "produced", "model_version:m/1"),

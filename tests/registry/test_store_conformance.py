@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import running_server
 from shipyard import Client, Config
 from shipyard.testing.registry import RegistryStoreConformance, Stores
+from tests.services import running_server
 
 
 @pytest.fixture(params=["sqlite", "postgres", "remote"])

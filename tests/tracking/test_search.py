@@ -81,6 +81,11 @@ def test_keys_may_be_quoted_with_backticks_or_double_quotes(filter_text: str, ke
     assert parse_filter(filter_text)[0].key == key
 
 
+def test_dotted_keys_need_no_quotes_as_in_mlflow() -> None:
+    assert parse_filter("tags.mlflow.source.type = 'LOCAL'") == [Clause("tag", "mlflow.source.type", "=", "LOCAL")]
+    assert parse_order_by(["metrics.val.loss DESC"])[0].key == "val.loss"
+
+
 @pytest.mark.parametrize(
     ("literal", "value"),
     [

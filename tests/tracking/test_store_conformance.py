@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import running_server
 from shipyard.config import Config
 from shipyard.remote import RemoteTrackingStore
 from shipyard.store.artifacts import FsspecArtifactStore, open_artifact_store
@@ -16,6 +15,7 @@ from shipyard.store.db import Database
 from shipyard.testing.tracking import TrackingStoreConformance
 from shipyard.tracking import TrackingStore
 from shipyard.tracking.sql_store import SqlTrackingStore
+from tests.services import running_server
 
 
 def _s3_artifacts(endpoint: str) -> FsspecArtifactStore:

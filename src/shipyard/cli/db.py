@@ -14,7 +14,8 @@ app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 def upgrade() -> None:
     """Apply pending schema migrations to the configured database."""
     from shipyard.store.db import Database
-    from shipyard.store.migrate import head_revision, upgrade as run_upgrade
+    from shipyard.store.migrate import head_revision
+    from shipyard.store.migrate import upgrade as run_upgrade
 
     db = Database(load_config().database_url)
     before = db.current_revision()

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from shipyard.cli import db, demo, experiments, models, runs, server
+from shipyard.cli import data, db, demo, experiments, models, pipelines, runs, scheduler, serve, server
 from shipyard.cli.output import console_err
 from shipyard.errors import ShipyardError
 
@@ -22,8 +22,13 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(data.app, name="data")
 app.add_typer(db.app, name="db")
+app.add_typer(pipelines.app, name="pipelines")
+app.command("run")(pipelines.run_file)
+app.command("scheduler")(scheduler.scheduler)
 app.command("server")(server.serve_api)
+app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 
 

@@ -14,6 +14,7 @@ def serve_api(
     port: int = typer.Option(5000, help="TCP port."),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without a token."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
+    scheduler: bool = typer.Option(False, "--scheduler", help="Also run pipeline schedules (as `shipyard scheduler`)."),
 ) -> None:
     """Start the Shipyard REST API on the configured stores."""
     import uvicorn
@@ -23,4 +24,8 @@ def serve_api(
     config = load_config().with_(url=None)
     check_bind(host, config.token, insecure)
     app = create_app(config)
+    if scheduler:
+        from shipyard.cli.scheduler import start_background
+
+        start_background(config)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

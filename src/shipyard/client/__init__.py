@@ -10,14 +10,15 @@ grouped by domain in the modules of this package.
 >>> client.end_run(run.id)                                     # doctest: +SKIP
 """
 
+from shipyard.client.datasets import DatasetsMixin
 from shipyard.client.models import ModelsMixin
 from shipyard.client.tracking import TrackingMixin
 
 __all__ = ["Client"]
 
 
-class Client(TrackingMixin, ModelsMixin):
-    """Access to tracking, models and the registry for one configuration.
+class Client(TrackingMixin, ModelsMixin, DatasetsMixin):
+    """Access to tracking, models, the registry and datasets for one configuration.
 
     With ``url`` set (argument, ``SHIPYARD_URL`` or ``shipyard.toml``) the client talks
     to a ``shipyard server``; otherwise it opens the metadata database and artifact

@@ -11,6 +11,7 @@ from shipyard.config import Config, load_config
 from shipyard.tracking import BatchWriter, TrackingStore
 
 if TYPE_CHECKING:
+    from shipyard.datasets import DatasetStore
     from shipyard.registry import RegistryStore
 
 __all__ = ["ClientBase"]
@@ -32,6 +33,7 @@ class ClientBase:
         self.config = (config.with_(**overrides) if overrides else config) if config else load_config(**overrides)
         self._tracking: TrackingStore | None = None
         self._registry: RegistryStore | None = None
+        self._datasets: DatasetStore | None = None
         self._writer: BatchWriter | None = None
         self._runs: dict[str, RunState] = {}
 
@@ -63,12 +65,14 @@ class ClientBase:
 
     def _open_stores(self) -> None:
         if self.config.url:
-            from shipyard.remote import RemoteRegistryStore, RemoteTrackingStore
+            from shipyard.remote import RemoteDatasetStore, RemoteRegistryStore, RemoteTrackingStore
 
             self._tracking = RemoteTrackingStore(self.config.url, token=self.config.token)
+            self._datasets = RemoteDatasetStore(self.config.url, token=self.config.token)
             self._registry = RemoteRegistryStore(self.config.url, token=self.config.token,
                                                  cache_dir=self.model_cache_dir)
             return
+        from shipyard.datasets.sql_store import SqlDatasetStore
         from shipyard.registry.sql_store import SqlRegistryStore
         from shipyard.store.artifacts import open_artifact_store
         from shipyard.store.db import Database
@@ -79,6 +83,7 @@ class ClientBase:
         artifacts = open_artifact_store(self.config.artifacts_uri, s3_endpoint_url=self.config.s3_endpoint_url)
         self._tracking = SqlTrackingStore(db, artifacts)
         self._registry = SqlRegistryStore(db, artifacts, self._tracking, self.model_cache_dir)
+        self._datasets = SqlDatasetStore(db, artifacts)
 
     @property
     def model_cache_dir(self) -> Path:

@@ -12,8 +12,8 @@ from shipyard.client._base import ClientBase
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry import AuditEvent, ModelVersion, PromotionPolicy, RegisteredModel, parse_model_uri
 from shipyard.registry.cache import ResolveCache
-from shipyard.types import LineageGraph, Node
 from shipyard.tracking import Page
+from shipyard.types import LineageGraph, Node
 
 if TYPE_CHECKING:
     from shipyard.models import Model, ModelManifest
@@ -72,10 +72,16 @@ class ModelsMixin(ClientBase):
 
     def load_model(self, uri: str) -> Model:
         """Load a model from ``models:/name/3``, ``models:/name@alias``, ``runs:/<id>/path``
-        or a local package folder; every file's hash is checked before anything is unpickled."""
+        or a local package folder; every file's hash is checked before anything is unpickled.
+
+        Packages logged by the ``mlflow`` client (an ``MLmodel`` file, sklearn flavor) load
+        too, checked against the digests recorded when their files were stored."""
         from shipyard.models import load_model
+        from shipyard.models.mlflow_format import is_mlflow_package, load_mlflow_model
 
         path = self.model_path(uri)
+        if is_mlflow_package(path):  # logged by the mlflow client: MLmodel, no model.yaml
+            return load_mlflow_model(path, files=self._recorded_digests(uri))
         pinned = None
         if uri.startswith("models:/"):
             # The registry's record of model.yaml is the root of trust, not the cached copy.
@@ -83,6 +89,20 @@ class ModelsMixin(ClientBase):
             files = self.registry_store.list_version_files(version.name, version.version)
             pinned = next((f.digest for f in files if f.path == "model.yaml"), None)
         return load_model(path, manifest_sha256=pinned)
+
+    def _recorded_digests(self, uri: str) -> dict[str, str] | None:
+        """The sha256 of each file of a stored package as recorded when it was stored (None for
+        a local folder): what a package without its own hashes is checked against."""
+        if not uri.startswith(("models:/", "runs:/")):
+            return None
+        ref = parse_model_uri(uri)
+        if ref.kind == "run":
+            prefix = (ref.path or "").rstrip("/") + "/"
+            return {f.path[len(prefix):]: f.digest
+                    for f in self.tracking_store.list_artifacts(ref.run_id or "", prefix.rstrip("/"))
+                    if f.path.startswith(prefix)}
+        version = self.resolve_model(uri)
+        return {f.path: f.digest for f in self.registry_store.list_version_files(version.name, version.version)}
 
     def model_path(self, uri: str) -> Path:
         """A verified local folder holding the package a URI names."""

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from shipyard.registry.entities import AuditEvent, ModelVersion, RegisteredModel
-from shipyard.types import LineageGraph
 from shipyard.tracking import ArtifactInfo, Page
+from shipyard.types import LineageGraph
 
 __all__ = ["RegistryStore"]
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.registry.entities import ModelVersion, RegisteredModel
-from shipyard.types import LineageGraph
 from shipyard.tracking import Run
+from shipyard.types import LineageGraph
 
 __all__ = ["CARD_FIELDS", "render_card"]
 

@@ -32,9 +32,9 @@ from shipyard.store import schema as t
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.db import Database, insert_ignore, upsert
 from shipyard.store.lineage import LineageStore
-from shipyard.types import Edge, LineageGraph, Node
 from shipyard.tracking import ArtifactInfo, Page, TrackingStore, now_ms, validate_key
 from shipyard.tracking.search import decode_page_token, encode_page_token
+from shipyard.types import Edge, LineageGraph, Node
 
 __all__ = ["SqlRegistryStore"]
 

@@ -13,9 +13,9 @@ from shipyard.errors import IntegrityError
 from shipyard.registry import AuditEvent, ModelVersion, RegisteredModel, codec
 from shipyard.registry.materialize import Materializer
 from shipyard.remote.http import HttpTransport
-from shipyard.types import LineageGraph
 from shipyard.tracking import ArtifactInfo, Page
 from shipyard.tracking.codec import artifact_from_json
+from shipyard.types import LineageGraph
 
 __all__ = ["RemoteRegistryStore"]
 

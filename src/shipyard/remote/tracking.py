@@ -82,9 +82,10 @@ class RemoteTrackingStore:
                 "name": name, "lifecycle_stage": lifecycle_stage}
         return codec.run_from_json(self._t.json("PATCH", f"/api/v1/runs/{_q(run_id)}", json=body))
 
-    def log_batch(self, batch: LogBatch) -> None:
+    def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
         if batch:
-            self._t.request("POST", "/api/v1/runs/log-batch", json=codec.batch_to_json(batch))
+            params = {"allow_finished": "true"} if allow_finished else None
+            self._t.request("POST", "/api/v1/runs/log-batch", json=codec.batch_to_json(batch), params=params)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._t.request("DELETE", f"/api/v1/runs/{_q(run_id)}/tags/{_q(key)}")

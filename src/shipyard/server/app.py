@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from shipyard.client import Client
 from shipyard.config import Config
 from shipyard.errors import ConfigError
-from shipyard.server import registry, tracking
+from shipyard.server import datasets, mlflow, registry, tracking
 from shipyard.server.auth import TokenAuthMiddleware
 from shipyard.server.errors import install_error_handlers
 
@@ -33,6 +33,7 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
         app.state.tracking = client.tracking_store  # opens and migrates the database once
         app.state.registry = client.registry_store
         app.state.artifacts = client.registry_store.artifacts  # type: ignore[attr-defined]
+        app.state.datasets = client.dataset_store
         yield
         client.close()
 
@@ -40,6 +41,8 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     install_error_handlers(app)
     app.include_router(tracking.router)
     app.include_router(registry.router)
+    app.include_router(datasets.router)
+    app.add_middleware(mlflow.MlflowApi)  # MLflow's REST API, served before FastAPI routing
     if client.config.token:
         app.add_middleware(TokenAuthMiddleware, token=client.config.token)
     return app

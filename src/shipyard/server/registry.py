@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from shipyard.registry import RegistryStore
-from shipyard.registry import codec
+from shipyard.registry import RegistryStore, codec
 from shipyard.tracking import Page
 from shipyard.tracking.codec import artifact_to_json
 

@@ -7,7 +7,8 @@ and encodes the answer. Errors travel as Shipyard exceptions to ``errors.py``.
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from functools import partial
+from typing import Any, BinaryIO, cast
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -16,9 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from shipyard.errors import InvalidInput
-
-from shipyard.tracking import RunStatus, TrackingStore, validate_key, validate_run_id
-from shipyard.tracking import codec
+from shipyard.tracking import RunStatus, TrackingStore, codec, validate_key, validate_run_id
 
 __all__ = ["router"]
 
@@ -149,7 +148,8 @@ async def log_batch(request: Request) -> Response:
         validate_run_id(run_id)
     for key in {m[1] for m in batch.metrics} | {p[1] for p in batch.params} | {t[1] for t in batch.tags}:
         validate_key(key)
-    await run_in_threadpool(_store(request).log_batch, batch)
+    allow_finished = request.query_params.get("allow_finished", "false").lower() == "true"
+    await run_in_threadpool(partial(_store(request).log_batch, batch, allow_finished=allow_finished))
     return _json({})
 
 
@@ -199,7 +199,7 @@ async def upload_artifact(run_id: str, path: str, request: Request) -> Response:
         async for chunk in request.stream():
             tmp.write(chunk)
         tmp.seek(0)
-        info = await run_in_threadpool(_store(request).log_artifact, run_id, path, tmp)
+        info = await run_in_threadpool(_store(request).log_artifact, run_id, path, cast(BinaryIO, tmp))
     return _json(codec.artifact_to_json(info))
 
 

@@ -139,6 +139,15 @@ class TrackingStoreConformance:
         with pytest.raises(Conflict):
             tracking_store.log_batch(_metrics(run.id, "loss", [1.0]))
 
+    def test_finished_run_takes_data_when_allowed(self, tracking_store: TrackingStore) -> None:
+        run = tracking_store.create_run("0")
+        tracking_store.update_run(run.id, status=RunStatus.FINISHED)
+        tracking_store.log_batch(_metrics(run.id, "late", [1.0]), allow_finished=True)
+        tracking_store.log_batch(LogBatch(tags=[(run.id, "note", "post hoc")]), allow_finished=True)
+        stored = tracking_store.get_run(run.id)
+        assert stored.metrics["late"].value == 1.0 and stored.tags["note"] == "post hoc"
+        assert stored.status == RunStatus.FINISHED
+
     def test_tags_are_overwritten_and_deleted(self, tracking_store: TrackingStore) -> None:
         run = tracking_store.create_run("0", tags={"a": "1"})
         tracking_store.log_batch(LogBatch(tags=[(run.id, "a", "2"), (run.id, "b", "3")]))

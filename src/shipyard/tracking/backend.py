@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from shipyard.tracking.entities import ArtifactInfo, Experiment, LogBatch, Metric, Page, Run, RunStatus
+from shipyard.tracking.entities import ArtifactInfo, Experiment, LogBatch, Page, Run, RunStatus
 
 __all__ = ["TrackingStore"]
 
@@ -65,7 +65,10 @@ class TrackingStore(Protocol):
         lifecycle_stage: str | None = None,
     ) -> Run: ...
 
-    def log_batch(self, batch: LogBatch) -> None: ...
+    def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
+        """Write a batch; entries for a finished run are refused unless ``allow_finished``
+        (MLflow lets a finished run take more data; Shipyard's own clients do not)."""
+        ...
 
     def delete_tag(self, run_id: str, key: str) -> None: ...
 

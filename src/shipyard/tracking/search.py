@@ -92,7 +92,8 @@ _COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operato
 _COMPARE |= {">": operator.gt, ">=": operator.ge}
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
-_BARE_KEY = re.compile(r"[\w/\-]+")  # dots, spaces and the like need quoting
+# Spaces and the like need quoting; dots do not, as in MLflow: tags.mlflow.source.type
+_BARE_KEY = re.compile(r"[\w/\-]+(?:\.[\w/\-]+)*")
 _COMPARATOR = re.compile(r"<=|>=|!=|=|<|>|(?i:not\s+in|in|ilike|like)\b")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DIGITS = re.compile(r"[0-9]+")

@@ -5,8 +5,9 @@ fitted on a DataFrame (it has ``feature_names_in_``) gets a DataFrame with those
 columns; any other model gets the validated ndarray straight through, so a
 single-row ``predict`` on a tensor signature builds no DataFrame at all.
 
-Loading also reads ``"pickle"`` files (the layout MLflow writes), so other package
-formats can reuse this flavor by recording ``file`` and ``serialization``.
+Loading also reads ``"pickle"`` (and cloudpickle) and ``"skops"`` files, the layouts
+MLflow writes, so other package formats can reuse this flavor by recording ``file``
+and ``serialization`` (and ``trusted_types`` for skops).
 
 >>> from sklearn.linear_model import LinearRegression
 >>> SklearnFlavor().matches(LinearRegression())
@@ -77,8 +78,12 @@ class SklearnFlavor:
         require("sklearn", "sklearn")
         options = manifest.flavor_options
         path = Path(directory) / options.get("file", _FILE)
-        if options.get("serialization", "joblib") == "joblib":
+        serialization = options.get("serialization", "joblib")
+        if serialization == "joblib":
             model = require("joblib", "sklearn").load(path)
+        elif serialization == "skops":  # MLflow 3's default: only trusted types are rebuilt
+            skops_io = require("skops.io", "mlflow")
+            model = skops_io.load(path, trusted=options.get("trusted_types") or None)
         else:
             # Only reached after verify_files has checked this file's sha256.
             with open(path, "rb") as handle:
