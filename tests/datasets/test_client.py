@@ -129,3 +129,16 @@ def test_an_s3_prefix_registers_like_a_folder(s3_server: str, s3_env: str, tmp_p
         assert client.register_dataset("events", f"s3://{bucket}/raw").version == 1
         with pytest.raises(InvalidInput, match="empty"):  # S3 cannot tell an absent prefix from an empty one
             client.register_dataset("events", f"s3://{bucket}/nothing-here-{uuid.uuid4().hex}/")
+
+
+def test_lineage_accepts_a_dataset_reference_by_alias(tmp_path) -> None:
+    import pandas as pd
+
+    import shipyard
+
+    client = shipyard.Client(home=tmp_path)
+    client.register_dataset("churn", pd.DataFrame({"a": [1, 2]}))
+    with shipyard.start_run("e", client=client) as run:
+        shipyard.datasets.get("churn@latest", client=client).to_pandas()
+    assert [str(e.dst) for e in client.lineage("ds:churn@latest").downstream] == [f"run:{run.id}"]
+    client.close()

@@ -215,7 +215,9 @@ class ModelsMixin(ClientBase):
         if ref.startswith("runs:/"):
             return Node("run", ref[len("runs:/"):].split("/")[0])
         if ref.startswith("ds:"):
-            return Node("dataset", ref[len("ds:"):])
+            # Name the version by number, whatever the reference (churn@latest, a hash…).
+            version = self.get_dataset_version(ref)  # type: ignore[attr-defined]
+            return Node("dataset", f"{version.name}@{version.version}")
         if len(ref) == 32:
             return Node("run", ref)
         raise InvalidInput(f"cannot tell what {ref!r} names: use models:/…, runs:/…, ds:… or a run id",
