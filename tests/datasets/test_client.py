@@ -142,3 +142,32 @@ def test_lineage_accepts_a_dataset_reference_by_alias(tmp_path) -> None:
         shipyard.datasets.get("churn@latest", client=client).to_pandas()
     assert [str(e.dst) for e in client.lineage("ds:churn@latest").downstream] == [f"run:{run.id}"]
     client.close()
+
+
+def test_infer_contract_takes_a_reference_as_the_issue_spells_it(tmp_path) -> None:
+    import pandas as pd
+
+    import shipyard
+
+    client = shipyard.Client(home=tmp_path)
+    shipyard.set_client(client)
+    try:
+        shipyard.datasets.register("churn", pd.DataFrame({"age": [30, 41], "plan": ["a", "b"]}))
+        contract = shipyard.datasets.infer_contract("churn@1")
+        assert [c.name for c in contract.columns] == ["age", "plan"]
+        assert shipyard.datasets.validate(pd.DataFrame({"age": [35], "plan": ["a"]}), contract).passed
+    finally:
+        shipyard.set_client(None)
+        client.close()
+
+
+def test_fluent_names_survive_importing_every_datasets_module() -> None:
+    import importlib
+    import pkgutil
+
+    import shipyard.datasets as datasets
+
+    for module in pkgutil.iter_modules(datasets.__path__):
+        importlib.import_module(f"shipyard.datasets.{module.name}")
+    assert callable(datasets.register) and callable(datasets.get)
+    assert datasets.register.__module__ == "shipyard.data"

@@ -77,7 +77,7 @@ class DatasetsMixin(ClientBase):
         illegal name) raises ``InvalidInput`` and leaves no version.
         """
         from shipyard.datasets.hashing import HashCache
-        from shipyard.datasets.register import register_version
+        from shipyard.datasets.registration import register_version
 
         options = {"endpoint_url": self.config.s3_endpoint_url} if self.config.s3_endpoint_url else {}
         return register_version(self.dataset_store, name, source, description=description, tags=tags,

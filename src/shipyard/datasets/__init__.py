@@ -6,12 +6,13 @@ base layers only. Clients register and read versions through
 ``shipyard.register_dataset`` / ``shipyard.get_dataset`` / ``shipyard.log_input``;
 everything that needs no store lives here:
 
-* :func:`register`, :func:`get` (and ``log_input``, ``log_output``, ``list``, ``versions``,
-  ``diff``) — the fluent calls of :mod:`shipyard.data`, reachable here by the names users
-  expect: ``shipyard.datasets.register("churn", df)``, ``shipyard.datasets.get("churn@3")``;
+* :func:`register`, :func:`get` (and ``log_input``, ``log_output``, ``list``, ``versions``)
+  — the fluent calls of :mod:`shipyard.data`, reachable here by the names users expect:
+  ``shipyard.datasets.register("churn", df)``, ``shipyard.datasets.get("churn@3")``
+  (no submodule may carry these names, or importing it would shadow them);
 * :class:`Contract`, :class:`Column`, :class:`Check` — data contracts, in Python or YAML;
 * :func:`validate` → :class:`ValidationReport` of every :class:`Violation`;
-* :func:`infer_contract` from a profile, a version or data;
+* :func:`infer_contract` from a reference (``"churn@3"``), a profile, a version or data;
 * :class:`Profile` (mergeable, JSON) and :func:`profile_table`; :func:`diff_profiles`.
 
 Names are loaded on first use, so ``import shipyard`` stays light (no numpy or Arrow).
@@ -42,10 +43,9 @@ if TYPE_CHECKING:
         validate_dataset_name,
     )
     from shipyard.datasets.handle import DatasetHandle
-    from shipyard.datasets.infer import infer_contract
     from shipyard.datasets.profile import ColumnProfile, Profile
     from shipyard.datasets.profiling import profile_table
-    from shipyard.datasets.register import register_version
+    from shipyard.datasets.registration import register_version
     from shipyard.datasets.validation import ValidationReport, Violation, validate
 
 __all__ = [
@@ -82,14 +82,26 @@ _WHERE = {
     "ColumnShift": "diff", "ProfileDiff": "diff", "diff_profiles": "diff",
     "Dataset": "entities", "DatasetFile": "entities", "DatasetRef": "entities", "DatasetVersion": "entities",
     "content_hash": "entities", "parse_dataset_ref": "entities", "validate_dataset_name": "entities",
-    "DatasetHandle": "handle", "infer_contract": "infer",
+    "DatasetHandle": "handle",
     "ColumnProfile": "profile", "Profile": "profile", "profile_table": "profiling",
-    "register_version": "register",
+    "register_version": "registration",
     "ValidationReport": "validation", "Violation": "validation", "validate": "validation",
 }
 
 
-_FLUENT = ("register", "get", "log_input", "log_output", "list", "versions", "diff")
+def infer_contract(source: Any, *, max_categories: int = 20, name: str | None = None) -> Contract:
+    """A contract ``source`` satisfies, to review and edit: a stored version named by
+    reference (``"churn@3"``), a version or handle, a Profile, or data."""
+    if isinstance(source, str):
+        # A reference needs the store: the fluent layer resolves it (see _FLUENT below).
+        fluent = importlib.import_module("shipyard.data")
+        return fluent.infer_contract(source, max_categories=max_categories)  # type: ignore[no-any-return]
+    from shipyard.datasets.infer import infer_contract as from_source
+
+    return from_source(source, max_categories=max_categories, name=name)
+
+
+_FLUENT = ("register", "get", "log_input", "log_output", "list", "versions")
 
 
 def __getattr__(name: str) -> Any:

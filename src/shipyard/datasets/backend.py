@@ -1,7 +1,7 @@
 """The interface every dataset backend implements (SQL in-process, or HTTP to a server).
 
 Registration is split so that both backends share one pipeline
-(:func:`shipyard.datasets.register.register_version`): the caller hashes and
+(:func:`shipyard.datasets.registration.register_version`): the caller hashes and
 profiles the data, asks which objects the store lacks, uploads those (in
 parallel), then creates the version in one step. Nothing is visible before that
 last step, so an interrupted registration leaves no version behind, and a retry

@@ -2,7 +2,7 @@
 
 Subclass :class:`DatasetStoreConformance` and provide a ``stores`` fixture giving
 ``(tracking_store, dataset_store)`` over the same backend. Registration goes
-through :func:`~shipyard.datasets.register.register_version`, the pipeline every
+through :func:`~shipyard.datasets.registration.register_version`, the pipeline every
 client uses, so the suite pins the whole contract: content addressing, dedup,
 references, clean refusal of bad input, lineage.
 """
@@ -19,7 +19,7 @@ import pytest
 
 from shipyard.datasets import DatasetStore, content_hash
 from shipyard.datasets.handle import DatasetHandle
-from shipyard.datasets.register import register_version
+from shipyard.datasets.registration import register_version
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.tracking import TrackingStore
 
