@@ -172,7 +172,7 @@ def number(value: Any, field: str) -> float:
         try:
             return float(value)
         except ValueError:
-            pass
+            pass  # not a number: refused below, with the same message as any other type
     raise InvalidInput(f"Invalid value {value!r} for parameter '{field}': expected a number", field=field)
 
 
