@@ -300,3 +300,7 @@ dataset_manifests = Table(
     Column("num_files", Integer, nullable=False),
     Column("manifest", LargeBinary, nullable=False),
 )
+
+# --- monitoring (revision 0004): monitors, their window results, alert rules and alerts ---
+
+# --- features (revision 0005): feature definitions (versioned) and materialization state ---

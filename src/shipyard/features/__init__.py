@@ -1,0 +1,1 @@
+"""Feature store: definitions, point-in-time correct training sets, online stores, materialization."""

@@ -1,0 +1,1 @@
+"""Monitoring: drift, data quality, performance with late labels, monitors, reports and alerts."""
