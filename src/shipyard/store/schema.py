@@ -304,3 +304,5 @@ dataset_manifests = Table(
 # --- monitoring (revision 0004): monitors, their window results, alert rules and alerts ---
 
 # --- features (revision 0005): feature definitions (versioned) and materialization state ---
+
+# --- alerts (revision 0006): alert rules and the alerts they raised ---
