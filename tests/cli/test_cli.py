@@ -165,6 +165,7 @@ def test_demo_tracks_the_requested_runs(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "demo", "--runs", "2", "--epochs", "20")
     assert done.returncode == 0, done.stderr
     assert "tracked 2 runs" in done.stdout
+    assert "posted 100 labels" in done.stdout and "all cached" in done.stdout
     with shipyard.Client(Config(home=tmp_path)) as client:
         demo = [e for e in client.list_experiments() if e.name.startswith("demo-")]
         assert len(demo) == 1

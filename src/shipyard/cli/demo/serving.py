@@ -1,0 +1,100 @@
+"""Demo stage: serve the production model, send it traffic that drifts, post the ground truth.
+
+The server is the real ``shipyard serve`` in its own process on a free loopback
+port, with the inference log on; stopping it flushes the log, which monitoring reads.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.progress import Progress
+
+from shipyard.cli.demo.context import DemoState, make_data
+from shipyard.cli.output import console
+from shipyard.errors import ShipyardError
+
+__all__ = ["serve_and_send_traffic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(uri: str, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-c", "from shipyard.cli import main; main()", "serve", uri,
+               "--port", str(port), "--no-access-log"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            message = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            raise ShipyardError(f"shipyard serve exited with status {server.returncode}: {message[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    raise ShipyardError("shipyard serve did not become ready within 60 s")
+
+
+def _send(http: httpx.Client, frame: Any, labels: np.ndarray, prefix: str, progress: Progress,
+          task: Any, batch: int = 20) -> list[dict[str, Any]]:
+    """Send ``frame`` in requests of ``batch`` rows; return the feedback for each request's rows."""
+    feedback: list[dict[str, Any]] = []
+    for start in range(0, len(frame), batch):
+        rows = frame.iloc[start:start + batch]
+        request_id = f"{prefix}-{start // batch}"
+        response = http.post("/invocations", headers={"x-request-id": request_id}, json={
+            "dataframe_split": {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}})
+        response.raise_for_status()
+        # One label per request: the label of its first row (the log keys feedback by request).
+        feedback.append({"request_id": request_id, "label": int(labels[start])})
+        progress.advance(task, len(rows))
+    return feedback
+
+
+def serve_and_send_traffic(state: DemoState, requests: int = 100) -> None:
+    """Serve ``models:/<name>@production``, send a normal day then a shifted one, post labels."""
+    uri = f"models:/{state.model_name}@production"
+    port = _free_port()
+    started = time.perf_counter()
+    server = _start(uri, port)
+    console.print(f"serving {uri} on http://127.0.0.1:{port} (ready in {time.perf_counter() - started:.1f} s)")
+    rows = requests * 20 // 2
+    normal, normal_y = make_data(state.rng, n=rows)
+    shifted, shifted_y = make_data(state.rng, n=rows, shift=1.5)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http, \
+                Progress(console=console) as progress:
+            task = progress.add_task("requests", total=2 * rows)
+            began = time.perf_counter()
+            feedback = _send(http, normal, normal_y, "normal", progress, task)
+            feedback += _send(http, shifted, shifted_y, "shifted", progress, task)
+            elapsed = time.perf_counter() - began
+            http.post("/v1/feedback", json={"labels": feedback}).raise_for_status()
+            metrics = http.get("/metrics").text
+    finally:
+        server.send_signal(signal.SIGTERM)  # a clean stop writes the inference log's last segment
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(server.pid, signal.SIGKILL)
+    served = [line for line in metrics.splitlines()
+              if line.startswith("shipyard_requests_total") and f'model="{state.model_name}"' in line]
+    console.print(f"sent {len(feedback)} requests ({2 * rows} rows; the second half with the first five "
+                  f"features shifted by 1.5σ) in {elapsed:.2f} s, posted {len(feedback)} labels; "
+                  f"the server counted: {served[0] if served else 'n/a'}")
+    state.served = {"uri": uri, "rows": 2 * rows, "requests": len(feedback)}
