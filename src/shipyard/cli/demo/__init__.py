@@ -1,12 +1,29 @@
 """``shipyard demo``: the main job, run on embedded defaults.
 
 It walks the lifecycle as far as Shipyard reaches today, one module per stage:
-:mod:`.lifecycle` (data, sweep, search, registry, loading), :mod:`.serving`
+:mod:`.lifecycle` (data, sweep, search, registry, loading, audit), :mod:`.serving`
 (serving the production model, traffic, ground truth), :mod:`.monitoring` (drift,
 performance, alerts, report), :mod:`.retrain` (the retraining pipeline, cached
-re-run) and the closing audit trail, lineage and card. :mod:`.command` orders them.
+re-run). :mod:`.command` orders them. The stages are imported only when the demo
+runs, so every other command starts without numpy and pandas.
 """
 
-from shipyard.cli.demo.command import demo
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
 
 __all__ = ["demo"]
+
+
+def demo(
+    runs: int = typer.Option(6, help="How many training runs to track."),
+    epochs: int = typer.Option(30, help="Epochs per run."),
+    requests: int = typer.Option(100, help="Requests sent to the served model."),
+    out: Path | None = typer.Option(None, help="Folder for the demo's files (reports); default: a temporary one."),
+) -> None:
+    """Walk the lifecycle: data → sweep → registry → serving → monitoring → retraining → audit."""
+    from shipyard.cli.demo.command import run_demo
+
+    run_demo(runs=runs, epochs=epochs, requests=requests, out=out)

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import typer
 from rich.rule import Rule
 
 import shipyard
@@ -15,16 +14,11 @@ from shipyard.cli.demo import lifecycle, retrain, serving
 from shipyard.cli.demo.context import DemoState
 from shipyard.cli.output import console
 
-__all__ = ["demo"]
+__all__ = ["run_demo"]
 
 
-def demo(
-    runs: int = typer.Option(6, help="How many training runs to track."),
-    epochs: int = typer.Option(30, help="Epochs per run."),
-    requests: int = typer.Option(100, help="Requests sent to the served model."),
-    out: Path | None = typer.Option(None, help="Folder for the demo's files (reports); default: a temporary one."),
-) -> None:
-    """Walk the lifecycle: data → sweep → registry → serving → retraining pipeline → audit."""
+def run_demo(*, runs: int, epochs: int, requests: int, out: Path | None) -> None:
+    """Run every stage on the configured client (see ``shipyard demo --help``)."""
     client = shipyard.Client()
     console.print(f"[bold]Shipyard demo[/bold] — stores: {client.config.database_url}, "
                   f"{client.config.artifacts_uri}")
