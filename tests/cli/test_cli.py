@@ -162,10 +162,10 @@ def test_db_upgrade_then_current_on_a_fresh_postgresql(tmp_path: Path, pg_url: s
 
 
 def test_demo_tracks_the_requested_runs(tmp_path: Path) -> None:
-    done = run_cli(tmp_path, "demo", "--runs", "2", "--epochs", "20")
+    done = run_cli(tmp_path, "demo", "--runs", "2", "--epochs", "20", "--requests", "200")
     assert done.returncode == 0, done.stderr
     assert "tracked 2 runs" in done.stdout
-    assert "posted 100 labels" in done.stdout and "all cached" in done.stdout
+    assert "posted 200 labels" in done.stdout and "all cached" in done.stdout
     with shipyard.Client(Config(home=tmp_path)) as client:
         demo = [e for e in client.list_experiments() if e.name.startswith("demo-") and "retrain" not in e.name]
         assert len(demo) == 1

@@ -10,7 +10,7 @@ import numpy as np
 from rich.rule import Rule
 
 import shipyard
-from shipyard.cli.demo import lifecycle, retrain, serving
+from shipyard.cli.demo import features, lifecycle, monitoring, retrain, serving
 from shipyard.cli.demo.context import DemoState
 from shipyard.cli.output import console
 
@@ -30,22 +30,26 @@ def run_demo(*, runs: int, epochs: int, requests: int, out: Path | None) -> None
     try:
         console.print(Rule("1. Version the data"))
         lifecycle.version_data(state)
-        console.print(Rule("2. Track a sweep"))
+        console.print(Rule("2. Features: point-in-time training set, online store, skew"))
+        features.feature_store(state)
+        console.print(Rule("3. Track a sweep"))
         lifecycle.sweep(state, runs, epochs)
-        console.print(Rule("3. Search"))
+        console.print(Rule("4. Search"))
         ranked = lifecycle.search(state, runs)
         if not ranked:
             console.print("no run reached val_accuracy > 0.5")
             return
-        console.print(Rule("4. Register and promote under a policy"))
+        console.print(Rule("5. Register and promote under a policy"))
         lifecycle.register(state, ranked)
-        console.print(Rule("5. Load from the registry"))
+        console.print(Rule("6. Load from the registry"))
         lifecycle.load(state)
-        console.print(Rule("6. Serve the production model"))
+        console.print(Rule("7. Serve the production model"))
         serving.serve_and_send_traffic(state, requests)
-        console.print(Rule("7. Retrain as a pipeline, gate, promote"))
+        console.print(Rule("8. Monitor: drift, late labels, alerts, report"))
+        monitoring.monitor(state)
+        console.print(Rule("9. Retrain as a pipeline, gate, promote"))
         retrain.retrain(state)
-        console.print(Rule("8. Audit trail, lineage, card"))
+        console.print(Rule("10. Audit trail, lineage, card"))
         lifecycle.audit(state)
         console.print(f"next: [bold]shipyard runs list {state.experiment}[/bold], "
                       f"[bold]shipyard models history {state.model_name}[/bold], "

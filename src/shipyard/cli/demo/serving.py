@@ -50,30 +50,31 @@ def _start(uri: str, port: int) -> subprocess.Popen[bytes]:
     raise ShipyardError("shipyard serve did not become ready within 60 s")
 
 
-def _send(http: httpx.Client, frame: Any, labels: np.ndarray, prefix: str, progress: Progress,
-          task: Any, batch: int = 20) -> list[dict[str, Any]]:
-    """Send ``frame`` in requests of ``batch`` rows; return the feedback for each request's rows."""
+def _send(http: httpx.Client, model: str, frame: Any, labels: np.ndarray, prefix: str, progress: Progress,
+          task: Any) -> list[dict[str, Any]]:
+    """Send ``frame`` one row per request (as a live service sees it), asking for the class
+    probabilities too (they let monitoring estimate accuracy before labels arrive); return
+    each request's label."""
     feedback: list[dict[str, Any]] = []
-    for start in range(0, len(frame), batch):
-        rows = frame.iloc[start:start + batch]
-        request_id = f"{prefix}-{start // batch}"
-        response = http.post("/invocations", headers={"x-request-id": request_id}, json={
-            "dataframe_split": {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}})
+    for i, row in enumerate(frame.to_numpy().tolist()):
+        request_id = f"{prefix}-{i}"
+        response = http.post(f"/v2/models/{model}/infer", headers={"x-request-id": request_id}, json={
+            "inputs": [{"name": "input", "shape": [1, len(row)], "datatype": "FP64", "data": row}],
+            "outputs": [{"name": "predict"}, {"name": "predict_proba"}]})
         response.raise_for_status()
-        # One label per request: the label of its first row (the log keys feedback by request).
-        feedback.append({"request_id": request_id, "label": int(labels[start])})
-        progress.advance(task, len(rows))
+        feedback.append({"request_id": request_id, "label": int(labels[i])})  # ground truth, arriving later
+        progress.advance(task)
     return feedback
 
 
-def serve_and_send_traffic(state: DemoState, requests: int = 100) -> None:
+def serve_and_send_traffic(state: DemoState, requests: int = 800) -> None:
     """Serve ``models:/<name>@production``, send a normal day then a shifted one, post labels."""
     uri = f"models:/{state.model_name}@production"
     port = _free_port()
     started = time.perf_counter()
     server = _start(uri, port)
     console.print(f"serving {uri} on http://127.0.0.1:{port} (ready in {time.perf_counter() - started:.1f} s)")
-    rows = requests * 20 // 2
+    rows = requests // 2
     normal, normal_y = make_data(state.rng, n=rows)
     shifted, shifted_y = make_data(state.rng, n=rows, shift=1.5)
     try:
@@ -81,8 +82,9 @@ def serve_and_send_traffic(state: DemoState, requests: int = 100) -> None:
                 Progress(console=console) as progress:
             task = progress.add_task("requests", total=2 * rows)
             began = time.perf_counter()
-            feedback = _send(http, normal, normal_y, "normal", progress, task)
-            feedback += _send(http, shifted, shifted_y, "shifted", progress, task)
+            state.served["started_ms"] = int(time.time() * 1000)
+            feedback = _send(http, state.model_name, normal, normal_y, "normal", progress, task)
+            feedback += _send(http, state.model_name, shifted, shifted_y, "shifted", progress, task)
             elapsed = time.perf_counter() - began
             http.post("/v1/feedback", json={"labels": feedback}).raise_for_status()
             metrics = http.get("/metrics").text
@@ -94,7 +96,7 @@ def serve_and_send_traffic(state: DemoState, requests: int = 100) -> None:
             os.kill(server.pid, signal.SIGKILL)
     served = [line for line in metrics.splitlines()
               if line.startswith("shipyard_requests_total") and f'model="{state.model_name}"' in line]
-    console.print(f"sent {len(feedback)} requests ({2 * rows} rows; the second half with the first five "
+    console.print(f"sent {len(feedback)} single-row requests (the second half with the first five "
                   f"features shifted by 1.5σ) in {elapsed:.2f} s, posted {len(feedback)} labels; "
                   f"the server counted: {served[0] if served else 'n/a'}")
-    state.served = {"uri": uri, "rows": 2 * rows, "requests": len(feedback)}
+    state.served.update(uri=uri, requests=len(feedback), ended_ms=int(time.time() * 1000))
