@@ -10,7 +10,7 @@ thin layer over :class:`shipyard.Client`.
 ...     shipyard.log_metric("loss", 0.3, step=1)
 """
 
-from shipyard import data, datasets
+from shipyard import data, datasets, features, monitoring
 from shipyard.autolog import autolog
 from shipyard.client import Client
 from shipyard.config import Config, load_config
@@ -36,6 +36,7 @@ from shipyard.fluent import (
     load_model,
     log_artifact,
     log_artifacts,
+    log_labels,
     log_metric,
     log_metrics,
     log_model,
@@ -95,18 +96,21 @@ __all__ = [
     "data",
     "datasets",
     "end_run",
+    "features",
     "get_client",
     "load_config",
     "load_model",
     "log_artifact",
     "log_artifacts",
     "log_input",
+    "log_labels",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_output",
     "log_param",
     "log_params",
+    "monitoring",
     "pipeline",
     "register_model",
     "save_model",

@@ -31,6 +31,7 @@ _ENV_KEYS = {
     "token": "SHIPYARD_TOKEN",
     "s3_endpoint_url": "SHIPYARD_S3_ENDPOINT_URL",
     "flush_interval": "SHIPYARD_FLUSH_INTERVAL",
+    "online_store": "SHIPYARD_ONLINE_STORE",
 }
 
 
@@ -41,6 +42,9 @@ class Config:
     ``db`` and ``artifacts`` default to locations inside ``home``; ``url``, when set,
     makes the client talk to a Shipyard server instead of the stores directly.
     ``token`` is a secret: it is excluded from ``repr`` so it never lands in logs.
+    ``alerts`` is the ``[alerts]`` table of ``shipyard.toml`` (notifiers, see
+    :mod:`shipyard.monitoring.notifiers`); it holds webhook URLs and SMTP passwords,
+    so it is kept out of ``repr`` too.
     """
 
     home: Path = Path(".shipyard")
@@ -50,6 +54,8 @@ class Config:
     token: str | None = field(default=None, repr=False)
     s3_endpoint_url: str | None = None
     flush_interval: float = 1.0
+    online_store: str | None = None  # feature store: "sqlite" (default), "sqlite:///path", "redis://…"
+    alerts: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.flush_interval) or self.flush_interval <= 0:
@@ -85,6 +91,10 @@ class Config:
 def _coerce(name: str, raw: Any) -> Any:
     if name == "home":
         return Path(raw)
+    if name == "alerts":
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"alerts must be a table ([alerts]), got {type(raw).__name__}", field=name)
+        return dict(raw)
     if name == "flush_interval":
         try:
             return float(raw)
@@ -102,6 +112,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}", field=str(path)) from None
     # Accept both a flat file and one with a [shipyard] table.
     section = data.get("shipyard", data)
+    if section is not data and "alerts" in data:  # [alerts…] tables beside a [shipyard] table
+        section = {**section, "alerts": data["alerts"]}
     known = {f.name for f in fields(Config)}
     unknown = sorted(set(section) - known)
     if unknown:

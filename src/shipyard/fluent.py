@@ -37,6 +37,7 @@ __all__ = [
     "load_model",
     "log_artifact",
     "log_artifacts",
+    "log_labels",
     "log_model",
     "log_metric",
     "log_metrics",
@@ -248,6 +249,15 @@ def register_model(source: str, name: str, *, description: str | None = None,
     return (client or get_client()).register_model(source, name, description=description)
 
 
+def log_labels(labels: Any, *, model: str | None = None, label: str = "label", client: Client | None = None) -> int:
+    """Store ground truth for served predictions, keyed by request id (see :meth:`Client.log_labels`).
+
+    >>> shipyard.log_labels(pd.DataFrame({"request_id": ["r1"], "label": [1]}), model="churn")  # doctest: +SKIP
+    1
+    """
+    return (client or get_client()).log_labels(labels, model=model, label=label)
+
+
 def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[ArtifactInfo]:
     run = _require_active()
     return run.client.log_artifacts(run.id, local_dir, artifact_path)
@@ -259,20 +269,23 @@ def serve(model: str | os.PathLike[str] | Any, *, client: Client | None = None, 
     ``model`` is a model URI (``models:/churn@production``), a model folder, a serving
     YAML file or a :class:`shipyard.serving.ServeConfig`; ``options`` are its fields
     (``port=8080``, ``workers=2``, ``max_queue=…``). Each worker process opens its own
-    stores with the configuration of ``client`` (default: :func:`get_client`). Like
+    stores with the configuration of ``client`` (default: :func:`get_client`); a model
+    that declares features looks them up in that configuration's feature store. Like
     ``shipyard serve``, it binds 127.0.0.1 unless told otherwise.
 
     >>> shipyard.serve("models:/churn@production", port=8080, workers=2)  # doctest: +SKIP
     """
     import functools
 
+    from shipyard.features.lookup import OnlineLookup
     from shipyard.serving import make_serve_config, run
 
     client = client or get_client()
     config = make_serve_config(model if not isinstance(model, os.PathLike) else os.fspath(model), **options)
     if config.token is None and client.config.token:
         config = config.with_(token=client.config.token)
-    return run(config, functools.partial(Client, client.config))
+    return run(config, functools.partial(Client, client.config),
+               features=functools.partial(OnlineLookup.from_config, client.config))
 
 
 def step(fn: Any = None, /, **options: Any) -> Any:

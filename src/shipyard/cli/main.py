@@ -6,7 +6,21 @@ import sys
 
 import typer
 
-from shipyard.cli import data, db, demo, experiments, models, pipelines, runs, scheduler, serve, server
+from shipyard.cli import (
+    alerts,
+    data,
+    db,
+    demo,
+    experiments,
+    features,
+    models,
+    monitor,
+    pipelines,
+    runs,
+    scheduler,
+    serve,
+    server,
+)
 from shipyard.cli.output import console_err
 from shipyard.errors import ShipyardError
 
@@ -23,8 +37,11 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
 app.add_typer(db.app, name="db")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(alerts.app, name="alerts")
 app.command("run")(pipelines.run_file)
 app.command("scheduler")(scheduler.scheduler)
 app.command("server")(server.serve_api)

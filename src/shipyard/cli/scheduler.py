@@ -1,4 +1,4 @@
-"""``shipyard scheduler``: run due pipeline schedules; also started by ``shipyard server --scheduler``."""
+"""``shipyard scheduler``: run due pipeline schedules and monitor windows; also ``shipyard server --scheduler``."""
 
 from __future__ import annotations
 
@@ -16,9 +16,20 @@ __all__ = ["scheduler", "start_background"]
 
 
 def _scheduler(client: Client, grace: float) -> object:
-    from shipyard.pipelines.scheduler import Scheduler, dataset_versions
+    """The pipeline scheduler, whose every tick also runs the monitors' due windows.
 
-    return Scheduler(client, versions=dataset_versions(client), grace_s=grace)
+    Monitoring is added here, in the face, so the pipelines package never learns of it.
+    """
+    from shipyard.cli.monitor import run_due_monitors
+    from shipyard.pipelines.scheduler import Fire, Scheduler, dataset_versions
+
+    class WithMonitors(Scheduler):
+        def tick(self) -> list[Fire]:
+            fires = super().tick()
+            run_due_monitors(self.client)
+            return fires
+
+    return WithMonitors(client, versions=dataset_versions(client), grace_s=grace)
 
 
 def scheduler(
@@ -26,7 +37,7 @@ def scheduler(
     grace: float = typer.Option(300.0, help="a fire later than this many seconds is recorded as missed"),
     once: bool = typer.Option(False, "--once", help="handle what is due now, wait for those runs, and exit"),
 ) -> None:
-    """Run pipeline schedules (cron and dataset triggers); each fire runs once, even across restarts."""
+    """Run pipeline schedules (cron and dataset triggers) and monitors; each fire and window runs once."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with Client() as client:
         loop = _scheduler(client, grace)

@@ -32,6 +32,7 @@ def serve(
     """Serve a model (or several, from a YAML file) until Ctrl-C or SIGTERM."""
     from shipyard.client import Client
     from shipyard.config import load_config
+    from shipyard.features.lookup import OnlineLookup
     from shipyard.serving import BatchingConfig, InferenceLogConfig, make_serve_config, run
 
     config = load_config()
@@ -54,5 +55,7 @@ def serve(
         console_err.print(f"Serving {served} on http://{serve_config.host}:{supervisor.port} "  # type: ignore[attr-defined]
                           f"with {serve_config.workers} worker(s)", highlight=False, soft_wrap=True)
 
-    status = run(serve_config, functools.partial(Client, config), on_ready=ready)
+    # Models that declare features look them up through the feature store of this configuration.
+    features = functools.partial(OnlineLookup.from_config, config)
+    status = run(serve_config, functools.partial(Client, config), on_ready=ready, features=features)
     raise typer.Exit(status)

@@ -10,14 +10,17 @@ grouped by domain in the modules of this package.
 >>> client.end_run(run.id)                                     # doctest: +SKIP
 """
 
+from shipyard.client.alerts import AlertsMixin
 from shipyard.client.datasets import DatasetsMixin
+from shipyard.client.features import FeaturesMixin
 from shipyard.client.models import ModelsMixin
+from shipyard.client.monitoring import MonitoringMixin
 from shipyard.client.tracking import TrackingMixin
 
 __all__ = ["Client"]
 
 
-class Client(TrackingMixin, ModelsMixin, DatasetsMixin):
+class Client(TrackingMixin, ModelsMixin, DatasetsMixin, MonitoringMixin, AlertsMixin, FeaturesMixin):
     """Access to tracking, models, the registry and datasets for one configuration.
 
     With ``url`` set (argument, ``SHIPYARD_URL`` or ``shipyard.toml``) the client talks

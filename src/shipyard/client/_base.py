@@ -12,6 +12,7 @@ from shipyard.tracking import BatchWriter, TrackingStore
 
 if TYPE_CHECKING:
     from shipyard.datasets import DatasetStore
+    from shipyard.monitoring.backend import MonitorStore
     from shipyard.registry import RegistryStore
 
 __all__ = ["ClientBase"]
@@ -34,6 +35,7 @@ class ClientBase:
         self._tracking: TrackingStore | None = None
         self._registry: RegistryStore | None = None
         self._datasets: DatasetStore | None = None
+        self._monitoring: MonitorStore | None = None  # opened on first use by MonitoringMixin
         self._writer: BatchWriter | None = None
         self._runs: dict[str, RunState] = {}
 

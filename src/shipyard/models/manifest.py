@@ -5,6 +5,11 @@ so a loader can check the bytes before unpickling anything. The manifest is the 
 of that trust: whoever records a package (the registry, a run) should keep
 :meth:`ModelManifest.digest` alongside, and pass it to ``load_model`` to pin it.
 
+A model trained on a feature store's training set records the feature references it
+reads (``features``: ``"view:feature"``) and the entity keys a request carries
+(``entity_keys``); serving then looks the features up itself. Both are written only
+when set, so packages without them read and hash as before.
+
 >>> m = ModelManifest(flavor="sklearn", framework="scikit-learn", framework_version="1.5.0")
 >>> ModelManifest.from_dict(m.to_dict()) == m
 True
@@ -28,11 +33,13 @@ import yaml
 from shipyard.errors import IntegrityError, InvalidInput
 from shipyard.models.signature import Signature
 
-__all__ = ["MANIFEST_FILE", "MANIFEST_VERSION", "ModelManifest"]
+__all__ = ["MANIFEST_FILE", "MANIFEST_VERSION", "ModelManifest", "check_entity_keys", "check_feature_refs"]
 
 MANIFEST_FILE = "model.yaml"
 MANIFEST_VERSION = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_FEATURE_REF = re.compile(r"[^:\s]+:[^:\s]+")
+_OMITTED_WHEN_EMPTY = ("features", "entity_keys")
 
 
 def _now() -> str:
@@ -53,6 +60,8 @@ class ModelManifest:
     ``requirements`` are pinned (``name==version``) for the libraries the flavor
     used; ``input_example`` is a file name inside the package (Parquet, ``.npy`` or
     ``.npz``, never a pickle); ``files`` maps relative POSIX paths to sha256 digests.
+    ``features`` are feature references (``"user_stats:avg_spend_7d"``) looked up at
+    serving time for the entity ``entity_keys`` of each request.
     """
 
     flavor: str
@@ -63,6 +72,8 @@ class ModelManifest:
     requirements: list[str] = field(default_factory=list)
     signature: Signature | None = None
     input_example: str | None = None
+    features: list[str] = field(default_factory=list)
+    entity_keys: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=_now)
     source_run_id: str | None = None
@@ -75,7 +86,8 @@ class ModelManifest:
         # Not dataclasses.asdict: it would deep-copy the signature's compiled validator.
         out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "signature"}
         out["signature"] = None if self.signature is None else self.signature.to_dict()
-        return {f.name: out[f.name] for f in fields(self)}
+        return {f.name: out[f.name] for f in fields(self)
+                if f.name not in _OMITTED_WHEN_EMPTY or out[f.name]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelManifest:
@@ -103,6 +115,8 @@ class ModelManifest:
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidInput(f"model.yaml has a malformed signature: {exc!r}", field="signature") from None
         values["files"] = dict(files)
+        values["features"] = check_feature_refs(data.get("features") or [])
+        values["entity_keys"] = check_entity_keys(data.get("entity_keys") or [])
         return cls(**values)
 
     def dumps(self) -> str:
@@ -152,3 +166,30 @@ class ModelManifest:
         if not isinstance(data, Mapping):
             raise InvalidInput(f"no model at {directory}: {MANIFEST_FILE} is not a mapping", field="path")
         return cls.from_dict(data)
+
+
+def _strings(value: Any, name: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not all(
+            isinstance(v, str) and v for v in value):
+        raise InvalidInput(f"{name} must be a list of non-empty strings, got {value!r}", field=name)
+    if len(set(value)) != len(value):
+        raise InvalidInput(f"{name} repeat: {list(value)}", field=name)
+    return list(value)
+
+
+def check_entity_keys(keys: Any) -> list[str]:
+    """``keys`` as a list if they are distinct non-empty strings; ``InvalidInput`` otherwise."""
+    return _strings(keys, "entity_keys")
+
+
+def check_feature_refs(refs: Any) -> list[str]:
+    """``refs`` as a list if every one reads ``"view:feature"``; ``InvalidInput`` otherwise.
+
+    >>> check_feature_refs(["user_stats:avg_spend_7d"])
+    ['user_stats:avg_spend_7d']
+    """
+    checked = _strings(refs, "features")
+    for ref in checked:
+        if not _FEATURE_REF.fullmatch(ref):
+            raise InvalidInput(f"feature reference {ref!r} must read 'view:feature'", field="features")
+    return checked

@@ -18,7 +18,7 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -28,11 +28,11 @@ from shipyard.errors import InvalidInput
 from shipyard.models.example import save_example
 from shipyard.models.flavors import Flavor, flavor_for_model, get_flavor
 from shipyard.models.integrity import hash_files, verify_files
-from shipyard.models.manifest import ModelManifest
+from shipyard.models.manifest import ModelManifest, check_entity_keys, check_feature_refs
 from shipyard.models.model import Model
 from shipyard.models.signature import Signature, as_table_or_tensor, infer_signature
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["feature_columns", "load_model", "save_model"]
 
 
 def save_model(
@@ -44,6 +44,8 @@ def save_model(
     signature: Signature | None = None,
     requirements: Iterable[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    features: Sequence[str] | None = None,
+    entity_keys: Sequence[str] | None = None,
     source_run_id: str | None = None,
     artifacts: Mapping[str, str | Path] | None = None,
     options: Mapping[str, Any] | None = None,
@@ -55,12 +57,18 @@ def save_model(
     model's own output on it, which also proves the package loads. ``requirements``
     are added to the flavor's pins (yours win on a clash); ``artifacts`` are for the
     python flavor; ``options`` are flavor-specific (e.g. ``{"format": "json"}``).
+
+    ``features`` (``["user_stats:avg_spend_7d", ...]``) declares that the model reads
+    those feature-store features, looked up at serving time for the ``entity_keys``
+    each request carries; each must name a column of the (column) signature, as
+    ``feature`` or ``view__feature``. Other signature columns come with the request.
     """
     target = Path(path)
     if target.exists():
         raise InvalidInput(
             f"{target} already exists; model packages are immutable, save to a new path", field="path"
         )
+    refs, keys = _feature_declaration(features, entity_keys)
     chosen = _flavor(flavor, model)
     flavor_options = dict(options or {})
     if artifacts is not None:
@@ -81,9 +89,13 @@ def save_model(
             input_example=None if example is None else save_example(example, staging),
             source_run_id=source_run_id,
             metadata=dict(metadata or {}),
+            features=refs,
+            entity_keys=keys,
         )
         if signature is None and example is not None:
             manifest = replace(manifest, signature=_infer(chosen, staging, manifest, example))
+        if refs:
+            feature_columns(manifest.signature, refs)
         manifest = replace(manifest, files=hash_files(staging))
         manifest.write(staging)
         os.rename(staging, target)  # atomic: the package appears complete or not at all
@@ -91,6 +103,45 @@ def save_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _feature_declaration(features: Sequence[str] | None,
+                         entity_keys: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    if not features:
+        if entity_keys:
+            raise InvalidInput("entity_keys are for a model that declares features=[...]", field="entity_keys")
+        return [], []
+    refs = check_feature_refs(list(features) if not isinstance(features, str) else features)
+    if entity_keys is None:
+        raise InvalidInput("a model that declares features must say which entity keys a request carries: "
+                           "entity_keys=[...] (an empty list for request-time features only)",
+                           field="entity_keys")
+    return refs, check_entity_keys(list(entity_keys) if not isinstance(entity_keys, str) else entity_keys)
+
+
+def feature_columns(signature: Signature | None, refs: Sequence[str]) -> dict[str, str]:
+    """``{signature column: feature reference}``: where each declared feature enters the model.
+
+    A reference ``"view:feature"`` fills the column named ``feature`` or, failing that,
+    ``view__feature`` (the training set's full feature names). ``InvalidInput`` when a
+    reference fills no column, or the model has no column signature to fill.
+    """
+    if signature is None or signature.kind != "columns":
+        raise InvalidInput("a model that declares features needs a column signature (train it on a DataFrame, "
+                           "or give input_example= a DataFrame of the training set's columns)", field="signature")
+    names = set(signature.names)
+    columns: dict[str, str] = {}
+    for ref in refs:
+        view, feature = ref.split(":", 1)
+        column = feature if feature in names else f"{view}__{feature}"
+        if column not in names:
+            raise InvalidInput(f"feature {ref!r} is not an input of the model: its signature has no column "
+                               f"{feature!r} or {column!r} (columns: {signature.names})", field="features")
+        if column in columns:
+            raise InvalidInput(f"features {columns[column]!r} and {ref!r} both fill column {column!r}; "
+                               "train on full feature names (view__feature)", field="features")
+        columns[column] = ref
+    return columns
 
 
 def load_model(path: str | Path, *, manifest_sha256: str | None = None) -> Model:

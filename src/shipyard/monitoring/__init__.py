@@ -1,1 +1,90 @@
-"""Monitoring: drift, data quality, performance with late labels, monitors, reports and alerts."""
+"""Monitoring: drift, data quality, performance with late labels, monitors, reports and alerts.
+
+A domain package above serving and pipelines: it reads what they produce (inference
+logs, dataset versions and their profiles) and imports nothing above itself.
+
+* :func:`detect_drift` → :class:`DriftReport` of one :class:`ColumnDrift` per column,
+  from raw data (exact statistics) or :class:`WindowProfile` sketches (mergeable);
+* :func:`check_quality` → :class:`QualityReport` against a contract or signature;
+* :func:`classification_metrics`, :func:`regression_metrics` and
+  :func:`estimate_performance` (confidence-based, before labels arrive);
+* :class:`ReportData` and :func:`render_html`: a self-contained HTML report.
+
+Names are loaded on first use, so ``import shipyard`` stays light (no numpy or Arrow).
+
+>>> import pandas as pd
+>>> from shipyard.monitoring import detect_drift
+>>> ref = pd.DataFrame({"x": [float(i) for i in range(100)]})
+>>> detect_drift(ref, ref).drifted
+False
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipyard.monitoring.alerts import AlertEngine
+    from shipyard.monitoring.drift import ColumnDrift, DriftReport, detect_drift
+    from shipyard.monitoring.notifiers import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
+    from shipyard.monitoring.performance import (
+        Metrics,
+        classification_metrics,
+        estimate_performance,
+        regression_metrics,
+    )
+    from shipyard.monitoring.profile import WindowProfile
+    from shipyard.monitoring.quality import QualityIssue, QualityReport, check_quality
+    from shipyard.monitoring.report import Distribution, FeatureReport, ReportData, render_html
+    from shipyard.monitoring.rules import AlertRule, parse_rule
+
+# Public name -> the submodule defining it. Add a name here and to __all__ (kept sorted) to export it.
+_WHERE = {
+    "ColumnDrift": "drift", "DriftReport": "drift", "detect_drift": "drift",
+    "Metrics": "performance", "classification_metrics": "performance", "estimate_performance": "performance",
+    "regression_metrics": "performance",
+    "WindowProfile": "profile",
+    "QualityIssue": "quality", "QualityReport": "quality", "check_quality": "quality",
+    "Distribution": "report", "FeatureReport": "report", "ReportData": "report", "render_html": "report",
+    "AlertEngine": "alerts", "AlertRule": "rules", "parse_rule": "rules",
+    "EmailNotifier": "notifiers", "LogNotifier": "notifiers", "Notifier": "notifiers", "WebhookNotifier": "notifiers",
+}
+
+__all__ = [
+    "AlertEngine",
+    "AlertRule",
+    "ColumnDrift",
+    "Distribution",
+    "DriftReport",
+    "EmailNotifier",
+    "FeatureReport",
+    "LogNotifier",
+    "Metrics",
+    "Notifier",
+    "QualityIssue",
+    "QualityReport",
+    "ReportData",
+    "WebhookNotifier",
+    "WindowProfile",
+    "check_quality",
+    "classification_metrics",
+    "detect_drift",
+    "estimate_performance",
+    "parse_rule",
+    "regression_metrics",
+    "render_html",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shipyard.monitoring.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

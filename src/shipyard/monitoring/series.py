@@ -26,6 +26,7 @@ PROMETHEUS_NAMES: Mapping[str, str] = {
     "quality_violations": "shipyard_quality_violations",
     "rows": "shipyard_window_rows",
     "labelled_rows": "shipyard_labelled_rows",
+    "unlabelled_rows": "shipyard_unlabelled_rows",
     "p99_latency_ms": "shipyard_p99_latency_ms",
     "error_rate": "shipyard_error_rate",
 }

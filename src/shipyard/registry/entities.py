@@ -8,7 +8,13 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["AuditEvent", "ModelVersion", "RegisteredModel", "validate_alias", "validate_model_name"]
+__all__ = ["ENTITY_KEYS_TAG", "FEATURES_TAG", "AuditEvent", "ModelVersion", "RegisteredModel", "feature_tags",
+           "validate_alias", "validate_model_name"]
+
+FEATURES_TAG = "shipyard.features"
+"""Version tag listing the feature references the package declares (comma-separated)."""
+ENTITY_KEYS_TAG = "shipyard.entity_keys"
+"""Version tag listing the entity keys a request to the model carries (comma-separated)."""
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}$")
 _ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
@@ -71,6 +77,36 @@ class ModelVersion:
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+    @property
+    def features(self) -> list[str]:
+        """The feature references the package declares (``model.yaml``), recorded at registration."""
+        return _split(self.tags.get(FEATURES_TAG))
+
+    @property
+    def entity_keys(self) -> list[str]:
+        """The entity keys a request to this version carries when it declares features."""
+        return _split(self.tags.get(ENTITY_KEYS_TAG))
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+def feature_tags(manifest: dict[str, Any]) -> dict[str, str]:
+    """The version tags that make a package's declared features visible on the registry.
+
+    The package's ``model.yaml`` stays the truth serving reads; the tags are written
+    once, when the version is registered, so listings show them without opening it.
+    """
+    features = manifest.get("features") or []
+    if not features:
+        return {}
+    tags = {FEATURES_TAG: ",".join(map(str, features))}
+    keys = manifest.get("entity_keys") or []
+    if keys:
+        tags[ENTITY_KEYS_TAG] = ",".join(map(str, keys))
+    return tags
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from shipyard.registry.entities import (
     AuditEvent,
     ModelVersion,
     RegisteredModel,
+    feature_tags,
     validate_alias,
     validate_model_name,
 )
@@ -209,6 +210,7 @@ class SqlRegistryStore:
             raise InvalidInput(f"no model at {source!r}: no model.yaml (or MLmodel) under it", field="source")
         meta = yaml.safe_load(self.artifacts.get_bytes(manifest.digest)) or {}
         flavor = meta.get("flavor") if manifest.path == "model.yaml" else "mlflow"
+        tags = {**feature_tags(meta), **(tags or {})} if manifest.path == "model.yaml" else tags
         run = self.tracking.get_run(ref.run_id)
         metrics = {k: m.value for k, m in run.metrics.items()}
         now = now_ms()

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from shipyard.client import Client
 from shipyard.config import Config
 from shipyard.errors import ConfigError
-from shipyard.server import datasets, mlflow, registry, tracking
+from shipyard.server import alerts, datasets, features, metrics, mlflow, monitoring, registry, tracking
 from shipyard.server.auth import TokenAuthMiddleware
 from shipyard.server.errors import install_error_handlers
 
@@ -34,6 +34,11 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
         app.state.registry = client.registry_store
         app.state.artifacts = client.registry_store.artifacts  # type: ignore[attr-defined]
         app.state.datasets = client.dataset_store
+        app.state.features = client.feature_store
+        app.state.monitoring = client.monitor_store
+        app.state.alerts = client.alert_store
+        app.state.alert_engine = client.alert_engine()  # notifiers from the server's config
+        app.state.metrics = metrics.create_registry(client)
         yield
         client.close()
 
@@ -42,6 +47,10 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     app.include_router(tracking.router)
     app.include_router(registry.router)
     app.include_router(datasets.router)
+    app.include_router(features.router)
+    app.include_router(monitoring.router)
+    app.include_router(alerts.router)
+    app.include_router(metrics.router)
     app.add_middleware(mlflow.MlflowApi)  # MLflow's REST API, served before FastAPI routing
     if client.config.token:
         app.add_middleware(TokenAuthMiddleware, token=client.config.token)

@@ -10,7 +10,9 @@ plain modules (``batcher``, ``router``, ``validation``, ``service``,
 ``worker`` the processes.
 
 Serving reaches the stores only through a :class:`Backend` (a :class:`shipyard.Client`
-is one), so the package sits at the domain layer and never imports the client.
+is one), so the package sits at the domain layer and never imports the client. Models
+that declare features get them through a :class:`FeatureLookup` built by a factory the
+faces hand in (:class:`shipyard.features.OnlineLookup`), never by importing the feature store.
 
 >>> cfg = ServeConfig.for_uri("models:/churn@production", port=8080, workers=2)
 >>> run(cfg, functools.partial(shipyard.Client, config))   # doctest: +SKIP
@@ -33,12 +35,15 @@ from shipyard.serving.config import (
     make_serve_config,
 )
 from shipyard.serving.errors import InferenceTimeout, MalformedRequest, ModelFailed, Overloaded, PayloadTooLarge
+from shipyard.serving.features import FeatureLookup, FeatureLookupFactory
 from shipyard.serving.service import Backend, Prediction, ServingService
 
 __all__ = [
     "AdaptiveBatcher",
     "Backend",
     "BatchingConfig",
+    "FeatureLookup",
+    "FeatureLookupFactory",
     "InferenceLogConfig",
     "InferenceTimeout",
     "MalformedRequest",
@@ -67,12 +72,15 @@ def create_app(config: ServeConfig, backend: Backend, **options: Any) -> Any:
 
 
 def run(config: ServeConfig, backend_factory: Callable[[], Backend], *,
-        on_ready: Callable[[Any], None] | None = None) -> int:
+        on_ready: Callable[[Any], None] | None = None, features: FeatureLookupFactory | None = None) -> int:
     """Serve ``config`` with ``config.workers`` worker processes until SIGTERM/SIGINT.
 
     ``backend_factory`` is called in each worker to open its stores; it must be
-    picklable (``functools.partial(shipyard.Client, config)``). Returns the exit status.
+    picklable (``functools.partial(shipyard.Client, config)``), and so must
+    ``features``, called in a worker that serves a model declaring features
+    (``functools.partial(shipyard.features.OnlineLookup.from_config, config)``).
+    Returns the exit status.
     """
     from shipyard.serving.supervisor import Supervisor
 
-    return Supervisor(config, backend_factory).run(on_ready)
+    return Supervisor(config, backend_factory, features).run(on_ready)

@@ -269,8 +269,10 @@ class ServingApp:
         body = await self._body(headers, receive)
         content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
         request = scoring.parse(body, content_type)
-        prediction = await self._predict(router, lambda d: scoring.model_input(request, d.signature), headers,
-                                         started, request_id, labels, extra)
+        # A model that looks up features takes named request columns, not its signature's.
+        prediction = await self._predict(
+            router, lambda d: scoring.model_input(request, None if d.features else d.signature), headers,
+            started, request_id, labels, extra)
         return 200, scoring.encode(prediction.outputs), _JSON
 
     async def _v2_model(self, method: str, rest: list[str], headers: dict[bytes, bytes], receive: Receive,
@@ -289,9 +291,11 @@ class ServingApp:
                                        field="inference-header-content-length")
             body = await self._body(headers, receive)
             request = v2.decode(body)
+            # A model that looks up features takes its request columns by tensor name.
             prediction = await self._predict(
-                router, lambda d: v2.model_input(request.inputs, d.signature), headers, started, request_id,
-                labels, extra, version=version, proba=lambda d: v2.check_outputs(request.outputs, d.has_proba))
+                router, lambda d: dict(request.inputs) if d.features else v2.model_input(request.inputs, d.signature),
+                headers, started, request_id, labels, extra, version=version,
+                proba=lambda d: v2.check_outputs(request.outputs, d.has_proba))
             return 200, v2.encode(router.name, prediction.version, request.id, prediction.outputs,
                                   request.outputs), _JSON
         _allow(method, "GET")
@@ -396,8 +400,12 @@ def _model_metadata(router: ModelRouter, version: str | None) -> dict[str, Any]:
     first = live[0]
     inputs, outputs = v2.tensor_metadata(first.signature, first.has_proba)
     versions = sorted({d.version for d in live}, key=lambda v: (not v.isdigit(), v.zfill(12)))
-    return {"name": router.name, "versions": versions, "platform": f"shipyard_{first.model.flavor}",
-            "inputs": inputs, "outputs": outputs}
+    metadata: dict[str, Any] = {"name": router.name, "versions": versions,
+                                "platform": f"shipyard_{first.model.flavor}", "inputs": inputs, "outputs": outputs}
+    if first.features is not None:  # the model's inputs above are looked up; a request carries these
+        metadata["parameters"] = {"request_columns": first.features.request_columns,
+                                  "entity_keys": first.features.entity_keys, "features": first.features.refs}
+    return metadata
 
 
 def _error_body(exc: ShipyardError, status: int, mlflow: bool) -> bytes:

@@ -3,6 +3,9 @@
 A :class:`Deployment` never changes version: following an alias means building a new
 deployment beside the old one, warming it, swapping it into the route and draining
 the old one (:mod:`shipyard.serving.service`).
+
+A model that declares features (:mod:`shipyard.serving.features`) takes entity keys at
+the door; each batch looks its features up once and assembles the model's input.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from shipyard.serving.batcher import AdaptiveBatcher
 from shipyard.serving.config import ModelConfig
+from shipyard.serving.features import MODEL_INPUT, FeatureInput
 from shipyard.serving.metrics import Metrics
 from shipyard.serving.validation import InputCheck
 
@@ -30,11 +34,13 @@ class Deployment:
 
     :attr:`check` turns raw input into validated rows (raising ``InvalidInput``);
     :attr:`batcher` runs them. ``names`` are the signature's column names when it has
-    columns (the inference log flattens them into one column each).
+    columns (the inference log flattens them into one column each). ``features`` is
+    given for a model that declares features: then :attr:`check` takes the request's
+    entity keys and fields, and each batch assembles the model's input.
     """
 
     def __init__(self, name: str, version: str, model: Model, config: ModelConfig,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, features: FeatureInput | None = None) -> None:
         self.name = name
         self.version = version
         self.model = model
@@ -43,9 +49,13 @@ class Deployment:
         self.signature: Signature | None = signature
         self.names = tuple(signature.names) if signature is not None and signature.kind == "columns" else None
         self.has_proba = model.has_predict_proba
-        self.check = InputCheck(signature, model.manifest.metadata.get("data_contract"))
+        self.features = features
+        self.model_check = (features.model_check if features is not None
+                            else InputCheck(signature, model.manifest.metadata.get("data_contract")))
+        self.check = features.check if features is not None else self.model_check
         self._predict, self._predict_proba = _fast_path(model)
-        self.batcher = AdaptiveBatcher(self._run, config.batching, max_queue=config.max_queue,
+        run = self._run if features is None else self._run_with_features
+        self.batcher = AdaptiveBatcher(run, config.batching, max_queue=config.max_queue,
                                        timeout_s=config.timeout_s, on_batch=self._on_batch)
 
     def __repr__(self) -> str:
@@ -55,6 +65,13 @@ class Deployment:
         outputs = {"predict": self._predict(inputs)}
         if proba and self.has_proba:
             outputs["predict_proba"] = self._predict_proba(inputs)
+        return outputs
+
+    def _run_with_features(self, request: Any, proba: bool) -> dict[str, Any]:
+        assert self.features is not None
+        inputs = self.features.assemble(request)  # one lookup for the whole batch
+        outputs = self._run(inputs, proba)
+        outputs[MODEL_INPUT] = inputs  # split per request with the predictions; logged as the input
         return outputs
 
     def _on_batch(self, rows: int, seconds: float, outputs: dict[str, Any] | None) -> None:
@@ -77,7 +94,7 @@ class Deployment:
         if example is None:
             return
         try:
-            inputs, _ = self.check(example)
+            inputs, _ = self.model_check(example)
             for _ in range(3):
                 self._run(inputs, True)
             first = _first_row(inputs)

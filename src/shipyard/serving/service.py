@@ -12,6 +12,10 @@ warmed in a thread beside the old, the route's pointer is swapped (one assignmen
 the event loop: every later request sees the new version), and the old deployment
 drains: requests already queued on it are answered by it. No request fails during
 the switch. :meth:`ServingService.reload` does the same at once.
+
+Feature lookups: a model version whose package declares features gets its features
+from the :class:`~shipyard.serving.features.FeatureLookup` that ``features`` (a
+factory the faces hand in) builds, once, when the first such model loads.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import ConfigError, InvalidInput, NotFound, ShipyardError
 from shipyard.serving.config import ServeConfig
 from shipyard.serving.deployment import Deployment
 from shipyard.serving.errors import ModelFailed
+from shipyard.serving.features import MODEL_INPUT, FeatureInput, FeatureLookup, FeatureLookupFactory
 from shipyard.serving.inference_log import Entry, InferenceLog, RunBackend
 from shipyard.serving.metrics import Metrics
 from shipyard.serving.router import ModelRouter, Slot
@@ -64,9 +69,11 @@ class ServingService:
     """The routes of every served model, their deployments, and the inference log."""
 
     def __init__(self, config: ServeConfig, backend: Backend, *, metrics: Metrics | None = None,
-                 log: InferenceLog | None = None) -> None:
+                 log: InferenceLog | None = None, features: FeatureLookupFactory | None = None) -> None:
         self.config = config
         self.backend = backend
+        self.features = features
+        self._lookup: FeatureLookup | None = None
         self.metrics = metrics or Metrics()
         self.log = log
         self.routers = {m.name: ModelRouter(m) for m in config.models}
@@ -98,6 +105,9 @@ class ServingService:
         await asyncio.gather(*(d.batcher.drain(timeout) for d in deployments))
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
+        close = getattr(self._lookup, "close", None)  # the feature lookup's connections, if it holds any
+        if close is not None:
+            await asyncio.to_thread(close)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -145,7 +155,10 @@ class ServingService:
             if old is not None and old.version == version:
                 return False
             model = await asyncio.to_thread(self.backend.load_model, pinned)
-            new = Deployment(router.name, version, model, router.config, self.metrics)
+            features = None
+            if model.manifest.features:
+                features = await asyncio.to_thread(FeatureInput, model, await self._feature_lookup(router.name))
+            new = Deployment(router.name, version, model, router.config, self.metrics, features)
             await asyncio.to_thread(new.warm)
             slot.deployment = new  # the switch: later requests go to the new version
             if old is not None:
@@ -153,6 +166,14 @@ class ServingService:
                 logger.info("model %s route %s: version %s → %s", router.name, slot.label, old.version, version)
                 self._spawn(old.batcher.drain(self.config.drain_timeout_s))
             return True
+
+    async def _feature_lookup(self, model: str) -> FeatureLookup:
+        if self._lookup is None:
+            if self.features is None:
+                raise ConfigError(f"model {model!r} declares features, but this server has no feature store to "
+                                  "look them up in (serve it with `shipyard serve` or shipyard.serve)", model=model)
+            self._lookup = await asyncio.to_thread(self.features)
+        return self._lookup
 
     async def _follow(self, router: ModelRouter, slot: Slot) -> None:
         while True:
@@ -194,8 +215,9 @@ class ServingService:
         future = deployment.batcher.submit(inputs, rows, proba)
         try:
             outputs = await future
-        except ShipyardError as exc:
-            self._record(deployment, slot.label, request_id, started, inputs, rows, None, 504, str(exc))
+        except ShipyardError as exc:  # a timeout, or a feature lookup's refusal
+            status = 422 if isinstance(exc, InvalidInput) else 504
+            self._record(deployment, slot.label, request_id, started, inputs, rows, None, status, str(exc))
             raise
         except Exception as exc:  # noqa: BLE001 - the model's own error, for this request only
             self.metrics.inc("shipyard_model_errors_total", (router.name, deployment.version))
@@ -206,6 +228,9 @@ class ServingService:
                               version=deployment.version, request_id=request_id) from exc
         if router.shadow is not None and shadow_input is not None:
             self._mirror(router, shadow_input, request_id, started)
+        if MODEL_INPUT in outputs:  # a feature model: log what the model saw, features included
+            outputs = dict(outputs)
+            inputs = outputs.pop(MODEL_INPUT)
         self._record(deployment, slot.label, request_id, started, inputs, rows, outputs, 200, None)
         return Prediction(outputs, router.name, deployment.version, slot.label)
 
@@ -236,8 +261,10 @@ class ServingService:
         def done(f: asyncio.Future[Any]) -> None:
             error = f.exception()
             count("ok" if error is None else "failed")
-            self._record(deployment, slot.label, request_id, started, inputs, rows,
-                         None if error is not None else f.result(), 200 if error is None else 500,
-                         None if error is None else repr(error))
+            logged, outputs = inputs, None if error is not None else dict(f.result())
+            if outputs is not None and MODEL_INPUT in outputs:
+                logged = outputs.pop(MODEL_INPUT)
+            self._record(deployment, slot.label, request_id, started, logged, rows, outputs,
+                         200 if error is None else 500, None if error is None else repr(error))
 
         future.add_done_callback(done)

@@ -2,7 +2,7 @@
 
 The supervisor binds the socket (so every worker accepts from the same backlog and
 a dead worker loses only the connections it held), writes the pickled
-``(ServeConfig, backend factory)`` into a private state directory, and starts each
+``(ServeConfig, backend factory, feature lookup factory)`` into a private state directory, and starts each
 worker as a fresh interpreter (``python -m shipyard.serving.worker``) that inherits
 the socket. Then it watches them:
 
@@ -64,12 +64,16 @@ class Supervisor:
     """Runs a serving endpoint in worker processes; :meth:`run` blocks until it stops.
 
     ``backend_factory`` must be picklable (e.g. ``functools.partial(Client, config)``):
-    each worker calls it to open its own stores.
+    each worker calls it to open its own stores. So must ``features`` (a
+    :data:`~shipyard.serving.features.FeatureLookupFactory`), called in a worker when
+    a served model declares features.
     """
 
-    def __init__(self, config: ServeConfig, backend_factory: Callable[[], Any]) -> None:
+    def __init__(self, config: ServeConfig, backend_factory: Callable[[], Any],
+                 features: Callable[[], Any] | None = None) -> None:
         self.config = config
         self.backend_factory = backend_factory
+        self.features = features
         self.state_dir: Path | None = None
         self.port: int | None = None
         self._workers: dict[int, _Worker] = {}
@@ -89,7 +93,7 @@ class Supervisor:
         (self.state_dir / "metrics").mkdir()
         spec = self.state_dir / SPEC_FILE
         with open(os.open(spec, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as handle:
-            pickle.dump((config, self.backend_factory), handle)
+            pickle.dump((config, self.backend_factory, self.features), handle)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)}
         status = 0
         announced = False

@@ -3,7 +3,7 @@
 :func:`create_app` assembles an app in the current process (tests and embedding use
 it directly). :func:`main` is a worker process started by the supervisor as
 ``python -m shipyard.serving.worker <state dir> <socket fd> <worker id>``: it reads
-the pickled ``(ServeConfig, backend factory)`` from the state directory, caps
+the pickled ``(ServeConfig, backend factory, feature lookup factory)`` from the state directory, caps
 OpenMP/BLAS threads, builds the backend, and serves the inherited listening socket
 with uvicorn (uvloop + httptools when installed).
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 from shipyard.serving.app import ServingApp
 from shipyard.serving.config import ServeConfig
+from shipyard.serving.features import FeatureLookupFactory
 from shipyard.serving.inference_log import InferenceLog, RunSink
 from shipyard.serving.metrics import Metrics, MetricsDirectory
 from shipyard.serving.service import Backend, ServingService
@@ -33,10 +34,13 @@ SPEC_FILE = "spec.pkl"
 
 def create_app(config: ServeConfig, backend: Backend, *, worker: str = "0",
                metrics_dir: MetricsDirectory | None = None, on_reload: Callable[[], None] | None = None,
-               on_started: Callable[[], None] | None = None) -> ServingApp:
+               on_started: Callable[[], None] | None = None,
+               features: FeatureLookupFactory | None = None) -> ServingApp:
     """The ASGI app serving ``config`` over ``backend`` (a :class:`shipyard.Client`).
 
-    Nothing is loaded until the ASGI lifespan starts (uvicorn does that).
+    ``features`` builds the feature lookup for models that declare features (see
+    :mod:`shipyard.serving.features`). Nothing is loaded until the ASGI lifespan
+    starts (uvicorn does that).
     """
     metrics = Metrics()
     log = None
@@ -46,7 +50,7 @@ def create_app(config: ServeConfig, backend: Backend, *, worker: str = "0",
                        tags={"shipyard.serving.host": host, "shipyard.serving.pid": str(os.getpid()),
                              "shipyard.serving.worker": worker})
         log = InferenceLog(config.inference_log, sink, worker=f"w{worker}-{os.getpid()}", metrics=metrics)
-    service = ServingService(config, backend, metrics=metrics, log=log)
+    service = ServingService(config, backend, metrics=metrics, log=log, features=features)
     return ServingApp(service, config, worker=worker, metrics_dir=metrics_dir, on_reload=on_reload,
                       on_started=on_started)
 
@@ -87,7 +91,7 @@ def main(argv: list[str]) -> int:
 
     state, fd, worker = Path(argv[0]), int(argv[1]), argv[2]
     with open(state / SPEC_FILE, "rb") as handle:
-        config, factory = pickle.load(handle)
+        config, factory, features = pickle.load(handle)
     limits = _limit_threads(config.threads)
     backend = factory()
     listener = socket.socket(fileno=fd)
@@ -97,7 +101,7 @@ def main(argv: list[str]) -> int:
         (state / f"ready-{os.getpid()}").touch()
 
     app = create_app(config, backend, worker=worker, metrics_dir=MetricsDirectory(state / "metrics"),
-                     on_reload=lambda: os.kill(supervisor, signal.SIGUSR1), on_started=started)
+                     on_reload=lambda: os.kill(supervisor, signal.SIGUSR1), on_started=started, features=features)
     server = uvicorn.Server(uvicorn_config(secured(app, config), config))
     try:
         server.run(sockets=[listener])

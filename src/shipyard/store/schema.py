@@ -303,6 +303,182 @@ dataset_manifests = Table(
 
 # --- monitoring (revision 0004): monitors, their window results, alert rules and alerts ---
 
+# A monitor watches one served model's inference log in fixed windows. ``cursor`` is the
+# end of the last window computed: the next run starts there, and it moves in the same
+# transaction as that window's results, so each window is computed once.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("model", String(512), nullable=False),  # "churn@production", "churn/3", "churn"
+    Column("reference", String(1024), nullable=True),  # "ds:churn@3"
+    Column("window_s", Integer, nullable=False),
+    Column("task", String(32), nullable=True),  # classification | regression
+    Column("label_column", String(256), nullable=True),  # the target column of the reference
+    Column("options", Text, nullable=True),  # JSON object
+    Column("cursor", BigInteger, nullable=True),
+    Column("label_watermark", BigInteger, nullable=True),  # labels arrived up to here are applied
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# One value per (monitor, series, label set, window); ``labels`` is canonical JSON
+# (sorted keys, no spaces; "{}" when none) so equal label sets compare equal in SQL.
+monitor_points = Table(
+    "monitor_points",
+    metadata,
+    Column("monitor", String(256), primary_key=True),
+    Column("series", String(128), primary_key=True),
+    Column("labels", String(512), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("value", Double, nullable=True),  # NULL: nothing to compute it from
+    Index("ix_monitor_points_monitor_end", "monitor", "window_end"),
+    Index("ix_monitor_points_series_end", "series", "window_end"),
+)
+
+# Each computed window: its row count, status, the model version that answered most of
+# it, and its WindowProfile (zlib-compressed JSON), so a longer period is a merge of
+# stored windows instead of a re-read of the log.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("monitor", String(256), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("version", String(64), nullable=True),
+    Column("status", String(32), nullable=False),  # ok | empty | failed
+    Column("detail", Text, nullable=True),
+    Column("profile", LargeBinary, nullable=True),
+    Column("prediction_profile", LargeBinary, nullable=True),
+    Column("computed_at", BigInteger, nullable=False),
+)
+
+# Ground truth uploaded in batches (``client.log_labels``), keyed by request id; ``row``
+# -1 labels every row of the request. ``model`` "" applies to any model. Labels posted
+# to a serving ``/v1/feedback`` live in the inference log instead; both are joined.
+monitor_labels = Table(
+    "monitor_labels",
+    metadata,
+    Column("model", String(256), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("row", Integer, primary_key=True),
+    Column("label", Text, nullable=True),  # JSON scalar
+    Column("arrived_at", BigInteger, nullable=False),
+    Index("ix_monitor_labels_arrived", "arrived_at"),
+)
+
+# The time span of each inference-log segment already read, by content digest (segments are
+# immutable), so a window opens only the segments that can hold its rows.
+monitor_segments = Table(
+    "monitor_segments",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("first_ms", BigInteger, nullable=False),
+    Column("last_ms", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+)
+
+__all__ += ["monitor_labels", "monitor_points", "monitor_segments", "monitor_windows", "monitors"]
+
 # --- features (revision 0005): feature definitions (versioned) and materialization state ---
 
+# Every applied version of an entity, feature view or on-demand view. ``spec`` is the
+# definition as JSON; ``fingerprint`` its sha256, so an unchanged apply adds nothing.
+feature_objects = Table(
+    "feature_objects",
+    metadata,
+    Column("kind", String(32), primary_key=True),  # entity | feature_view | on_demand_view
+    Column("name", String(256), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("forced", Integer, nullable=False),  # 1: stored over an incompatible change
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Per view, what the last materialization wrote: its interval [start, end) in
+# microseconds since the epoch (UTC), the rows written and when.
+feature_materializations = Table(
+    "feature_materializations",
+    metadata,
+    Column("view", String(256), primary_key=True),
+    Column("interval_start", BigInteger, nullable=True),
+    Column("interval_end", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("materialized_at", BigInteger, nullable=False),
+)
+
+__all__ += ["feature_materializations", "feature_objects"]
+
 # --- alerts (revision 0006): alert rules and the alerts they raised ---
+
+# A rule watches one series (of one monitor, or of every monitor with "*"), optionally
+# filtered by labels, and fires once its condition has held for ``for_windows``
+# consecutive windows. ``labels`` is canonical JSON (sorted keys); ``notify`` a JSON list.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("monitor", String(256), nullable=False),  # a monitor's name, or "*"
+    Column("series", String(128), nullable=False),
+    Column("labels", String(512), nullable=False),
+    Column("op", String(2), nullable=False),
+    Column("threshold", Double, nullable=False),
+    Column("for_windows", Integer, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("notify", Text, nullable=False),
+    Column("repeat_interval_ms", BigInteger, nullable=True),  # NULL: notify once per firing
+    Column("enabled", Integer, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# One row per fingerprint (rule + monitor + point labels), reused by every firing of that
+# label set: ``count`` is how many times it has fired. Transitions are claimed with a
+# conditional UPDATE (or an INSERT that loses on the primary key), so of two concurrent
+# evaluators exactly one sees each transition and notifies.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("rule", String(128), nullable=False),
+    Column("monitor", String(256), nullable=False),
+    Column("labels", String(512), nullable=False),
+    Column("state", String(16), nullable=False),  # firing | resolved
+    Column("severity", String(16), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Column("last_value", Double, nullable=True),
+    Column("last_window_end", BigInteger, nullable=True),
+    Column("last_notified_at", BigInteger, nullable=True),
+    Column("count", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_alerts_rule", "rule"),
+    Index("ix_alerts_state", "state"),
+)
+
+# Append-only: every transition (fired, resolved, renotified) and every notification
+# outcome (notified, notify_failed), in the order they happened.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("fingerprint", String(64), nullable=True),
+    Column("monitor", String(256), nullable=True),
+    Column("labels", String(512), nullable=True),
+    Column("severity", String(16), nullable=True),
+    Column("value", Double, nullable=True),
+    Column("window_end", BigInteger, nullable=True),
+    Column("notifier", String(128), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_alert_events_rule", "rule", "id"),
+    Index("ix_alert_events_fingerprint", "fingerprint", "id"),
+)
+
+__all__ += ["alert_events", "alert_rules", "alerts"]

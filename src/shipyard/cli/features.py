@@ -1,0 +1,160 @@
+"""``shipyard features apply|list|show|materialize|materialize-incremental|get|check-skew``"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from shipyard.cli.output import console, fmt_time, table
+from shipyard.cli.skew import check_skew
+from shipyard.errors import InvalidInput, NotFound
+
+app = typer.Typer(help="Feature store: definitions, materialization, online lookups.", no_args_is_help=True)
+
+
+def _store() -> Any:
+    from shipyard.features.store import FeatureStore
+
+    return FeatureStore()
+
+
+def load_definitions(path: Path) -> list[Any]:
+    """Execute a Python file and collect the Entity, FeatureView and OnDemandFeatureView objects
+    it defines at module level (its folder goes on ``sys.path`` so it can import neighbours)."""
+    from shipyard.features.definitions import Entity, FeatureView, OnDemandFeatureView
+
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise NotFound(f"no definitions file at {str(path)!r}", resource="file", path=str(path))
+    name = path.stem if path.stem.isidentifier() else "shipyard_feature_defs"
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # on-demand functions record this module name
+    spec.loader.exec_module(module)
+    found: dict[tuple[str, str], Any] = {}
+    for value in vars(module).values():
+        if isinstance(value, (Entity, FeatureView, OnDemandFeatureView)):
+            found.setdefault((value.kind, value.name), value)
+    if not found:
+        raise InvalidInput(f"{path.name} defines no Entity, FeatureView or OnDemandFeatureView", field="path")
+    return list(found.values())
+
+
+@app.command("apply")
+def apply(path: Path = typer.Argument(..., help="Python file defining entities and feature views"),
+          force: bool = typer.Option(False, "--force", help="Store incompatible changes anyway")) -> None:
+    """Store the definitions of PATH (a new version of each one that changed)."""
+    objects = load_definitions(path)
+    with _store() as store:
+        results = store.apply(objects, force=force)
+    console.print(table("Applied", ["kind", "name", "version", "status", "changes"], [
+        [r.kind, r.name, r.version, r.status, "; ".join(r.changes)] for r in results]))
+
+
+@app.command("list")
+def list_() -> None:
+    """List feature views and on-demand views."""
+    from shipyard.features.definitions import FeatureView
+
+    with _store() as store:
+        rows = []
+        for obj in store.registry.list_objects():
+            if obj.kind == "entity":
+                continue
+            view = store.get_view(obj.name)
+            state = store.registry.materialization(obj.name) if isinstance(view, FeatureView) else None
+            keys = ", ".join(view.join_keys) if isinstance(view, FeatureView) else "(on demand)"
+            ttl = str(view.ttl) if isinstance(view, FeatureView) and view.ttl else "-"
+            rows.append([obj.name, obj.version, keys, ", ".join(view.features), ttl,
+                         fmt_time(state.materialized_at) if state else "-"])
+    console.print(table("Feature views", ["name", "version", "keys", "features", "ttl", "materialized"], rows))
+
+
+@app.command("show")
+def show(view: str = typer.Argument(..., help="View name")) -> None:
+    """Show a view's definition, its versions and its materialization state."""
+    with _store() as store:
+        store.get_view(view)
+        kind = "on_demand_view" if type(store.get_view(view)).__name__ == "OnDemandFeatureView" else "feature_view"
+        versions = store.registry.versions(kind, view)
+        state = store.registry.materialization(view) if kind == "feature_view" else None
+        newest = store.freshness(view) if kind == "feature_view" else None
+    console.print_json(json.dumps(versions[0].spec))
+    console.print(table(f"Versions of {view}", ["version", "fingerprint", "forced", "created"], [
+        [v.version, v.fingerprint[:12], "yes" if v.forced else "", fmt_time(v.created_at)] for v in versions]))
+    if state is not None:
+        console.print(f"materialized up to {fmt_time(state.end_us // 1000)} ({state.rows:,} rows, "
+                      f"at {fmt_time(state.materialized_at)})")
+    if newest is not None:
+        console.print(f"newest online value: {newest:,.0f} s old")
+
+
+def _views(view: list[str] | None) -> list[str] | None:
+    return list(view) if view else None
+
+
+@app.command("materialize")
+def materialize(start: str = typer.Option(..., "--start", help="ISO time, inclusive"),
+                end: str = typer.Option(..., "--end", help="ISO time, exclusive"),
+                view: list[str] | None = typer.Option(None, "--view", help="Only this view (repeatable)")) -> None:
+    """Write the latest value per entity with event time in [START, END) to the online store."""
+    with _store() as store:
+        states = store.materialize(start, end, _views(view))
+    for state in states:
+        console.print(f"{state.view}: {state.rows:,} entities")
+
+
+@app.command("materialize-incremental")
+def materialize_incremental(end: str | None = typer.Option(None, "--end", help="ISO time (default: now)"),
+                            view: list[str] | None = typer.Option(None, "--view", help="Only this view")) -> None:
+    """Materialize each view from where it last ended up to END."""
+    with _store() as store:
+        states = store.materialize_incremental(end, _views(view))
+    for state in states:
+        console.print(f"{state.view}: {state.rows:,} entities")
+
+
+def _value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_entity(text: str) -> dict[str, Any]:
+    """``user_id=5,amount=12.5`` → ``{"user_id": 5, "amount": 12.5}``."""
+    row = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--entity takes key=value[,key=value], got {text!r}", field="entity")
+        row[key.strip()] = _value(value.strip())
+    return row
+
+
+@app.command("get")
+def get(refs: list[str] = typer.Argument(..., help="Feature references, view:feature"),
+        entity: list[str] = typer.Option(..., "--entity", help="key=value[,key=value] per entity (repeatable)"),
+        as_json: bool = typer.Option(False, "--json", help="Print the columns as JSON")) -> None:
+    """Look features up in the online store."""
+    rows = [parse_entity(e) for e in entity]
+    with _store() as store:
+        columns = store.get_online_features(refs, rows).to_dict()
+    if as_json:
+        console.print_json(json.dumps(columns, default=str))
+        return
+    names = list(columns)
+    console.print(table(None, names, [[columns[n][i] for n in names] for i in range(len(rows))]))
+
+
+app.command("check-skew")(check_skew)  # defined in shipyard.cli.skew

@@ -1,0 +1,179 @@
+"""``shipyard monitor create|list|show|run|report|delete`` and ``shipyard monitor labels upload``"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from shipyard.cli.output import console, fmt_time, fmt_value, table
+from shipyard.client import Client
+from shipyard.errors import InvalidInput
+
+__all__ = ["app", "run_due_monitors"]
+
+app = typer.Typer(help="Monitors over the inference log: drift, quality, latency, performance.",
+                  no_args_is_help=True)
+labels_app = typer.Typer(help="Ground-truth labels for logged predictions.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+_SHOWN = ("rows", "drift_share", "prediction_drift_score", "p99_latency_ms", "error_rate", "labelled_rows")
+
+
+def _when(text: str | None, field: str) -> int | None:
+    """An ISO time (UTC unless it says otherwise), or ms since the epoch."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"--{field} must be an ISO time such as 2026-01-31T12:00, got {text!r}",
+                           field=field) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def _window(seconds: int) -> str:
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@app.command("create")
+def create(model: str = typer.Argument(..., help="churn@production, churn/3 or churn"),
+           reference: str | None = typer.Option(None, help="Dataset the windows are compared with, e.g. ds:churn@3"),
+           window: str = typer.Option("1h", help="Window length: 15m, 1h, 1d…"),
+           name: str | None = typer.Option(None, help="Monitor name (default: the model reference)"),
+           task: str | None = typer.Option(None, help="classification or regression (default: guessed)"),
+           label_column: str | None = typer.Option(None, help="The reference's target column"),
+           column: list[str] | None = typer.Option(None, "--column", help="Input to watch (repeatable; default all)"),
+           delay: float | None = typer.Option(None, help="Seconds after a window ends before it is computed"),
+           route: str | None = typer.Option(None, help="Route whose rows count ('*': all but shadow)"),
+           start: str | None = typer.Option(None, help="First window holds this time (ISO; default now)")) -> None:
+    """Create a monitor over MODEL's inference log."""
+    options = {k: v for k, v in (("columns", column or None), ("delay_s", delay), ("route", route)) if v is not None}
+    with Client() as client:
+        monitor = client.create_monitor(model, reference=reference, window=window, name=name, task=task,
+                                        label_column=label_column, start=_when(start, "start"), **options)
+    console.print(f"monitor {monitor.name}: {monitor.model}, {_window(monitor.window_s)} windows"
+                  f"{f' against {monitor.reference}' if monitor.reference else ''}, first window "
+                  f"{fmt_time(monitor.cursor)} UTC")
+
+
+@app.command("list")
+def list_() -> None:
+    """List monitors."""
+    with Client() as client:
+        monitors = client.list_monitors()
+    console.print(table("Monitors", ["name", "model", "reference", "window", "computed up to"], [
+        [m.name, m.model, m.reference, _window(m.window_s), fmt_time(m.cursor)] for m in monitors]))
+
+
+@app.command("show")
+def show(name: str = typer.Argument(..., help="Monitor name"),
+         last: int = typer.Option(10, help="How many recent windows to show")) -> None:
+    """A monitor's definition and its latest windows."""
+    with Client() as client:
+        monitor = client.get_monitor(name)
+        windows = client.list_monitor_windows(name)[-last:]
+        points = client.query_series(name, since=windows[0].window_end - 1) if windows else []
+    console.print(f"[bold]{monitor.name}[/bold]  model {monitor.model}  reference {monitor.reference or '-'}  "
+                  f"window {_window(monitor.window_s)}  task {monitor.task or 'guessed'}")
+    if monitor.options:
+        console.print(f"options: {dict(monitor.options)}")
+    console.print(f"computed up to {fmt_time(monitor.cursor)} UTC; labels applied up to "
+                  f"{fmt_time(monitor.label_watermark)} UTC")
+    values = {(p.window_start, p.series): p.value for p in points if not p.labels}
+    console.print(table("Windows", ["start (UTC)", "status", "version", *_SHOWN], [
+        [fmt_time(w.window_start), w.status, w.version, *(values.get((w.window_start, s)) for s in _SHOWN)]
+        for w in windows]))
+
+
+@app.command("run")
+def run(names: list[str] | None = typer.Argument(None, help="Monitors to run (default: all)"),
+        now: str | None = typer.Option(None, help="Pretend it is this time (ISO); default now")) -> None:
+    """Compute every closed window not computed yet (and apply late labels)."""
+    with Client() as client:
+        results = client.run_monitors(now=_when(now, "now"), names=names or None)
+    rows = []
+    for r in results:
+        rows.append([r.monitor, len(r.windows), len(r.relabelled), sum(w.rows for w in r.windows),
+                     fmt_value(r.latest.get("drift_share")), fmt_value(r.latest.get("accuracy")),
+                     r.error or ("up to date" if not r.windows else f"to {fmt_time(r.windows[-1].window_end)}")])
+    console.print(table("Monitor runs", ["monitor", "windows", "relabelled", "rows", "drift share", "accuracy",
+                                         "status"], rows))
+    if any(r.error and "another runner" not in r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report(name: str = typer.Argument(..., help="Monitor name"),
+           since: str = typer.Option("7d", help="Period: a duration back from --until (7d) or an ISO time"),
+           until: str | None = typer.Option(None, help="End of the period (ISO; default now)"),
+           out: Path = typer.Option(Path("report.html"), "--out", help="HTML report to write"),
+           json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON")) -> None:
+    """Write a self-contained HTML report (and optionally JSON) of a monitor over a period."""
+    import orjson
+
+    from shipyard.monitoring.entities import parse_duration
+    from shipyard.monitoring.report import render_html
+
+    try:
+        since_value: str | int | None = f"{parse_duration(since, 'since')}s"
+    except InvalidInput:
+        since_value = _when(since, "since")
+    with Client() as client:
+        data = client.monitor_report(name, since=since_value, until=_when(until, "until"))
+    out.write_text(render_html(data), encoding="utf-8")
+    console.print(f"wrote {out}")
+    if json_out is not None:
+        json_out.write_bytes(orjson.dumps(data.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+        console.print(f"wrote {json_out}")
+
+
+@app.command("delete")
+def delete(name: str = typer.Argument(..., help="Monitor name")) -> None:
+    """Delete a monitor with its stored windows and series."""
+    with Client() as client:
+        client.delete_monitor(name)
+    console.print(f"deleted monitor {name}")
+
+
+@labels_app.command("upload")
+def upload(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A Parquet or CSV file"),
+           model: str | None = typer.Option(None, help="Served model the labels are for (default: any)"),
+           label: str = typer.Option("label", help="The column holding the labels")) -> None:
+    """Upload ground-truth labels keyed by request_id (and optionally row)."""
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() in (".csv", ".txt"):
+            frame = pd.read_csv(path, dtype={"request_id": str, "model": str})
+        else:
+            frame = pd.read_parquet(path)
+    except (ValueError, OSError, ImportError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", field="path") from None
+    with Client() as client:
+        stored = client.log_labels(frame, model=model, label=label)
+    console.print(f"stored {stored} labels")
+
+
+def run_due_monitors(client: Client) -> None:
+    """Run every monitor once (a scheduler tick): failures are logged, never raised."""
+    import logging
+
+    log = logging.getLogger("shipyard.scheduler")
+    try:
+        for result in client.run_monitors():
+            if result.error:
+                log.warning("monitor %s: %s", result.monitor, result.error)
+            elif result.windows or result.relabelled:
+                log.info("monitor %s: %d windows computed, %d relabelled", result.monitor, len(result.windows),
+                         len(result.relabelled))
+    except Exception:  # noqa: BLE001 - a broken store must not stop the pipeline schedules
+        log.exception("running monitors failed")

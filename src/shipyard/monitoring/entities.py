@@ -1,0 +1,258 @@
+"""Value objects of monitors: the monitor, its computed windows, and the text grammars.
+
+A monitor watches the inference log of one served model in fixed windows
+(``window_s`` seconds, aligned to the epoch, so every monitor of an hourly window
+agrees on where hours start). Model references name what is watched:
+
+* ``churn`` — every route of the served model ``churn`` (shadow copies excluded);
+* ``churn@production`` — the rows answered by route ``production`` (the label
+  ``shipyard serve models:/churn@production`` gives its route), whatever version
+  the alias pointed at when each request came;
+* ``churn/3`` — the rows answered by version 3, on any route.
+
+Durations read as ``90s``, ``15m``, ``1h``, ``7d``, ``2w`` or a number of seconds.
+
+>>> parse_duration("1h"), parse_model_ref("churn@production")
+(3600, ModelRef(name='churn', alias='production', version=None))
+>>> labels_key({"feature": "age"})
+'{"feature":"age"}'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shipyard.errors import InvalidInput
+
+__all__ = [
+    "OPTIONS",
+    "TASKS",
+    "Monitor",
+    "MonitorWindow",
+    "ModelRef",
+    "default_monitor_name",
+    "labels_key",
+    "now_ms",
+    "parse_duration",
+    "parse_labels_key",
+    "parse_model_ref",
+    "validate_monitor_name",
+]
+
+TASKS = ("classification", "regression")
+
+#: Options a monitor understands, with their defaults (see :class:`Monitor`).
+OPTIONS: Mapping[str, Any] = {
+    "delay_s": 60,
+    "route": None,
+    "columns": None,
+    "tests": None,
+    "thresholds": None,
+    "label_horizon_s": 7 * 86400,
+    "drift_threshold": None,
+}
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,255}$")
+_MODEL_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,255})(?:@([A-Za-z0-9_.\-]{1,256})|/([0-9]{1,9}))?$")
+_DURATION_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+WINDOW_STATUSES = ("ok", "empty", "failed")
+
+
+def now_ms() -> int:
+    """The current time in integer milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def parse_duration(text: Any, field_name: str = "window") -> int:
+    """Seconds in ``text`` (``90s``, ``15m``, ``1h``, ``7d``, ``2w``, or a number); at least 1."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        match = _DURATION_RE.match(str(text)) if isinstance(text, str) else None
+        if match is None:
+            raise InvalidInput(f"{field_name} must be a duration such as 90s, 15m, 1h or 7d, got {text!r}",
+                               field=field_name)
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if not 1 <= seconds <= 366 * 86400 or seconds != int(seconds):
+        raise InvalidInput(f"{field_name} must be a whole number of seconds from 1s to 366d, got {text!r}",
+                           field=field_name)
+    return int(seconds)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a monitor watches: a served model, narrowed to an alias's route or a version."""
+
+    name: str
+    alias: str | None = None
+    version: int | None = None
+
+    def __str__(self) -> str:
+        if self.alias:
+            return f"{self.name}@{self.alias}"
+        return f"{self.name}/{self.version}" if self.version is not None else self.name
+
+
+def parse_model_ref(ref: Any) -> ModelRef:
+    """``churn``, ``churn@production`` or ``churn/3`` (a ``models:/`` prefix is accepted)."""
+    text = ref.removeprefix("models:/") if isinstance(ref, str) else ref
+    match = _MODEL_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise InvalidInput(f"model must read churn, churn@production or churn/3, got {ref!r}", field="model")
+    name, alias, version = match.groups()
+    return ModelRef(name, alias, int(version) if version else None)
+
+
+def validate_monitor_name(name: Any) -> str:
+    """Monitor names: 1-256 letters, digits or ``_ . @ : -``, starting with a letter or digit."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise InvalidInput(f"monitor name must be 1-256 letters, digits or _.@:- starting with a letter or "
+                           f"digit, got {name!r}", field="name")
+    return name
+
+
+def default_monitor_name(model: str) -> str:
+    """The name a monitor gets when none is given: its model reference (``churn/3`` → ``churn@v3``)."""
+    ref = parse_model_ref(model)
+    return f"{ref.name}@v{ref.version}" if ref.version is not None else str(ref)
+
+
+def labels_key(labels: Mapping[str, str] | None) -> str:
+    """The canonical text of a label set: JSON with sorted keys and no spaces."""
+    if not labels:
+        return "{}"
+    return json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def parse_labels_key(text: str) -> dict[str, str]:
+    return dict(json.loads(text)) if text and text != "{}" else {}
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A monitor: which model's log, against which reference, in which windows.
+
+    ``model`` is a model reference (see the module docstring); ``reference`` a dataset
+    reference (``ds:churn@3``) whose stored profile the windows are compared with, or
+    None (drift is then not computed, the rest is). ``task`` (``classification`` or
+    ``regression``) selects the performance metrics; None guesses from the log (a
+    logged ``probabilities`` column means classification). ``label_column`` is the
+    reference's target column: it is left out of input drift and is the baseline of
+    prediction drift.
+
+    ``options`` (defaults in :data:`OPTIONS`): ``delay_s`` — a window is computed this
+    long after it ends, so segments still in a serving worker's buffer are written
+    first; ``route`` — the route whose rows count (``"*"``: every route but shadow);
+    ``columns`` — the inputs to watch (default: every logged input); ``tests`` and
+    ``thresholds`` — per-column drift test and threshold overrides; ``label_horizon_s``
+    — how far back labels arriving late still recompute a window's performance;
+    ``drift_threshold`` — the share of drifted columns that makes a window drifted.
+
+    ``cursor`` is the end of the last computed window (the next one starts there);
+    ``label_watermark`` the arrival time up to which labels have been applied.
+    """
+
+    name: str
+    model: str
+    window_s: int
+    reference: str | None = None
+    task: str | None = None
+    label_column: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    cursor: int | None = None
+    label_watermark: int | None = None
+    created_at: int = 0
+    updated_at: int = 0
+
+    def __post_init__(self) -> None:
+        validate_monitor_name(self.name)
+        parse_model_ref(self.model)
+        if not isinstance(self.window_s, int) or isinstance(self.window_s, bool) or self.window_s < 1:
+            raise InvalidInput(f"window_s must be a positive integer, got {self.window_s!r}", field="window")
+        if self.task is not None and self.task not in TASKS:
+            raise InvalidInput(f"task must be one of {TASKS} or None, got {self.task!r}", field="task")
+        if self.reference is not None and (not isinstance(self.reference, str) or not self.reference):
+            raise InvalidInput(f"reference must be a dataset reference such as ds:churn@3, got "
+                               f"{self.reference!r}", field="reference")
+        if not isinstance(self.options, Mapping):
+            raise InvalidInput("options must be a mapping", field="options")
+        unknown = sorted(set(self.options) - set(OPTIONS))
+        if unknown:
+            raise InvalidInput(f"unknown monitor options {unknown} (known: {sorted(OPTIONS)})", field="options")
+        delay = self.options.get("delay_s")
+        if delay is not None and (not isinstance(delay, int | float) or isinstance(delay, bool) or delay < 0):
+            raise InvalidInput(f"delay_s must be a number of seconds >= 0, got {delay!r}", field="delay_s")
+        for key in ("columns",):
+            value = self.options.get(key)
+            if value is not None and (not isinstance(value, list | tuple)
+                                      or not all(isinstance(c, str) for c in value)):
+                raise InvalidInput(f"{key} must be a list of column names", field=key)
+        for key in ("tests", "thresholds"):
+            value = self.options.get(key)
+            if value is not None and not isinstance(value, Mapping):
+                raise InvalidInput(f"{key} must map column names to values", field=key)
+        try:
+            json.dumps(dict(self.options))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"options must be JSON values: {exc}", field="options") from None
+
+    def option(self, key: str) -> Any:
+        """The option's value, or its default."""
+        value = self.options.get(key)
+        return OPTIONS[key] if value is None else value
+
+    @property
+    def model_ref(self) -> ModelRef:
+        return parse_model_ref(self.model)
+
+    @property
+    def window_ms(self) -> int:
+        return self.window_s * 1000
+
+    def first_window_start(self, at_ms: int) -> int:
+        """The start of the window holding ``at_ms``."""
+        return at_ms - at_ms % self.window_ms
+
+    def closed_windows(self, now: int, limit: int | None = None) -> list[tuple[int, int]]:
+        """``(start, end)`` of every window after the cursor that ended ``delay_s`` before ``now``."""
+        start = self.cursor if self.cursor is not None else self.first_window_start(self.created_at)
+        last_end = now - int(float(self.option("delay_s")) * 1000)
+        windows: list[tuple[int, int]] = []
+        while start + self.window_ms <= last_end and (limit is None or len(windows) < limit):
+            windows.append((start, start + self.window_ms))
+            start += self.window_ms
+        return windows
+
+    def with_(self, **changes: Any) -> Monitor:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class MonitorWindow:
+    """One computed window: its rows, status (``ok``, ``empty`` or ``failed``), the model
+    version that answered most of its rows, and its stored profiles (JSON) when asked for."""
+
+    monitor: str
+    window_start: int
+    window_end: int
+    rows: int
+    status: str
+    version: str | None = None
+    detail: str | None = None
+    profile: dict[str, Any] | None = None
+    prediction_profile: dict[str, Any] | None = None
+    computed_at: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status not in WINDOW_STATUSES:
+            raise InvalidInput(f"window status must be one of {WINDOW_STATUSES}, got {self.status!r}",
+                               field="status")
+        if self.window_end <= self.window_start:
+            raise InvalidInput("a window must end after it starts", field="window_end")
