@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import Client
-from shipyard.pipelines import PipelineFailed, pipeline
+from shipyard.pipelines import PipelineFailed, pipeline, step
 from shipyard.pipelines.fingerprint import code_fingerprint
 from shipyard.pipelines.loader import load_module
 from tests.pipelines import steps
@@ -121,3 +121,70 @@ def test_cache_false_always_recomputes(client: Client, tmp_path: Path) -> None:
     twice.run({"log": str(log)}, client=client, executor="inline")
     twice.run({"log": str(log)}, client=client, executor="inline")
     assert lines(log) == ["5", "5"]
+
+
+@step(cache=False)
+def fit_again(n: int) -> object:
+    """Trains the same model every run: its package differs only in model.yaml's created_at."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    return LogisticRegression().fit(rng.normal(size=(n, 2)), np.arange(n) % 2)
+
+
+@step
+def coef_sum(model: object, log: str) -> float:
+    with open(log, "a") as f:
+        f.write("scored\n")
+    return float(model.coef_.sum())  # type: ignore[attr-defined]
+
+
+@step
+def pair_coef(pair: tuple[object, int], log: str) -> float:
+    return coef_sum.fn(pair[0], log) + pair[1]
+
+
+@step(cache=False)
+def fit_pair(n: int) -> tuple[object, int]:
+    return fit_again.fn(n), n
+
+
+def test_an_identical_model_trained_again_keeps_downstream_steps_cached(client: Client, tmp_path: Path) -> None:
+    log = tmp_path / "log"
+
+    @pipeline
+    def retrain(n: int = 30, log: str = str(log)):
+        return coef_sum(fit_again(n), log), pair_coef(fit_pair(n), log)
+
+    first = retrain.run(client=client, executor="inline")
+    second = retrain.run(client=client, executor="inline")
+    for node in ("fit_again", "fit_pair"):
+        before, after = first.steps[node].output, second.steps[node].output
+        assert before is not None and after is not None
+        assert before.digest != after.digest  # recomputed: new bytes (a new created_at) ...
+        assert before.content == after.content is not None  # ... but the same model
+    assert second.computed == ["fit_again", "fit_pair"] and sorted(second.cached) == ["coef_sum", "pair_coef"]
+    assert lines(log) == ["scored", "scored"]  # each consumer ran once, in the first run
+    assert second.output == first.output
+    # What users see is unchanged: the package still records when it was made.
+    package = client.list_artifacts(second.steps["fit_again"].run_id, "outputs/fit_again")  # type: ignore[arg-type]
+    assert "outputs/fit_again/model.yaml" in {a.path for a in package}
+    yaml_text = b"".join(client.tracking_store.open_artifact(
+        second.steps["fit_again"].run_id, "outputs/fit_again/model.yaml")).decode()  # type: ignore[arg-type]
+    assert "created_at:" in yaml_text
+
+
+def test_a_model_with_other_weights_misses_the_cache() -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from shipyard.pipelines import SerializerRegistry
+
+    registry = SerializerRegistry()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)), np.arange(30) % 2
+    a = registry.content_digest(*registry.dumps(LogisticRegression().fit(x, y)))
+    b = registry.content_digest(*registry.dumps(LogisticRegression(C=0.01).fit(x, y)))
+    assert a and b and a != b
+    assert registry.content_digest(*registry.dumps({"plain": 1})) is None

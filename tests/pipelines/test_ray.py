@@ -36,11 +36,16 @@ class Cluster:
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.client_port = free_port()  # the Ray Client server, for ray://host:port
         # Short: Ray's unix socket paths must stay under 107 characters.
         self.temp = tempfile.mkdtemp(prefix="sy-ray-", dir="/tmp")
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
+        # Ray Client's proxy starts a server process per client; with gRPC's fork handlers on,
+        # that process sometimes dies at start (ray-project/ray#63202). It execs at once, so
+        # it needs none of them.
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT),
+                    "GRPC_ENABLE_FORK_SUPPORT": "false"}
         self.head = self._start(HEAD_IP, "--head", f"--port={self.port}", "--include-dashboard=false",
-                                f"--temp-dir={self.temp}")
+                                f"--ray-client-server-port={self.client_port}", f"--temp-dir={self.temp}")
         self.worker: subprocess.Popen[bytes] | None = None
 
     @property
@@ -148,6 +153,38 @@ def test_without_ray_asking_for_it_names_the_pip_install() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "MissingExtra 'ray' is not installed; run: pip install 'shipyard[ray]'" in done.stdout
     assert MissingExtra.__name__ == "MissingExtra"
+
+
+CLIENT_PIPELINE = """
+from shipyard.pipelines import pipeline
+from tests.pipelines import steps
+
+@pipeline
+def through_client(n: int = 4, seconds: float = 1.0):
+    return [steps.burn(seconds, i) for i in range(n)]
+"""
+
+
+def test_a_ray_client_address_runs_the_pipeline_on_the_cluster(two_nodes: Cluster, tmp_path: Path) -> None:
+    from shipyard import Client, Config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "through_client.py").write_text(CLIENT_PIPELINE)
+    address = f"ray://{HEAD_IP}:{two_nodes.client_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "RAY_ADDRESS"))}
+    env |= {"SHIPYARD_HOME": str(home), "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    # A fresh process: this one is already a direct driver of the cluster.
+    done = subprocess.run([str(Path(sys.executable).with_name("shipyard")), "run", "through_client.py",
+                           "--no-live", "--executor", address], cwd=home, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Client(Config(home=home)) as client:
+        runs = client.search_runs("through_client", filter="tags.`shipyard.kind` = 'step'").items
+        pipeline_run = client.search_runs("through_client", filter="tags.`shipyard.kind` = 'pipeline'").items[0]
+    assert len(runs) == 4 and {r.status.value for r in runs} == {"FINISHED"}
+    assert pipeline_run.tags["shipyard.executor"] == "ray"
+    assert {r.tags["shipyard.host"] for r in runs} == {f"ray:{node}" for node in two_nodes.alive_nodes()}
 
 
 def test_a_lost_node_has_its_steps_rerun_on_the_remaining_node(two_nodes: Cluster, tmp_path: Path) -> None:

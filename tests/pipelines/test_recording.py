@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from shipyard import Client
+from shipyard.errors import NotFound
 from shipyard.pipelines import LocalExecutor, pipeline, step
 from shipyard.pipelines.records import list_pipelines, load_run, step_logs
 from shipyard.types import Node
@@ -99,3 +104,105 @@ def test_a_dataset_read_by_a_step_is_recorded_as_its_input(client: Client, local
     run_id = result.steps["rows"].run_id
     graph = client.dataset_lineage(f"churn@{version.version}")
     assert Node("run", run_id) in graph.nodes  # type: ignore[arg-type]
+
+
+@step
+def bump(x: int) -> int:
+    return x + 1
+
+
+def test_steps_finishing_in_quick_succession_are_written_in_one_transaction(client: Client) -> None:
+    @pipeline
+    def long_chain(x: int = 0):
+        for _ in range(40):
+            x = bump(x)
+        return x
+
+    store = client.tracking_store
+    calls: list[int] = []
+    write = store.record_runs
+
+    def counting(records):  # type: ignore[no-untyped-def]
+        calls.append(len(records))
+        return write(records)
+
+    store.record_runs = counting  # type: ignore[method-assign]
+    result = long_chain.run(client=client, executor="inline")
+    assert result.output == 40
+    # One call creates the pipeline's run; the 40 step runs and the run's end follow in a
+    # batch or two (a pause of the whole process may split one), never one call per step.
+    assert calls[0] == 1 and 2 <= len(calls) <= 4 and sum(calls[1:]) >= 41
+    children = client.search_runs("long_chain", filter=f"tags.`shipyard.pipeline_run` = '{result.run_id}'")
+    assert len(children.items) == 40 and {r.status.value for r in children.items} == {"FINISHED"}
+    assert all(r.metrics["duration_s"].value >= 0 for r in children.items)
+    run = client.get_run(result.run_id)  # type: ignore[arg-type]
+    assert run.status.value == "FINISHED" and run.end_time is not None
+    assert len([k for k in run.tags if k.startswith("shipyard.step.")]) == 40
+
+
+def test_a_step_still_running_is_recorded_running_then_completed(client: Client) -> None:
+    import threading
+
+    @pipeline
+    def slow(seconds: float = 3.0):
+        return steps.sleep_for(seconds, bump(1))
+
+    done: list[object] = []
+    runner = threading.Thread(target=lambda: done.append(slow.run(client=client, executor="inline")))
+    runner.start()
+    try:
+        running = []
+        deadline = time.monotonic() + 20
+        while not running and runner.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(NotFound):  # the experiment is made when the run starts
+                running = [r for r in client.search_runs("slow", filter="tags.`shipyard.step` = 'sleep_for'").items
+                           if r.status.value == "RUNNING"]
+            time.sleep(0.05)
+        assert running, "the running step's run never appeared"
+        assert client.get_run(running[0].parent_run_id).status.value == "RUNNING"  # type: ignore[arg-type]
+    finally:
+        runner.join()
+    result = done[0]
+    assert result.steps["sleep_for"].run_id == running[0].id  # type: ignore[attr-defined]
+    child = client.get_run(running[0].id)
+    assert child.status.value == "FINISHED" and child.start_time == running[0].start_time
+    assert child.params == {"seconds": "3.0"} and "outputs/sleep_for.json" in {
+        a.path for a in client.list_artifacts(child.id)}
+
+
+def test_through_a_server_the_outputs_travel_as_bytes(tmp_path: Path) -> None:
+    from shipyard import Config
+    from tests.services import running_server
+
+    with running_server(Config(home=tmp_path / "server")) as server, \
+            Client(Config(home=tmp_path / "client", url=server.url)) as remote:
+        result = steps.frames.run({"n": 4}, client=remote, executor="inline")
+        run_id = result.steps["column_sum"].run_id
+        [info] = remote.list_artifacts(run_id, "outputs")  # type: ignore[arg-type]
+        assert info.path == "outputs/column_sum.json"
+        assert b"".join(remote.tracking_store.open_artifact(run_id, info.path)) == b"6.0"  # type: ignore[arg-type]
+        assert remote.get_run(result.run_id).status.value == "FINISHED"  # type: ignore[arg-type]
+
+
+def test_without_a_client_the_configured_default_client_records_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shipyard
+    from shipyard import Config
+    from shipyard.pipelines import Pipeline
+
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
+    shipyard.set_client(None)
+    plain = Pipeline(lambda x=2: steps.total([x, x]), name="plain")  # no client_factory
+    try:
+        result = plain.run(executor="inline")
+        assert result.output == 4 and result.run_id is not None
+        assert shipyard.get_client().config.home == tmp_path / "configured"
+    finally:
+        shipyard.get_client().close()
+        shipyard.set_client(None)
+    with Client(Config(home=tmp_path / "configured")) as reader:
+        assert reader.get_run(result.run_id).status.value == "FINISHED"
+    # Given an artifact store and no client, a run stays untracked.
+    untracked = plain.run(executor="inline", artifacts=str(tmp_path / "loose"))
+    assert untracked.run_id is None and untracked.output == 4

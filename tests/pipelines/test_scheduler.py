@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,96 @@ def test_the_default_launcher_runs_the_target_file_as_the_claimed_run(client: Cl
     assert record.status == "FINISHED" and record.params == {"n": "6"}
     assert [s.state for s in record.steps] == ["done", "done"]
     assert record.tags["shipyard.schedule"] == "nightly"
+
+
+CLAIMER = """
+import sys, time
+from pathlib import Path
+from shipyard import Client, Config
+from shipyard.pipelines.scheduler import Scheduler
+
+client = Client(Config(home=Path(sys.argv[1])))
+scheduler = Scheduler(client, launcher=lambda *args: None, clock=lambda: float(sys.argv[2]))
+print(scheduler.tick()[0].run_id, flush=True)
+time.sleep(600)  # "running" the claimed run until killed
+"""
+
+
+def test_a_run_whose_scheduler_was_killed_is_failed_by_the_next_scheduler(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    now = JAN_1 + 3 * HOUR + 5_000
+    with Client(Config(home=home)) as client:
+        ScheduleBook(client).add(nightly())
+    crashed = subprocess.Popen([sys.executable, "-c", CLAIMER, str(home), str(now / 1000)],
+                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        run_id = crashed.stdout.readline().strip()  # type: ignore[union-attr]
+    finally:
+        os.kill(crashed.pid, signal.SIGKILL)
+        crashed.wait(timeout=30)
+        crashed.stdout.close()  # type: ignore[union-attr]
+    with Client(Config(home=home)) as client:
+        claimed = client.get_run(run_id)
+        assert claimed.status.value == "RUNNING"
+        assert claimed.tags["shipyard.scheduler.owner"].endswith(f":{crashed.pid}")
+        launches = Launches()
+        fires = Scheduler(client, launcher=launches, clock=at(now + 1_000)).tick()
+        assert [(f.run_id, f.outcome) for f in fires] == [(run_id, "abandoned")]
+        failed = client.get_run(run_id)
+        assert failed.status.value == "FAILED" and failed.end_time is not None
+        assert failed.tags["shipyard.schedule.outcome"] == "abandoned"
+        assert f"process {crashed.pid}" in failed.tags["shipyard.schedule.error"]
+        assert launches.calls == []  # the fire stays claimed: it is not run again
+
+
+def test_a_silent_scheduler_elsewhere_loses_its_run_only_once_stale(client: Client) -> None:
+    ScheduleBook(client).add(nightly())
+    claimed_at = JAN_1 + 3 * HOUR + 1_000
+    run_id = ScheduleBook(client).claim(nightly(), "cron:1", owner="another-host:4242", heartbeat_ms=claimed_at)
+    assert run_id is not None
+    fresh = Scheduler(client, launcher=Launches(), clock=at(claimed_at + 299_000), stale_s=300)
+    assert [f.outcome for f in fresh.tick()] == ["ran"]  # the due fire; the silent claim is not stale yet
+    assert client.get_run(run_id).status.value == "RUNNING"
+    later = Scheduler(client, launcher=Launches(), clock=at(claimed_at + 301_000), stale_s=300)
+    assert [(f.run_id, f.outcome) for f in later.tick() if f.outcome == "abandoned"] == [(run_id, "abandoned")]
+    failed = client.get_run(run_id)
+    assert failed.status.value == "FAILED" and "another-host:4242" in failed.tags["shipyard.schedule.error"]
+
+
+def test_a_running_scheduled_run_keeps_a_heartbeat_and_is_left_alone(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "slow_pipeline.py"
+    path.write_text(SLOW_FILE)
+    ScheduleBook(client).add(nightly(pipeline="slow", target=f"{path}:slow"))
+    now = [JAN_1 + 3 * HOUR + 1_000]
+    scheduler = Scheduler(client, clock=lambda: now[0] / 1000, heartbeat_s=0.1, stale_s=60)
+    [fire] = scheduler.tick()
+    try:
+        for _ in range(50):  # the 1.5 s step gives the 0.1 s heartbeat time to beat
+            if client.get_run(fire.run_id).tags["shipyard.scheduler.heartbeat"] != str(JAN_1 + 3 * HOUR + 1_000):
+                break
+            now[0] += 1_000
+            time.sleep(0.1)
+        else:
+            pytest.fail("no heartbeat while the run went on")
+        # Another scheduler (another owner) sees a live heartbeat and leaves the run alone.
+        other = Scheduler(client, launcher=Launches(), clock=lambda: now[0] / 1000, stale_s=60)
+        other.owner = "another-host:1"
+        assert other.recover() == []
+    finally:
+        scheduler.close()
+    assert client.get_run(fire.run_id).status.value == "FINISHED"
+
+
+SLOW_FILE = """
+from shipyard.pipelines import pipeline
+from tests.pipelines import steps
+
+@pipeline
+def slow(seconds: float = 1.5):
+    return steps.sleep_for(seconds)
+"""

@@ -20,16 +20,18 @@ it is the pipeline's runner that decides what an interrupt does.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import InvalidInput
@@ -39,25 +41,48 @@ from shipyard.pipelines.task import Task, TaskResult, execute_task
 __all__ = ["LocalExecutor"]
 
 _TIMEOUT_GRACE_S = 2.0
+_REGISTRIES_KEPT = 8  # serializer registries a worker keeps (a run has one)
 
 
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
-    """A worker's loop: receive a task, run it, send the result; stop on None or EOF."""
+    """A worker's loop: receive a task, run it, send the result; stop on None or EOF.
+
+    A task arrives as ``(token, registry pickle or None, task without its registry)``:
+    the serializer registry (with its client factory, the bulk of a task's pickle)
+    crosses once per worker, then by token (see :class:`_Registries`).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from shipyard.store.artifacts import open_artifact_store
 
+    registries: OrderedDict[int, Any] = OrderedDict()
     stores: dict[tuple[str, str | None], Any] = {}
+    # Resolving a function checks its module's file on disk (a few stats per call): once per
+    # worker is enough. A script run as __main__ is resolved afresh, as before.
+    functions: dict[Any, Any] = {}
     while True:
         try:
-            task = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
-        if task is None:
+        if message is None:
             return
+        token, registry, task = message
+        if registry is not None:
+            registries[token] = pickle.loads(registry)
+            while len(registries) > _REGISTRIES_KEPT:
+                registries.popitem(last=False)
+        registries.move_to_end(token)
+        task = dataclasses.replace(task, serializers=registries[token])
         key = (task.store_uri, task.s3_endpoint_url)
         if key not in stores:
             stores[key] = open_artifact_store(task.store_uri, s3_endpoint_url=task.s3_endpoint_url)
-        conn.send(execute_task(task, store=stores[key]))
+        fn = functions.get(task.function)
+        if fn is None and task.function.module != "__main__":
+            try:
+                fn = functions[task.function] = task.function.resolve()
+            except Exception:  # execute_task resolves it again and reports the error as the step's
+                fn = None
+        conn.send(execute_task(task, store=stores[key], fn=fn))
 
 
 @dataclass
@@ -70,6 +95,39 @@ class _Worker:
     slots: int = 0
     alive: bool = True
     ran: bool = False  # has finished a task: a worker that dies before is a start-up failure
+    known: OrderedDict[int, None] = field(default_factory=OrderedDict)  # registry tokens it holds
+
+
+class _Registries:
+    """Serializer registries by token, pickled once each, for :func:`_worker_main`.
+
+    Tokens are never reused (an ``id()`` could be, once its object is gone), and each
+    worker's tokens are tracked with the same bounded LRU the worker keeps, so a
+    registry is re-sent exactly when the worker no longer holds it.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: OrderedDict[int, tuple[Any, int, bytes]] = OrderedDict()
+        self._next = 0
+
+    def message(self, worker: _Worker, task: Task) -> tuple[int, bytes | None, Task]:
+        registry = task.serializers
+        entry = self._by_id.get(id(registry))
+        if entry is None or entry[0] is not registry:
+            self._next += 1
+            entry = (registry, self._next, pickle.dumps(registry, protocol=pickle.HIGHEST_PROTOCOL))
+            self._by_id[id(registry)] = entry  # holding the registry keeps its id unique
+            while len(self._by_id) > _REGISTRIES_KEPT:
+                self._by_id.popitem(last=False)
+        self._by_id.move_to_end(id(registry))
+        token, data = entry[1], entry[2]
+        sent: bytes | None = None
+        if token not in worker.known:
+            worker.known[token], sent = None, data
+            while len(worker.known) > _REGISTRIES_KEPT:
+                worker.known.popitem(last=False)
+        worker.known.move_to_end(token)
+        return token, sent, dataclasses.replace(task, serializers=None)  # type: ignore[arg-type]
 
 
 class LocalExecutor:
@@ -97,6 +155,7 @@ class LocalExecutor:
         self._closing = False
         self._startup_deaths = 0
         self._broken: WorkerLost | None = None
+        self._registries = _Registries()
 
     def __repr__(self) -> str:
         return f"LocalExecutor(processes={self.processes})"
@@ -208,7 +267,7 @@ class LocalExecutor:
                 worker.task, worker.future, worker.started = task, future, time.monotonic()
                 worker.slots = min(self.processes, max(1, math.ceil(task.resources.cpus)))
                 with contextlib.suppress(OSError):  # a dead worker: its sentinel reports it
-                    worker.conn.send(task)
+                    worker.conn.send(self._registries.message(worker, task))
 
     def _release(self, worker: _Worker) -> tuple[Task | None, Future[TaskResult] | None]:
         task, future = worker.task, worker.future
@@ -242,7 +301,9 @@ class LocalExecutor:
                         if future is not None:
                             future.set_result(result)
                         continue
-                if worker.process.sentinel in ready or not worker.process.is_alive():
+                # The sentinel turns readable when the process exits: asking is_alive() too
+                # would cost a system call per worker per wake-up.
+                if worker.process.sentinel in ready:
                     self._replace(i, worker, None)
                 elif worker.task is not None and worker.task.timeout is not None and \
                         time.monotonic() - worker.started > worker.task.timeout + _TIMEOUT_GRACE_S:

@@ -26,6 +26,7 @@ Two ways to define one, both deriving the DAG from data flow:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,7 +53,8 @@ class Pipeline:
     ``experiment`` (default: the pipeline's name) is where its runs are tracked.
     ``serializers`` is this pipeline's own registry (defaults included); register
     more with ``pipeline.serializers.register(...)``. ``client_factory`` builds the
-    client a run uses when none is passed (``shipyard.pipeline`` passes the default client).
+    client a run uses when none is passed (default: the fluent API's default client,
+    ``shipyard.get_client()``).
     """
 
     def __init__(self, fn: Callable[..., Any] | None = None, *, name: str | None = None,
@@ -158,8 +160,10 @@ class Pipeline:
         """Run the pipeline and return its result; raise ``PipelineFailed`` if a step failed.
 
         ``client`` records the run (one tracked run with a child run per step) and
-        holds the cache index; without one (and without ``client_factory``) the run
-        is untracked and needs ``artifacts`` (an artifact store URI). ``executor`` is
+        holds the cache index; without one, the pipeline's ``client_factory`` or else
+        the configured default client (``shipyard.get_client()``, as the fluent API
+        uses) records it — unless ``artifacts`` (an artifact store URI) is given,
+        which makes the run untracked (the cache lives in memory). ``executor`` is
         ``"local"`` (processes), ``"inline"``, ``"ray"``, ``"ray://host:port"`` or an
         :class:`~shipyard.pipelines.executor.Executor`. ``resume`` (a failed run's id)
         reuses that run's parameters and every output it completed. ``run_id`` adopts
@@ -170,8 +174,8 @@ class Pipeline:
         from shipyard.pipelines.runner import PipelineRunner
         from shipyard.store.artifacts import open_artifact_store
 
-        if client is None and self.client_factory is not None and artifacts is None:
-            client = self.client_factory()
+        if client is None and artifacts is None:
+            client = self.client_factory() if self.client_factory is not None else _default_client()
         recorder = prior = None
         if client is not None:
             from shipyard.pipelines.recording import TrackingRecorder
@@ -183,11 +187,9 @@ class Pipeline:
                 params = {**saved, **(params or {})}
             artifacts = artifacts or client.config.artifacts_uri
             s3_endpoint = client.config.s3_endpoint_url
-        elif artifacts is None:
-            raise InvalidInput("an untracked run needs artifacts= (an artifact store URI); or pass client=",
-                               field="artifacts")
         else:
             s3_endpoint = None
+        assert artifacts is not None  # given, or the client's
         serializers = self.serializers
         if client is not None and getattr(client, "config", None) is not None:
             import functools
@@ -217,6 +219,15 @@ class Pipeline:
             if owned:
                 ex.finalize(cancel=cancel)
         return PipelineResult(run, store, serializers, runner.finished_at)
+
+
+def _default_client() -> Any:
+    """The client the fluent API uses (built from the configuration on first use).
+
+    It lives above this package, so it is looked up when a run needs it rather than
+    imported: the same forwarding ``shipyard.datasets`` does for its fluent calls.
+    """
+    return importlib.import_module("shipyard.fluent").get_client()
 
 
 def _output_structure(value: Any) -> Any:

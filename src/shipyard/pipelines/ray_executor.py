@@ -13,6 +13,11 @@ runner does the retrying: Ray's own task retries are off, and Ray's errors for a
 dead worker or node (``WorkerCrashedError``, ``NodeDiedError``, ``ObjectLostError``…)
 are translated here into :class:`~shipyard.pipelines.errors.WorkerLost`, which the
 runner resubmits, so the step lands on a node that is still alive.
+
+Through Ray Client (``ray://``), the cluster's client server starts one server
+process per connection; with gRPC's fork handlers on, that process sometimes dies
+as it starts ("Starting Ray client server failed", ray-project/ray#63202). Starting
+the head node with ``GRPC_ENABLE_FORK_SUPPORT=false`` avoids it (the tests do).
 """
 
 from __future__ import annotations

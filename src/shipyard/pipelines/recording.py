@@ -20,66 +20,55 @@ What is recorded, and where (no table of its own; everything is tracking data):
 
 A cached step gets no new run: its ``shipyard.step.<node>`` tag names the run
 whose output was reused. Database writes happen on the recorder's own thread so
-the pipeline never waits on them (they are batched while steps finish in quick
-succession; a crash loses at most a couple of seconds of records, as with the
-tracking writer); the run ends only after all are written.
+the pipeline never waits on them. Events of steps finishing in quick succession
+are gathered into one batch, written by one ``TrackingStore.record_runs`` call —
+one metadata transaction for every step run, its data and artifacts, and the
+pipeline run's step tags — plus one experiment tag for the batch's cache entries.
+A step still running when its batch is written is recorded as RUNNING and
+completed by a later batch. A crash loses at most a couple of seconds of
+records, as with the tracking writer; the run ends only after all are written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-import queue
-import tempfile
 import threading
 import time
-from collections.abc import Mapping
-from pathlib import Path
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import NotFound
 from shipyard.pipelines.cache import CacheEntry
 from shipyard.pipelines.hooks import PipelineHooks, RunInfo, StepState, StepStatus
 from shipyard.pipelines.serializers import SerializerRegistry
+from shipyard.pipelines.step_runs import FINAL_STATUS, StepRunBuilder, epoch_ms, param_text, safe_key
 from shipyard.pipelines.task import OutputRef
+from shipyard.tracking import new_run_id
 
 __all__ = ["CACHE_TAG", "PARAMS_TAG", "STEP_TAG", "TrackedCacheIndex", "TrackingClient", "TrackingRecorder"]
 
 CACHE_TAG = "shipyard.cache."
 STEP_TAG = "shipyard.step."
 PARAMS_TAG = "shipyard.pipeline.params"
-_MAX_PARAM = 6000
-_MAX_INLINE_ARTIFACT = 64 << 20
 _QUIET_S = 0.02
 _MAX_BATCH_AGE_S = 2.0
 _MAX_BATCH = 5000
-_FINAL_STATUS = {StepState.DONE: "FINISHED", StepState.FAILED: "FAILED", StepState.CANCELLED: "FAILED"}
 
 
 class TrackingClient(Protocol):
-    """What the recorder needs of a client (:class:`shipyard.Client` has it all)."""
+    """What the recorder needs of a client (:class:`shipyard.Client` has it all; ``register_model``,
+    ``log_input`` and ``log_output`` are used when present)."""
 
     config: Any
     tracking_store: Any
 
     def set_experiment(self, name: str) -> Any: ...
-    def create_run(self, experiment: str | None = None, *, experiment_id: str | None = None,
-                   name: str | None = None, tags: dict[str, str] | None = None,
-                   parent_run_id: str | None = None, capture_env: bool = True) -> Any: ...
     def get_run(self, run_id: str) -> Any: ...
-    def end_run(self, run_id: str, status: Any = ...) -> Any: ...
-    def log_params(self, run_id: str, params: dict[str, Any]) -> None: ...
-    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None: ...
-    def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None: ...
-    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None: ...
-    def log_bytes(self, run_id: str, data: bytes, artifact_path: str) -> Any: ...
     def log_artifacts(self, run_id: str, local_dir: Any, artifact_path: str | None = None) -> Any: ...
     def flush(self) -> None: ...
-
-
-def _text(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= _MAX_PARAM else text[:_MAX_PARAM - 3] + "..."
 
 
 def _jsonable(value: Any) -> bool:
@@ -138,6 +127,18 @@ class TrackedCacheIndex:
         self._recorder.enqueue(("cache", key, entry))
 
 
+class _Flush:
+    """What one batch of events becomes: run records, the parent's tags, cache entries, and work
+    that needs the records written first (big artifacts, model registration, dataset lineage)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.steps: dict[str, StepStatus] = {}  # the latest state of each node, for the parent's tags
+        self.cache: dict[str, Any] = {}
+        self.after: list[Callable[[], None]] = []
+        self.end: str | None = None
+
+
 class TrackingRecorder(PipelineHooks):
     """Records a pipeline run with ``client`` (see the module docstring).
 
@@ -151,14 +152,20 @@ class TrackingRecorder(PipelineHooks):
         self.experiment = experiment
         self.adopt_run_id = run_id
         self.capture_env = capture_env
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Events are appended without waking the recorder (a deque append is atomic): a
+        # wake-up per event would make the two threads trade the interpreter lock per step.
+        self._events: deque[Any] = deque()
+        self._ended = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._exp_id = ""
         self._parent = ""
+        self._parent_exp = ""
         self._run: RunInfo | None = None
         self._node_runs: dict[str, str] = {}
+        self._running: set[str] = set()  # child runs written as RUNNING, to be completed
         self._store: Any = None
+        self._builder: StepRunBuilder | None = None
         self._batches = 0
 
     # -- resuming ------------------------------------------------------------------------
@@ -183,10 +190,11 @@ class TrackingRecorder(PipelineHooks):
     # -- hooks ---------------------------------------------------------------------------
 
     def enqueue(self, item: Any) -> None:
-        self._queue.put(item)
+        self._events.append(item)
 
     def on_pipeline_start(self, run: RunInfo) -> None:
         from shipyard.store.artifacts import open_artifact_store
+        from shipyard.tracking import RunRecord, RunStatus, capture_environment
 
         client = self.client
         experiment = client.set_experiment(self.experiment)
@@ -200,29 +208,38 @@ class TrackingRecorder(PipelineHooks):
                 client.tracking_store.set_experiment_tag(experiment.id, key, value)
         tags = {"shipyard.pipeline": run.pipeline, "shipyard.kind": "pipeline", "shipyard.executor": run.executor,
                 **({"shipyard.resumed_from": run.resumed_from} if run.resumed_from else {}), **run.tags}
-        if self.adopt_run_id:
-            self._parent = client.get_run(self.adopt_run_id).id
-            client.set_tags(self._parent, tags)
-        else:
-            self._parent = client.create_run(experiment_id=experiment.id, name=run.pipeline, tags=tags,
-                                             capture_env=self.capture_env).id
-        run.run_id = self._parent
-        client.log_params(self._parent, {k: _text(v) for k, v in run.params.items()})
         if _jsonable(run.params):
-            client.set_tags(self._parent, {PARAMS_TAG: json.dumps(run.params)})
+            tags[PARAMS_TAG] = json.dumps(run.params)
+        params = {safe_key(k): param_text(v) for k, v in run.params.items()}
+        # The pipeline's run, its params and tags: one transaction (an adopted run is updated).
+        if self.adopt_run_id:
+            adopted = client.get_run(self.adopt_run_id)
+            record = RunRecord(adopted.experiment_id, id=adopted.id, status=RunStatus.RUNNING, params=params,
+                               tags=tags)
+        else:
+            record = RunRecord(experiment.id, name=run.pipeline, status=RunStatus.RUNNING, params=params, tags=tags,
+                               environment=capture_environment() if self.capture_env else None)
+        client.tracking_store.record_runs([record])
+        self._parent, self._parent_exp = record.id, record.experiment_id
+        run.run_id = self._parent
         run.cache = TrackedCacheIndex(self, experiment.tags)
         self._run = run
         self._store = open_artifact_store(client.config.artifacts_uri, s3_endpoint_url=client.config.s3_endpoint_url)
+        # Embedded, the tracking store keeps its artifacts in this very store: outputs are
+        # linked by digest, never read back. Through a server their bytes travel.
+        self._builder = StepRunBuilder(client, self._store, self.serializers, run,
+                                       link=not getattr(client.config, "url", None))
         self._thread = threading.Thread(target=self._work, name="shipyard-pipeline-recorder", daemon=True)
         self._thread.start()
 
     def on_step(self, run: RunInfo, status: StepStatus) -> None:
         snapshot = copy.copy(status)
         snapshot.errors = list(status.errors)
-        self._queue.put(("step", snapshot, status))
+        self._events.append(("step", snapshot, status))
 
     def on_pipeline_end(self, run: RunInfo) -> None:
-        self._queue.put(("end", run.status))
+        self._events.append(("end", run.status))
+        self._ended.set()
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:
@@ -233,151 +250,109 @@ class TrackingRecorder(PipelineHooks):
     # -- the recorder's thread -----------------------------------------------------------
 
     def _collect(self) -> list[Any]:
-        """The next batch: events until the queue has been quiet for a moment.
+        """The next batch: the events gathered once steps pause for a moment.
 
-        While steps finish in quick succession the recorder only listens, so it never
-        holds the interpreter lock the runner needs to start the next step; it writes
-        in the pauses (a step running), at the end, and at least every few seconds.
+        The recorder looks every ``_QUIET_S``; while new events keep arriving it only
+        looks, so it never holds the interpreter lock the runner needs to start the
+        next step. It takes the batch when a look finds nothing new (a step running),
+        at the end, and at least every ``_MAX_BATCH_AGE_S``.
         """
-        batch = [self._queue.get()]
-        started = time.monotonic()
-        while batch[-1][0] != "end" and len(batch) < _MAX_BATCH and time.monotonic() - started < _MAX_BATCH_AGE_S:
-            try:
-                batch.append(self._queue.get(timeout=_QUIET_S))
-            except queue.Empty:
-                break
-        return batch
+        seen, first = 0, None
+        while True:
+            self._ended.wait(_QUIET_S)
+            count, now = len(self._events), time.monotonic()
+            if count and first is None:
+                first = now
+            if count and (self._ended.is_set() or count == seen or count >= _MAX_BATCH
+                          or now - first >= _MAX_BATCH_AGE_S):  # type: ignore[operator]
+                batch = [self._events.popleft() for _ in range(count)]
+                while self._ended.is_set() and batch[-1][0] != "end":
+                    batch.append(self._events.popleft())  # the end arrived meanwhile: take it too
+                return batch
+            seen = count
+
+    def _keep(self, exc: BaseException) -> None:
+        """Remember the first failure for on_pipeline_end; recording goes on with the rest."""
+        self._error = self._error or exc
 
     def _work(self) -> None:
         finished = False
         while not finished:
-            batch = self._collect()
-            to_end: list[tuple[str, str]] = []
-            cache: dict[str, Any] = {}
-            for item in batch:
+            flush = _Flush()
+            for item in self._collect():
                 try:
                     if item[0] == "step":
-                        self._record_step(item[1], item[2], to_end)
+                        self._record_step(item[1], item[2], flush)
                     elif item[0] == "cache":
                         entry = item[2]
-                        cache[item[1]] = CacheEntry(entry.output, entry.step, self._node_runs.get(entry.step)).to_json()
+                        flush.cache[item[1]] = CacheEntry(entry.output, entry.step,
+                                                          self._node_runs.get(entry.step)).to_json()
                     elif item[0] == "end":
-                        finished = True
-                        to_end.append((self._parent, item[1]))
-                except BaseException as exc:  # kept for on_pipeline_end to report; keep recording the rest
-                    self._error = self._error or exc
-            try:
-                if cache:
-                    self._batches += 1
-                    name = f"{CACHE_TAG}{int(time.time() * 1000):013d}.{self._parent}.{self._batches}"
-                    self.client.tracking_store.set_experiment_tag(self._exp_id, name,
-                                                                  json.dumps(cache, separators=(",", ":")))
-                self.client.flush()
-                for run_id, status in to_end:
-                    if run_id == self._parent:
-                        self.client.end_run(run_id, status)
-                    else:
-                        self.client.tracking_store.update_run(run_id, status=status, end_time=int(time.time() * 1000))
-            except BaseException as exc:
-                self._error = self._error or exc
+                        finished, flush.end = True, item[1]
+                except BaseException as exc:
+                    self._keep(exc)
+            self._write(flush)
 
-    def _child(self, snap: StepStatus, live: StepStatus) -> str:
+    def _write(self, flush: _Flush) -> None:
+        """One ``record_runs`` call for every run of the batch, then what needs them written."""
+        from shipyard.tracking import RunRecord, RunStatus
+
+        store = self.client.tracking_store
+        records = [RunRecord(**fields) for fields in flush.records.values()]
+        if flush.steps or flush.end:
+            tags = {f"{STEP_TAG}{node}": json.dumps(step_record(snap)) for node, snap in flush.steps.items()}
+            records.append(RunRecord(self._parent_exp, id=self._parent, tags=tags,
+                                     status=RunStatus(flush.end) if flush.end else RunStatus.RUNNING))
+        try:
+            self.client.flush()  # anything a hook logged to these runs through the client goes first
+            store.record_runs(records)
+        except BaseException as exc:
+            self._keep(exc)
+            if flush.end:  # never leave the pipeline's run RUNNING because its last records failed
+                with contextlib.suppress(Exception):
+                    store.update_run(self._parent, status=RunStatus(flush.end))
+            return
+        for record in records:
+            if record.status is RunStatus.RUNNING and record.id != self._parent:
+                self._running.add(record.id)
+            else:
+                self._running.discard(record.id)
+        for action in flush.after:
+            try:
+                action()
+            except BaseException as exc:
+                self._keep(exc)
+        if flush.cache:
+            try:
+                self._batches += 1
+                name = f"{CACHE_TAG}{int(time.time() * 1000):013d}.{self._parent}.{self._batches}"
+                store.set_experiment_tag(self._exp_id, name, json.dumps(flush.cache, separators=(",", ":")))
+            except BaseException as exc:
+                self._keep(exc)
+
+    def _child(self, snap: StepStatus, live: StepStatus, flush: _Flush) -> dict[str, Any]:
+        """The record of the step's run in this batch (its run id is chosen at once, written later)."""
         run_id = self._node_runs.get(snap.node)
         if run_id is None:
-            run_id = self.client.create_run(
-                experiment_id=self._exp_id, name=snap.node, parent_run_id=self._parent, capture_env=False,
-                tags={"shipyard.pipeline": self._run.pipeline if self._run else "", "shipyard.kind": "step",
-                      "shipyard.step": snap.step, "shipyard.pipeline_run": self._parent}).id
-            self._node_runs[snap.node] = run_id
+            run_id = self._node_runs[snap.node] = new_run_id()
             live.run_id = run_id
         snap.run_id = run_id
-        return run_id
+        fields = flush.records.get(run_id)
+        if fields is None:
+            fields = flush.records[run_id] = {"experiment_id": self._exp_id, "id": run_id, "status": "RUNNING",
+                                              "parent_run_id": self._parent}
+            if run_id not in self._running:
+                fields.update(name=snap.node, start_time=epoch_ms(snap.started_at), tags={
+                    "shipyard.pipeline": self._run.pipeline if self._run else "", "shipyard.kind": "step",
+                    "shipyard.step": snap.step, "shipyard.pipeline_run": self._parent})
+        return fields
 
-    def _record_step(self, snap: StepStatus, live: StepStatus, to_end: list[tuple[str, str]]) -> None:
-        client = self.client
+    def _record_step(self, snap: StepStatus, live: StepStatus, flush: _Flush) -> None:
         if snap.state in (StepState.RUNNING, StepState.DONE, StepState.FAILED) or \
                 (snap.state is StepState.CANCELLED and snap.node in self._node_runs):
-            run_id = self._child(snap, live)
-            if snap.state in _FINAL_STATUS:
-                self._finish_step(run_id, snap)
-                to_end.append((run_id, _FINAL_STATUS[snap.state]))
-        client.set_tags(self._parent, {f"{STEP_TAG}{snap.node}": json.dumps(step_record(snap))})
-
-    def _finish_step(self, run_id: str, snap: StepStatus) -> None:
-        client, result = self.client, snap.result
-        client.log_params(run_id, {k: _text(v) for k, v in snap.params.items()})
-        tags = {"shipyard.state": snap.state.value, "shipyard.attempts": snap.attempt,
-                "shipyard.inputs": json.dumps({k: {"node": r.node, "index": r.index, **r.output.to_json()}
-                                               for k, r in snap.inputs.items()})}
-        if snap.cache_key:
-            tags["shipyard.cache_key"] = snap.cache_key
-        if result is not None:
-            tags["shipyard.host"] = result.host
-            tags.update({f"step.{k}": v for k, v in result.tags.items()})
-            client.log_params(run_id, {f"step.{k}": v for k, v in result.params.items()})
-            client.log_metric(run_id, "duration_s", result.duration_s)
-            for key, value, step in result.metrics:
-                client.log_metric(run_id, key, value, step)
-            if result.logs:
-                client.log_bytes(run_id, result.logs.encode(), "logs.txt")
-        if snap.output is not None:
-            tags["shipyard.output"] = json.dumps(snap.output.to_json())
-            self._log_output(run_id, snap)
-        if snap.errors:
-            text = "\n".join(f"--- attempt {i}: {e.type}: {e.message}\n{e.traceback}"
-                             for i, e in enumerate(snap.errors, 1))
-            client.log_bytes(run_id, text.encode(), "traceback.txt")
-        if snap.state is StepState.FAILED:
-            for name, ref in snap.inputs.items():
-                self._log_blob(run_id, ref.output, f"inputs/{name.replace('[', '_').replace(']', '')}")
-        self._record_lineage(run_id, snap)
-        client.set_tags(run_id, tags)
-
-    def _extension(self, serializer: str) -> str:
-        try:
-            return self.serializers.get(serializer).extension if self.serializers else "bin"
-        except ShipyardError:
-            return "bin"
-
-    def _log_blob(self, run_id: str, ref: OutputRef, path: str) -> None:
-        if ref.size <= _MAX_INLINE_ARTIFACT:
-            data = self._store.get_bytes(ref.digest)
-            self.client.log_bytes(run_id, data, f"{path}.{self._extension(ref.serializer)}")
-            return
-        with tempfile.TemporaryDirectory(prefix="shipyard-artifact-") as tmp:
-            file = self._store.get_file(ref.digest, Path(tmp) / f"{Path(path).name}.{self._extension(ref.serializer)}")
-            self.client.tracking_store.log_artifact(run_id, f"{path}.{file.suffix.lstrip('.')}", file)
-
-    def _log_output(self, run_id: str, snap: StepStatus) -> None:
-        assert snap.output is not None
-        if snap.output.serializer != "model":
-            self._log_blob(run_id, snap.output, f"outputs/{snap.node}")
-            return
-        from shipyard.pipelines.serializers import untar
-
-        with tempfile.TemporaryDirectory(prefix="shipyard-model-") as tmp:
-            untar(self._store.get_bytes(snap.output.digest), Path(tmp))
-            self.client.log_artifacts(run_id, tmp, artifact_path=f"outputs/{snap.node}")
-        uri = f"runs:/{run_id}/outputs/{snap.node}"
-        tags = {"shipyard.model_uri": uri}
-        name = self._run.dag.nodes[snap.node].step.register_model if self._run else None
-        if name:
-            version = self.client.register_model(uri, name)  # type: ignore[attr-defined]
-            tags["shipyard.registered_model"] = f"{version.name}/{version.version}"
-        self.client.set_tags(run_id, tags)
-
-    def _record_lineage(self, run_id: str, snap: StepStatus) -> None:
-        log_input = getattr(self.client, "log_input", None)
-        log_output = getattr(self.client, "log_output", None)
-        if log_input is None:
-            return
-        for ref in snap.inputs.values():
-            if ref.output.serializer == "dataset":
-                data = json.loads(self._store.get_bytes(ref.output.digest))
-                log_input(run_id, f"{data['name']}@{data['version']}")
-        for value in snap.params.values():
-            if type(value).__module__.startswith("shipyard.datasets."):
-                log_input(run_id, value)
-        if snap.output is not None and snap.output.serializer == "dataset" and log_output is not None:
-            data = json.loads(self._store.get_bytes(snap.output.digest))
-            log_output(run_id, f"{data['name']}@{data['version']}")
+            fields = self._child(snap, live, flush)
+            if snap.state in FINAL_STATUS:
+                assert self._builder is not None
+                self._builder.finish(fields, snap, flush.after)
+        snap.run_id = snap.run_id or self._node_runs.get(snap.node)
+        flush.steps[snap.node] = snap

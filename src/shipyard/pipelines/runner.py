@@ -178,7 +178,7 @@ class PipelineRunner:
             assert output is not None
             ref = InputRef(output, arg.index, arg.node)
             status.inputs[name] = ref
-            return ref, {"u": output.digest, "i": arg.index}
+            return ref, {"u": output.key, "i": arg.index}
         if isinstance(arg, Items):
             pairs = [self._task_arg(p, status, f"{name}[{k}]")
                      for k, p in zip(arg.keys or range(len(arg.parts)), arg.parts, strict=True)]
@@ -191,7 +191,7 @@ class PipelineRunner:
             return arg, {"c": f"json:{stored.digest}"}
         # Anything richer (a DataFrame, a dataset handle) travels through the artifact store,
         # like an output: nothing big is pickled into a task, and a handle is re-opened on the worker.
-        return InputRef(stored), {"c": f"{stored.serializer}:{stored.digest}"}
+        return InputRef(stored), {"c": f"{stored.serializer}:{stored.key}"}
 
     def _const_ref(self, arg: Const) -> OutputRef:
         ref = self._const_refs.get(id(arg))
@@ -201,7 +201,8 @@ class PipelineRunner:
                 ref = OutputRef(hashlib.sha256(data).hexdigest(), len(data), serializer)
             else:
                 stored = self.store.put_bytes(data)
-                ref = OutputRef(stored.digest, stored.size, serializer)
+                content = self.serializers.content_digest(serializer, data)
+                ref = OutputRef(stored.digest, stored.size, serializer, content)
             self._const_refs[id(arg)] = ref
         return ref
 

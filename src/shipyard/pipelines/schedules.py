@@ -8,8 +8,9 @@ Each fire of a schedule is *claimed* by creating the pipeline run under a run id
 derived from (experiment, schedule, fire): the metadata store's primary key lets
 exactly one claim win, however many schedulers run and however often they
 restart. A fire the scheduler could not run in time is claimed too, as a run
-ended KILLED with tag ``shipyard.schedule.outcome = missed``: the runs of a
-schedule are its complete ledger.
+ended KILLED with tag ``shipyard.schedule.outcome = missed``; a run whose
+scheduler died under it ends FAILED with ``shipyard.schedule.outcome =
+abandoned``: the runs of a schedule are its complete ledger.
 
 >>> s = Schedule(id="nightly", pipeline="train", cron="0 3 * * *", created_at=0)
 >>> [t // 3_600_000 for t in s.fire_times(0, 2 * 86_400_000)]
@@ -26,9 +27,12 @@ from typing import Any
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["SCHEDULE_TAG", "Schedule", "ScheduleBook", "claim_run_id"]
+__all__ = ["HEARTBEAT_TAG", "OWNER_TAG", "SCHEDULE_TAG", "Schedule", "ScheduleBook", "claim_run_id"]
 
 SCHEDULE_TAG = "shipyard.schedule."
+#: Tags of a claimed run: the scheduler running it (``host:pid``) and its last sign of life (epoch ms).
+OWNER_TAG = "shipyard.scheduler.owner"
+HEARTBEAT_TAG = "shipyard.scheduler.heartbeat"
 _CURSOR = ".cursor"
 
 
@@ -162,8 +166,13 @@ class ScheduleBook:
         self.client.tracking_store.set_experiment_tag(self.experiment_id(schedule),
                                                       SCHEDULE_TAG + schedule.id + _CURSOR, str(fire_ms))
 
-    def claim(self, schedule: Schedule, fire: str, *, missed: bool = False, label: str = "") -> str | None:
-        """Create the run for this fire; its id, or None if it was claimed before (by anyone)."""
+    def claim(self, schedule: Schedule, fire: str, *, missed: bool = False, label: str = "",
+              owner: str | None = None, heartbeat_ms: int | None = None) -> str | None:
+        """Create the run for this fire; its id, or None if it was claimed before (by anyone).
+
+        ``owner`` (``host:pid``) and ``heartbeat_ms`` tag a run to be run, so a scheduler
+        starting later can tell a run whose scheduler died from one still going.
+        """
         from shipyard.tracking import RunStatus, now_ms
 
         experiment_id = self.experiment_id(schedule)
@@ -172,6 +181,9 @@ class ScheduleBook:
         tags = {"shipyard.kind": "pipeline", "shipyard.pipeline": schedule.pipeline,
                 "shipyard.schedule": schedule.id, "shipyard.schedule.fire": label or fire,
                 "shipyard.schedule.outcome": "missed" if missed else "started"}
+        if owner and not missed:
+            tags[OWNER_TAG] = owner
+            tags[HEARTBEAT_TAG] = str(heartbeat_ms if heartbeat_ms is not None else now_ms())
         try:
             store.create_run(experiment_id, run_id=run_id, name=f"{schedule.pipeline} {label or fire}", tags=tags)
         except Conflict as conflict:

@@ -14,6 +14,11 @@ container  tuples, and lists/dicts of anything above     a JSON header + each pa
 model      models a Shipyard flavor saves                the model package as a tar
 ========== ============================================= ===========
 
+A serializer whose bytes hold volatile metadata may also define
+``content_digest(data) -> str | None``: a digest of what the value is, which cache
+keys use instead of the bytes' digest (the model package leaves out its creation
+time, so an identical model trained again still hits the cache downstream).
+
 A value none of them handles raises :class:`~shipyard.pipelines.errors.NoSerializer`
 naming its type and how to register one. ``PickleSerializer`` exists but is never a
 default: register it explicitly if you accept pickles.
@@ -29,6 +34,7 @@ pickled along with each task to the worker that runs it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import struct
@@ -55,6 +61,8 @@ __all__ = [
 ]
 
 _JSON_MAX_DEPTH = 64
+_MANIFEST = "model.yaml"
+_VOLATILE = "created_at"  # the manifest field that differs between two saves of the same model
 
 
 @runtime_checkable
@@ -177,15 +185,33 @@ class ContainerSerializer:
         return b"".join([struct.pack(">I", len(header)), header, *(data for _, data in encoded)])
 
     def loads(self, data: bytes) -> Any:
-        (size,) = struct.unpack(">I", data[:4])
-        header = json.loads(data[4:4 + size])
-        offset, values = 4 + size, []
-        for name, length in header["parts"]:
-            values.append(self._registry.loads(name, data[offset:offset + length]))
-            offset += length
+        header, parts = self._split(data)
+        values = [self._registry.loads(name, part) for (name, _), part in zip(header["parts"], parts, strict=True)]
         if header["kind"] == "dict":
             return dict(zip(header["keys"], values, strict=True))
         return tuple(values) if header["kind"] == "tuple" else values
+
+    def content_digest(self, data: bytes) -> str | None:
+        """The parts' content digests under the header, when a part has one (a model); else None."""
+        header, parts = self._split(data)
+        contents = [self._registry.content_digest(name, part) for (name, _), part in zip(header["parts"], parts,
+                                                                                          strict=True)]
+        if not any(contents):
+            return None
+        digest = hashlib.sha256(json.dumps(header, sort_keys=True).encode())
+        for content, part in zip(contents, parts, strict=True):
+            digest.update((content or hashlib.sha256(part).hexdigest()).encode())
+        return digest.hexdigest()
+
+    @staticmethod
+    def _split(data: bytes) -> tuple[dict[str, Any], list[bytes]]:
+        (size,) = struct.unpack(">I", data[:4])
+        header = json.loads(data[4:4 + size])
+        offset, parts = 4 + size, []
+        for _, length in header["parts"]:
+            parts.append(data[offset:offset + length])
+            offset += length
+        return header, parts
 
 
 class ModelSerializer:
@@ -223,6 +249,25 @@ class ModelSerializer:
             untar(data, Path(tmp))
             return load_model(Path(tmp)).unwrap()
 
+    def content_digest(self, data: bytes) -> str:
+        """sha256 of the package's files, ``model.yaml`` without its ``created_at``.
+
+        Saving the same model twice gives the same files but a new creation time, so
+        the tar's own digest differs; this one does not. Users still see the time.
+        """
+        import yaml
+
+        digest = hashlib.sha256()
+        for name, content in tar_members(data):
+            if name == _MANIFEST:
+                manifest = yaml.safe_load(content) or {}
+                if isinstance(manifest, dict):
+                    manifest.pop(_VOLATILE, None)
+                content = json.dumps(manifest, sort_keys=True, default=str).encode()
+            digest.update(f"{name}\0{len(content)}\0".encode())
+            digest.update(content)
+        return digest.hexdigest()
+
 
 def tar_folder(folder: Path) -> bytes:
     """The files under ``folder`` as an uncompressed tar with fixed metadata (same files, same bytes)."""
@@ -234,6 +279,18 @@ def tar_folder(folder: Path) -> bytes:
             with path.open("rb") as f:
                 tar.addfile(info, f)
     return buf.getvalue()
+
+
+def tar_members(data: bytes) -> list[tuple[str, bytes]]:
+    """The regular files of a tar made by :func:`tar_folder`, as (relative path, bytes), in memory."""
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+        for member in tar:
+            if member.isfile():
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    out.append((member.name, handle.read()))
+    return out
 
 
 def untar(data: bytes, dest: Path) -> None:
@@ -371,6 +428,12 @@ class SerializerRegistry:
     def dumps(self, value: Any) -> tuple[str, bytes]:
         serializer = self.for_value(value)
         return serializer.name, serializer.dumps(value)
+
+    def content_digest(self, name: str, data: bytes) -> str | None:
+        """The content digest serializer ``name`` gives ``data`` (see the module docstring), or None
+        when the bytes' own digest identifies the value."""
+        method = getattr(self.get(name), "content_digest", None)
+        return method(data) if method is not None else None
 
     def loads(self, name: str, data: bytes) -> Any:
         return self.get(name).loads(data)

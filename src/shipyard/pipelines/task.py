@@ -36,18 +36,32 @@ _MAX_LOG_CHARS = 1_000_000
 
 @dataclass(frozen=True)
 class OutputRef:
-    """A stored output: its digest in the artifact store, size and serializer name."""
+    """A stored output: its digest in the artifact store, size and serializer name.
+
+    ``content`` is set when the bytes hold volatile metadata (a model package's
+    creation time): the digest of what the value is, which cache keys use instead
+    of ``digest`` so an identical model recomputed upstream still hits downstream.
+    """
 
     digest: str
     size: int
     serializer: str
+    content: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What a cache key takes from this output: its content digest, else its bytes' digest."""
+        return self.content or self.digest
 
     def to_json(self) -> dict[str, Any]:
-        return {"digest": self.digest, "size": self.size, "serializer": self.serializer}
+        out: dict[str, Any] = {"digest": self.digest, "size": self.size, "serializer": self.serializer}
+        if self.content:
+            out["content"] = self.content
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OutputRef:
-        return cls(data["digest"], int(data["size"]), data["serializer"])
+        return cls(data["digest"], int(data["size"]), data["serializer"], data.get("content"))
 
 
 @dataclass(frozen=True)
@@ -178,7 +192,7 @@ def store_output(value: Any, registry: SerializerRegistry, store: ArtifactStore,
     ref = store.put_bytes(data)
     if blobs is not None:
         blobs[ref.digest] = data
-    return OutputRef(ref.digest, ref.size, name)
+    return OutputRef(ref.digest, ref.size, name, registry.content_digest(name, data))
 
 
 def execute_task(task: Task, *, fn: Callable[..., Any] | None = None, store: ArtifactStore | None = None,

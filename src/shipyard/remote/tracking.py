@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from shipyard.errors import IntegrityError
-from shipyard.tracking import ArtifactInfo, Experiment, LogBatch, Page, Run, RunStatus, codec
+from shipyard.tracking import ArtifactInfo, Experiment, LogBatch, Page, Run, RunRecord, RunStatus, codec
+from shipyard.tracking.records import check_records
 
 __all__ = ["RemoteTrackingStore"]
 
@@ -86,6 +87,13 @@ class RemoteTrackingStore:
         if batch:
             params = {"allow_finished": "true"} if allow_finished else None
             self._t.request("POST", "/api/v1/runs/log-batch", json=codec.batch_to_json(batch), params=params)
+
+    def record_runs(self, records: Sequence[RunRecord]) -> list[str]:
+        records = check_records(records)  # bad input fails here, naming the field, before any request
+        if not records:
+            return []
+        data = self._t.json("POST", "/api/v1/runs/record", json=codec.records_to_json(records))
+        return list(data["run_ids"])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._t.request("DELETE", f"/api/v1/runs/{_q(run_id)}/tags/{_q(key)}")

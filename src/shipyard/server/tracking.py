@@ -153,6 +153,17 @@ async def log_batch(request: Request) -> Response:
     return _json({})
 
 
+@router.post("/runs/record")
+async def record_runs(request: Request) -> Response:
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}", field="body") from None
+    records = codec.records_from_json(data)
+    ids = await run_in_threadpool(_store(request).record_runs, records)
+    return _json({"run_ids": ids})
+
+
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, request: Request) -> Response:
     return _json(codec.run_to_json(_store(request).get_run(run_id)))

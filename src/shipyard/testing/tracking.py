@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from shipyard.tracking import LogBatch, RunStatus, TrackingStore, now_ms
+from shipyard.tracking import LogBatch, Metric, RunRecord, RunStatus, TrackingStore, new_run_id, now_ms
 
 __all__ = ["TrackingStoreConformance"]
 
@@ -156,6 +156,134 @@ class TrackingStoreConformance:
         assert tracking_store.get_run(run.id).tags == {"b": "3"}
         with pytest.raises(NotFound):
             tracking_store.delete_tag(run.id, "a")
+
+    # -- whole runs in one call --------------------------------------------------------
+
+    def test_record_runs_writes_finished_runs_with_all_their_data(self, tracking_store: TrackingStore) -> None:
+        parent = tracking_store.create_run("0", name="pipeline")
+        ts = now_ms()
+        children = [
+            RunRecord("0", name=f"step{i}", parent_run_id=parent.id, start_time=ts - 10, end_time=ts,
+                      status=RunStatus.FAILED if i == 2 else RunStatus.FINISHED,
+                      params={"x": str(i)}, tags={"kind": "step", "i": str(i)},
+                      metrics=[Metric("duration_s", 0.5 * i, 0, ts), Metric("nan", math.nan, 0, ts)],
+                      artifacts={"logs.txt": f"log {i}".encode(), "outputs/out.json": b"[1, 2]"})
+            for i in range(3)
+        ]
+        assert tracking_store.record_runs(children) == [c.id for c in children]
+        for i, child in enumerate(children):
+            run = tracking_store.get_run(child.id)
+            assert (run.name, run.parent_run_id, run.start_time, run.end_time) == (f"step{i}", parent.id, ts - 10, ts)
+            assert run.status is (RunStatus.FAILED if i == 2 else RunStatus.FINISHED)
+            assert run.params == {"x": str(i)} and run.tags == {"kind": "step", "i": str(i)}
+            assert run.metrics["duration_s"].value == 0.5 * i and math.isnan(run.metrics["nan"].value)
+            assert [a.path for a in tracking_store.list_artifacts(child.id)] == ["logs.txt", "outputs/out.json"]
+            assert b"".join(tracking_store.open_artifact(child.id, "logs.txt")) == f"log {i}".encode()
+        # Identical bytes are one object in the artifact store.
+        digests = {a.digest for c in children for a in tracking_store.list_artifacts(c.id, "outputs")}
+        assert len(digests) == 1
+        found = tracking_store.search_runs(["0"], "tags.kind = 'step' and params.x = '1'").items
+        assert [r.id for r in found] == [children[1].id]
+        # A finished record takes no more data.
+        with pytest.raises(Conflict):
+            tracking_store.log_batch(LogBatch(tags=[(children[0].id, "late", "x")]))
+
+    def test_record_runs_completes_a_running_run_and_may_create_its_parent(
+        self, tracking_store: TrackingStore
+    ) -> None:
+        started = tracking_store.create_run("0", name="step", tags={"a": "1"}, start_time=1_000)
+        parent_id = new_run_id()
+        tracking_store.record_runs([
+            RunRecord("0", id=parent_id, status=RunStatus.RUNNING, name="new parent", tags={"p": "1"}),
+            RunRecord("0", id=started.id, status=RunStatus.FINISHED, params={"lr": "0.1"},
+                      tags={"a": "2", "b": "3"}, metrics=[Metric("m", 1.0, 0, 2_000)],
+                      artifacts={"out.txt": b"done"}),
+        ])
+        run = tracking_store.get_run(started.id)
+        assert run.status is RunStatus.FINISHED and run.start_time == 1_000 and run.end_time is not None
+        assert run.name == "step" and run.tags == {"a": "2", "b": "3"} and run.params == {"lr": "0.1"}
+        assert [a.path for a in tracking_store.list_artifacts(started.id)] == ["out.txt"]
+        parent = tracking_store.get_run(parent_id)
+        assert parent.status is RunStatus.RUNNING and parent.end_time is None and parent.tags == {"p": "1"}
+        # A running run can be recorded again (more tags), then ended by a record.
+        tracking_store.record_runs([RunRecord("0", id=parent_id, status=RunStatus.RUNNING, tags={"q": "2"})])
+        tracking_store.record_runs([RunRecord("0", id=parent_id, status=RunStatus.KILLED)])
+        parent = tracking_store.get_run(parent_id)
+        assert parent.status is RunStatus.KILLED and parent.tags == {"p": "1", "q": "2"}
+        assert parent.end_time is not None
+
+    def test_record_runs_links_objects_the_artifact_store_already_holds(
+        self, tracking_store: TrackingStore
+    ) -> None:
+        first = RunRecord("0", artifacts={"model.bin": b"weights" * 100})
+        tracking_store.record_runs([first])
+        [stored] = tracking_store.list_artifacts(first.id)
+        second = RunRecord("0", links={"inputs/model.bin": stored.digest})
+        tracking_store.record_runs([second])
+        assert tracking_store.list_artifacts(second.id)[0].digest == stored.digest
+        assert tracking_store.list_artifacts(second.id)[0].size == 700
+        assert b"".join(tracking_store.open_artifact(second.id, "inputs/model.bin")) == b"weights" * 100
+        unknown = RunRecord("0", links={"x.bin": "e" * 64})
+        with pytest.raises(NotFound):
+            tracking_store.record_runs([RunRecord("0"), unknown])
+        with pytest.raises(NotFound):
+            tracking_store.get_run(unknown.id)
+
+    def test_record_runs_with_bad_input_names_the_field_and_writes_nothing(
+        self, tracking_store: TrackingStore
+    ) -> None:
+        good = RunRecord("0", params={"ok": "1"})
+        cases = {
+            "runs[1].id": RunRecord("0", id="nope"),
+            "runs[1].experiment_id": RunRecord("zero"),
+            "runs[1].params.bad key!": RunRecord("0", params={"bad key!": "1"}),
+            "runs[1].params.lr": RunRecord("0", params={"lr": 0.1}),  # type: ignore[dict-item]
+            "runs[1].tags.t": RunRecord("0", tags={"t": None}),  # type: ignore[dict-item]
+            "runs[1].metrics[0].value": RunRecord("0", metrics=[Metric("m", "high", 0, 1)]),  # type: ignore[arg-type]
+            "runs[1].metrics[0].timestamp": RunRecord("0", metrics=[Metric("m", 1.0, 0, -1)]),
+            "runs[1].artifacts.path": RunRecord("0", artifacts={"../escape": b"x"}),
+            "runs[1].artifacts.a.txt": RunRecord("0", artifacts={"a.txt": "text"}),  # type: ignore[dict-item]
+            "runs[1].links.b.txt": RunRecord("0", links={"b.txt": "not a digest"}),
+            "runs[1].links.a.txt": RunRecord("0", artifacts={"a.txt": b"x"}, links={"a.txt": "0" * 64}),
+            "runs[1].end_time": RunRecord("0", start_time=2_000, end_time=1_000),
+            "runs[1].status": RunRecord("0", status="DONE"),  # type: ignore[arg-type]
+            "runs[1].parent_run_id": RunRecord("0", parent_run_id="x"),
+        }
+        for field, bad in cases.items():
+            with pytest.raises(InvalidInput) as err:
+                tracking_store.record_runs([good, bad])
+            assert err.value.field == field, (field, err.value)  # type: ignore[attr-defined]
+        with pytest.raises(InvalidInput) as err:
+            tracking_store.record_runs([good, RunRecord("0", id=good.id)])
+        assert err.value.field == "runs[1].id"  # type: ignore[attr-defined]
+        with pytest.raises(NotFound):
+            tracking_store.get_run(good.id)
+
+    def test_record_runs_refusals_roll_back_the_whole_batch(self, tracking_store: TrackingStore) -> None:
+        finished = tracking_store.create_run("0")
+        tracking_store.update_run(finished.id, status=RunStatus.FINISHED)
+        running = tracking_store.create_run("0")
+        tracking_store.log_batch(LogBatch(params=[(running.id, "lr", "0.1")]))
+        other = tracking_store.create_experiment("elsewhere")
+        good = RunRecord("0", tags={"t": "1"}, artifacts={"a.txt": b"a"})
+        refusals = [
+            (Conflict, RunRecord("0", id=finished.id, tags={"late": "1"})),
+            (Conflict, RunRecord("0", id=running.id, params={"lr": "0.2"})),
+            (Conflict, RunRecord(other.id, id=running.id)),
+            (NotFound, RunRecord("0", parent_run_id="f" * 32)),
+            (NotFound, RunRecord("4242")),
+        ]
+        for error, bad in refusals:
+            with pytest.raises(error):
+                tracking_store.record_runs([good, bad])
+            with pytest.raises(NotFound):
+                tracking_store.get_run(good.id)
+        assert tracking_store.get_run(running.id).params == {"lr": "0.1"}
+        assert tracking_store.get_run(finished.id).tags == {}
+        tracking_store.update_experiment(other.id, lifecycle_stage="deleted")
+        with pytest.raises(Conflict):
+            tracking_store.record_runs([RunRecord(other.id)])
+        assert tracking_store.record_runs([]) == []
 
     # -- search ---------------------------------------------------------------------
 

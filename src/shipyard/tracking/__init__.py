@@ -19,6 +19,7 @@ from shipyard.tracking.entities import (
     validate_run_id,
 )
 from shipyard.tracking.environment import capture_environment
+from shipyard.tracking.records import RunRecord
 from shipyard.tracking.writer import BatchWriter
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Page",
     "Run",
     "RunComparison",
+    "RunRecord",
     "RunStatus",
     "TrackingStore",
     "capture_environment",

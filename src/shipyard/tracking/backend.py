@@ -9,11 +9,12 @@ Two implementations exist: :class:`~shipyard.tracking.sql_store.SqlTrackingStore
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from shipyard.tracking.entities import ArtifactInfo, Experiment, LogBatch, Page, Run, RunStatus
+from shipyard.tracking.records import RunRecord
 
 __all__ = ["TrackingStore"]
 
@@ -68,6 +69,13 @@ class TrackingStore(Protocol):
     def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
         """Write a batch; entries for a finished run are refused unless ``allow_finished``
         (MLflow lets a finished run take more data; Shipyard's own clients do not)."""
+        ...
+
+    def record_runs(self, records: Sequence[RunRecord]) -> list[str]:
+        """Write whole runs (created, or completed if still running) with their params, tags,
+        metrics and artifact bytes in one metadata transaction; return their ids.
+        All or nothing: a bad record (InvalidInput naming the field), an unknown
+        experiment or parent (NotFound), or a clash (Conflict) writes nothing."""
         ...
 
     def delete_tag(self, run_id: str, key: str) -> None: ...

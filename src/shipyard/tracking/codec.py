@@ -6,11 +6,15 @@ JSON has no NaN or infinity, so non-finite metric values travel as the strings
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.tracking.entities import ArtifactInfo, Experiment, LogBatch, Metric, Page, Run, RunStatus
+from shipyard.tracking.records import RunRecord
 
 __all__ = [
     "batch_from_json",
@@ -22,6 +26,8 @@ __all__ = [
     "metric_from_json",
     "metric_to_json",
     "page_to_json",
+    "records_from_json",
+    "records_to_json",
     "run_from_json",
     "run_to_json",
 ]
@@ -121,3 +127,66 @@ def batch_from_json(data: dict[str, Any]) -> LogBatch:
             field="batch",
         ) from None
     return LogBatch(metrics, params, tags)
+
+
+_RECORD_FIELDS = ("id", "experiment_id", "name", "status", "start_time", "end_time", "parent_run_id", "user",
+                  "params", "tags", "metrics", "artifacts", "links", "environment")
+
+
+def records_to_json(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """The body of a ``record_runs`` request; artifact bytes travel base64-encoded."""
+    return {"runs": [{
+        "id": r.id, "experiment_id": str(r.experiment_id), "name": r.name, "status": RunStatus(r.status).value,
+        "start_time": r.start_time, "end_time": r.end_time, "parent_run_id": r.parent_run_id, "user": r.user,
+        "params": dict(r.params), "tags": dict(r.tags),
+        "metrics": [[m.key, encode_float(m.value), m.timestamp, m.step] for m in r.metrics],
+        "artifacts": {p: base64.b64encode(d).decode() for p, d in r.artifacts.items()},
+        "links": dict(r.links),
+        "environment": dict(r.environment) if r.environment is not None else None,
+    } for r in records]}
+
+
+def records_from_json(data: Any) -> list[RunRecord]:
+    """Rebuild records from a request body, checking each field's shape (bad input → InvalidInput
+    naming it, as ``runs[2].metrics[0]``); :func:`~shipyard.tracking.records.check_records` does the rest."""
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list):
+        raise InvalidInput("body must be a JSON object with a list 'runs'", field="runs")
+    out = []
+    for i, raw in enumerate(runs):
+        at = f"runs[{i}]"
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"{at} must be a JSON object", field=at)
+        unknown = sorted(set(raw) - set(_RECORD_FIELDS))
+        if unknown:
+            raise InvalidInput(f"{at} has an unknown field {unknown[0]!r}", field=f"{at}.{unknown[0]}")
+        if "experiment_id" not in raw:
+            raise InvalidInput(f"{at}.experiment_id is required", field=f"{at}.experiment_id")
+        metrics = raw.get("metrics") or []
+        artifacts = raw.get("artifacts") or {}
+        if not isinstance(metrics, list):
+            raise InvalidInput(f"{at}.metrics must be a list", field=f"{at}.metrics")
+        if not isinstance(artifacts, dict):
+            raise InvalidInput(f"{at}.artifacts must be an object of path: base64", field=f"{at}.artifacts")
+        points = []
+        for j, m in enumerate(metrics):
+            if not isinstance(m, list) or len(m) != 4:
+                raise InvalidInput(f"{at}.metrics[{j}] must be [key, value, timestamp, step]",
+                                   field=f"{at}.metrics[{j}]")
+            points.append(Metric(m[0], decode_float(m[1], f"{at}.metrics[{j}].value"), m[3], m[2]))
+        blobs = {}
+        for path, text in artifacts.items():
+            try:
+                blobs[path] = base64.b64decode(text, validate=True)
+            except (TypeError, ValueError, binascii.Error):
+                raise InvalidInput(f"{at}.artifacts.{path} must be base64", field=f"{at}.artifacts.{path}") from None
+        fields = {k: raw[k] for k in ("id", "name", "status", "start_time", "end_time", "parent_run_id", "user",
+                                      "params", "tags", "links", "environment") if raw.get(k) is not None}
+        if "status" in fields:
+            try:
+                fields["status"] = RunStatus(fields["status"])
+            except ValueError:
+                raise InvalidInput(f"{at}.status must be one of {[s.value for s in RunStatus]}",
+                                   field=f"{at}.status") from None
+        out.append(RunRecord(raw["experiment_id"], metrics=points, artifacts=blobs, **fields))
+    return out

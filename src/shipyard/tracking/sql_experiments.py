@@ -118,8 +118,11 @@ class SqlExperiments:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
         exp_int = experiment_int(experiment_id)
-        self.get_experiment(str(exp_int))
         with self.db.write() as conn:
+            # An existence check only: loading the experiment would read all its tags.
+            if conn.execute(sa.select(t.experiments.c.id).where(t.experiments.c.id == exp_int)).first() is None:
+                raise NotFound(f"experiment {experiment_id!r} not found", resource="experiment",
+                               experiment_id=str(experiment_id))
             upsert(conn, t.experiment_tags,
                    [{"experiment_id": exp_int, "key": validate_key(key, "tag"), "value": str(value)}],
                    keys=["experiment_id", "key"], update=["value"])

@@ -33,11 +33,12 @@ from shipyard.tracking.entities import (
 )
 from shipyard.tracking.sql_artifacts import SqlRunArtifacts
 from shipyard.tracking.sql_experiments import LIFECYCLE_STAGES, SqlExperiments, experiment_int
+from shipyard.tracking.sql_records import SqlRunRecords
 from shipyard.types import Edge, Node
 
 __all__ = ["SqlTrackingStore"]
 
-class SqlTrackingStore(SqlExperiments, SqlRunArtifacts):
+class SqlTrackingStore(SqlExperiments, SqlRunArtifacts, SqlRunRecords):
     """:class:`~shipyard.tracking.backend.TrackingStore` on a :class:`Database`."""
 
     def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
