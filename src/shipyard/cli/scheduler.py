@@ -15,10 +15,53 @@ from shipyard.config import Config
 __all__ = ["scheduler", "start_background"]
 
 
-def _scheduler(client: Client, grace: float) -> object:
-    """The pipeline scheduler, whose every tick also runs the monitors' due windows.
+class SkewChecks:
+    """Feature-view skew checks run every ``every_s`` seconds on the scheduler's ticks.
 
-    Monitoring is added here, in the face, so the pipelines package never learns of it.
+    A check that finds mismatches logs a warning with the worst feature's rate; the
+    full report is what ``shipyard features check-skew <view>`` prints.
+    """
+
+    def __init__(self, views: list[str], every_s: float, sample: int = 1000) -> None:
+        self.views, self.every_s, self.sample = views, every_s, sample
+        self._last: dict[str, float] = {}
+
+    def run_due(self, client: Client, now: float | None = None) -> list[object]:
+        import time
+
+        from shipyard.errors import ShipyardError
+        from shipyard.features import check_skew
+
+        log = logging.getLogger("shipyard.scheduler")
+        now = time.time() if now is None else now
+        reports = []
+        for view in self.views:
+            if now - self._last.get(view, float("-inf")) < self.every_s:
+                continue
+            self._last[view] = now
+            try:
+                report = check_skew(client.feature_store, view, sample=self.sample)
+            except ShipyardError as exc:
+                log.warning("skew check of %s failed: %s", view, exc)
+                continue
+            reports.append(report)
+            worst = max(report.features.values(), key=lambda f: f.mismatch_rate, default=None)
+            if report.ok:
+                log.info("skew check of %s: %d entities, no mismatch", view, report.compared)
+            else:
+                log.warning("skew check of %s: %d mismatches over %d entities (worst: %s %.1f%%), "
+                            "%d missing online", view, report.mismatches, report.compared,
+                            worst.name if worst else "-", 100 * (worst.mismatch_rate if worst else 0),
+                            report.missing_online)
+        return reports
+
+
+def _scheduler(client: Client, grace: float, skew: SkewChecks | None = None) -> object:
+    """The pipeline scheduler, whose every tick also runs the monitors' due windows and
+    the feature-view skew checks that are due.
+
+    Monitoring and features are added here, in the face, so the pipelines package never
+    learns of them.
     """
     from shipyard.cli.monitor import run_due_monitors
     from shipyard.pipelines.scheduler import Fire, Scheduler, dataset_versions
@@ -27,6 +70,8 @@ def _scheduler(client: Client, grace: float) -> object:
         def tick(self) -> list[Fire]:
             fires = super().tick()
             run_due_monitors(self.client)
+            if skew is not None:
+                skew.run_due(self.client)
             return fires
 
     return WithMonitors(client, versions=dataset_versions(client), grace_s=grace)
@@ -36,11 +81,15 @@ def scheduler(
     interval: float = typer.Option(30.0, help="seconds between looks at the schedules"),
     grace: float = typer.Option(300.0, help="a fire later than this many seconds is recorded as missed"),
     once: bool = typer.Option(False, "--once", help="handle what is due now, wait for those runs, and exit"),
+    skew: list[str] = typer.Option([], "--skew", help="a feature view to check for online/offline skew "
+                                                      "(repeatable)"),
+    skew_every: float = typer.Option(3600.0, help="seconds between skew checks of each --skew view"),
 ) -> None:
-    """Run pipeline schedules (cron and dataset triggers) and monitors; each fire and window runs once."""
+    """Run pipeline schedules (cron and dataset triggers), monitors, and feature skew checks;
+    each fire and window runs once."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with Client() as client:
-        loop = _scheduler(client, grace)
+        loop = _scheduler(client, grace, SkewChecks(list(skew), skew_every) if skew else None)
         if once:
             fires = loop.tick()  # type: ignore[attr-defined]
             for fire in fires:
