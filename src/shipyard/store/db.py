@@ -179,9 +179,12 @@ def _tune_sqlite(engine: Engine) -> None:
         # Let us emit BEGIN ourselves (below) instead of the driver's implicit one.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        # Switching to WAL takes a lock and may fail at once (no busy wait) while another
+        # connection writes or checkpoints; WAL is persistent, so only the first switch is needed.
+        if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
