@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["HyperLogLog", "Histogram", "QuantileSketch", "hash_utf8", "hash_values"]
+__all__ = ["HyperLogLog", "Histogram", "QuantileSketch", "hash_utf8", "hash_values", "round_keeping_total"]
 
 _P = 12
 _M = 1 << _P
@@ -112,7 +112,7 @@ def hash_utf8(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
     return _fmix32(h)
 
 
-def _round_keeping_total(values: np.ndarray) -> np.ndarray:
+def round_keeping_total(values: np.ndarray) -> np.ndarray:
     """Round to integers whose sum is the rounded sum (largest remainders round up)."""
     floors = np.floor(values)
     missing = int(round(float(values.sum()) - float(floors.sum())))
@@ -332,7 +332,7 @@ class Histogram:
                 overlap = min(b, d) - max(a, c)
                 if overlap > 0:
                     new[i] += count * overlap / width
-        counts = _round_keeping_total(np.concatenate(([below], new, [above])))
+        counts = round_keeping_total(np.concatenate(([below], new, [above])))
         return Histogram(tuple(edges), tuple(int(c) for c in counts[1:-1]), int(counts[0]), int(counts[-1]))
 
     def merge(self, other: Histogram) -> Histogram:

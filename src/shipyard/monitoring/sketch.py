@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from shipyard.datasets.sketches import Histogram, QuantileSketch
+from shipyard.datasets.sketches import Histogram, QuantileSketch, round_keeping_total
 from shipyard.errors import InvalidInput
 
 __all__ = ["BINS", "TOP_K", "CategoricalSketch", "ColumnSketch", "NumericSketch", "categorical", "edges_for",
@@ -258,17 +258,9 @@ def numeric_from_quantiles(count: int, nulls: int, mean: float | None, m2: float
         edges = (edges[0], edges[0] + 1.0)
     shares = quantiles.cdf(np.asarray(edges[1:-1]))
     cumulative = np.concatenate(([0.0], shares, [1.0])) * count
-    counts = _round_keeping_total(np.diff(cumulative))
+    counts = round_keeping_total(np.diff(cumulative))
     return NumericSketch(count, nulls, quantiles.points[0], quantiles.points[-1], mean, m2,
                          Histogram(edges, tuple(int(c) for c in counts)), quantiles)
-
-
-def _round_keeping_total(values: np.ndarray) -> np.ndarray:
-    floors = np.floor(values)
-    missing = int(round(float(values.sum()) - float(floors.sum())))
-    if missing > 0:
-        floors[np.argsort(floors - values)[:missing]] += 1
-    return floors.astype(np.int64)
 
 
 def quantile_pass(batches: Iterable[pa.RecordBatch], rows: int, bins: int = BINS) -> dict[str, ColumnSketch]:
