@@ -24,8 +24,9 @@ imports). Names load on first use, so ``import shipyard`` stays light (no DuckDB
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.features.definitions import Entity, FeatureView, OnDemandFeatureView, RequestField
@@ -92,14 +93,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.features' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shipyard.features.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())

@@ -21,8 +21,9 @@ False
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.monitoring.alerts import AlertEngine
@@ -77,14 +78,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.monitoring' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shipyard.monitoring.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())

@@ -8,10 +8,10 @@ One interface (:class:`OnlineStore`), two backends — :class:`SqliteOnlineStore
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from shipyard._lazy import lazy_exports
 from shipyard.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,14 +46,4 @@ def open_online_store(setting: str | None, home: Path) -> OnlineStore:
                       field="online_store")
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.features.online' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shipyard.features.online.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
