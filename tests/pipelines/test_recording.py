@@ -104,6 +104,7 @@ def test_a_dataset_read_by_a_step_is_recorded_as_its_input(client: Client, local
     run_id = result.steps["rows"].run_id
     graph = client.dataset_lineage(f"churn@{version.version}")
     assert Node("run", run_id) in graph.nodes  # type: ignore[arg-type]
+    assert Node("run", result.run_id) in graph.nodes  # type: ignore[arg-type]  # the pipeline run read it too
 
 
 @step

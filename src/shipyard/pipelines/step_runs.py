@@ -177,13 +177,17 @@ class StepRunBuilder:
         log_output = getattr(self.client, "log_output", None)
         if log_input is None:
             return
+        read = []
         for ref in snap.inputs.values():
             if ref.output.serializer == "dataset":
                 data = json.loads(self.store.get_bytes(ref.output.digest))
-                log_input(run_id, f"{data['name']}@{data['version']}")
-        for value in snap.params.values():
-            if type(value).__module__.startswith("shipyard.datasets."):
-                log_input(run_id, value)
+                read.append(f"{data['name']}@{data['version']}")
+        read += [v for v in snap.params.values() if type(v).__module__.startswith("shipyard.datasets.")]
+        for dataset in read:
+            log_input(run_id, dataset)
+            # The pipeline run consumed it too: what a later step makes from this step's
+            # output (a model) then traces back to the data through its pipeline run.
+            log_input(self.run.run_id, dataset)
         if snap.output is not None and snap.output.serializer == "dataset" and log_output is not None:
             data = json.loads(self.store.get_bytes(snap.output.digest))
             log_output(run_id, f"{data['name']}@{data['version']}")
