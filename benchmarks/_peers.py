@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -352,3 +353,23 @@ def print_table(rows: Sequence[Row], *, peer: str = "peer", title: str = "") -> 
         style = {"PASS": "green", "FAIL": "red"}.get(line[-1], "")
         table.add_row(*line[:-1], f"[{style}]{line[-1]}[/]" if style else line[-1])
     console.print(table)
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.match(r"([\d.]+)", text).group(1)), re.sub(r"[\d.]", "", text)  # type: ignore[union-attr]
+    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def run_wrk(url: str, script: Path, connections: int, seconds: int, warmup: int) -> dict[str, float]:
+    """Load ``url`` with wrk (one thread, ``connections``, the Lua ``script``) after a warm-up;
+    requests/s, p50 and p99 in ms, non-2xx responses and socket timeouts."""
+    base = ["wrk", "-t1", f"-c{connections}", "--timeout", "10s", "-s", str(script)]
+    subprocess.run([*base, f"-d{warmup}s", url], capture_output=True, text=True, check=True)
+    out = subprocess.run([*base, f"-d{seconds}s", "--latency", url], capture_output=True, text=True,
+                         check=True).stdout
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*timeout (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"]),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0, "timeouts": int(errors.group(1)) if errors else 0}

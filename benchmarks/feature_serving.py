@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers import free_port, scratch_dir, start_process, wait_http  # noqa: E402
+from _peers import free_port, run_wrk, scratch_dir, start_process, wait_http  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTITIES = 10_000
@@ -116,22 +114,6 @@ def lookups(home: Path, online: str | None, refs: list[str]) -> dict[int, tuple[
     return out
 
 
-def _ms(text: str) -> float:
-    value, unit = float(re.match(r"([\d.]+)", text).group(1)), re.sub(r"[\d.]", "", text)  # type: ignore[union-attr]
-    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
-
-
-def wrk(url: str, script: Path, connections: int, seconds: int, warmup: int) -> dict[str, float]:
-    base = ["wrk", "-t1", f"-c{connections}", "--timeout", "10s", "-s", str(script)]
-    subprocess.run([*base, f"-d{warmup}s", url], capture_output=True, text=True, check=True)
-    out = subprocess.run([*base, f"-d{seconds}s", "--latency", url], capture_output=True, text=True,
-                         check=True).stdout
-    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"]), "non2xx": int(non2xx.group(1)) if non2xx else 0}
-
-
 def serve(home: Path, model: str, online: str | None, script: Path, args: argparse.Namespace,
           label: str) -> dict[int, dict[str, float]]:
     port = free_port()
@@ -143,7 +125,7 @@ def serve(home: Path, model: str, online: str | None, script: Path, args: argpar
     with start_process(cmd, env, cwd=ROOT, log_path=home.parent / f"{label}.log", clean_env=False) as proc:
         wait_http(f"http://127.0.0.1:{port}/ping", timeout=120, proc=proc)
         for connections in (1, 64):
-            results[connections] = wrk(f"http://127.0.0.1:{port}/invocations", script, connections, args.seconds,
+            results[connections] = run_wrk(f"http://127.0.0.1:{port}/invocations", script, connections, args.seconds,
                                        args.warmup)
             print(f"  {label:28s} c={connections:<3d} {results[connections]}", file=sys.stderr, flush=True)
     return results

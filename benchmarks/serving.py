@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,6 +34,7 @@ from _peers import (  # noqa: E402
     free_port,
     peer_venv,
     run_in_venv,
+    run_wrk,
     scratch_dir,
     start_process,
     wait_http,
@@ -103,24 +102,10 @@ def shipyard_models(home: Path) -> dict[str, dict[str, float]]:
     return ceilings
 
 
-def _ms(text: str) -> float:
-    value, unit = float(re.match(r"([\d.]+)", text).group(1)), re.sub(r"[\d.]", "", text)  # type: ignore[union-attr]
-    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
-
-
 def wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: Path) -> dict[str, float]:
     script = work / "post.lua"
     script.write_text(LUA.format(body=body))
-    base = ["wrk", "-t1", f"-c{connections}", "--timeout", "10s", "-s", str(script)]
-    subprocess.run([*base, f"-d{warmup}s", url], capture_output=True, text=True, check=True)
-    out = subprocess.run([*base, f"-d{seconds}s", "--latency", url], capture_output=True, text=True,
-                         check=True).stdout
-    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: .*timeout (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": _ms(pct["50"]), "p99_ms": _ms(pct["99"]),
-            "non2xx": int(non2xx.group(1)) if non2xx else 0, "timeouts": int(errors.group(1)) if errors else 0}
+    return run_wrk(url, script, connections, seconds, warmup)
 
 
 def body() -> str:
