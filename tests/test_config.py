@@ -151,3 +151,8 @@ def test_config_is_frozen_and_with_returns_a_changed_copy() -> None:
         cfg.url = "http://x"  # type: ignore[misc]
     changed = cfg.with_(url="http://x")
     assert (cfg.url, changed.url) == (None, "http://x")
+
+
+def test_home_given_as_a_string_is_a_path() -> None:
+    config = Config(home="/tmp/shipyard-home")
+    assert config.home == Path("/tmp/shipyard-home") and config.database_url.endswith("shipyard-home/shipyard.db")

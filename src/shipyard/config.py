@@ -58,6 +58,8 @@ class Config:
     alerts: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.home, Path):  # Config(home="/srv/shipyard") reads naturally
+            object.__setattr__(self, "home", Path(self.home))
         if not math.isfinite(self.flush_interval) or self.flush_interval <= 0:
             raise ConfigError(
                 f"flush_interval must be positive, got {self.flush_interval!r}",
