@@ -94,3 +94,44 @@ def test_invalid_input_names_the_field() -> None:
     assert exc.field == "lr"  # type: ignore[attr-defined]
     with pytest.raises(ShipyardError, match="lr must be a number"):
         raise exc
+
+
+def _declared_extras() -> set[str]:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    return set(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["optional-dependencies"])
+
+
+def _raised_extras() -> list[tuple[str, str, str]]:
+    """(where, module, extra) of every ``MissingExtra(module, "extra")`` and ``require(module, "extra")``
+    call in the package whose extra is written out."""
+    import ast
+    from pathlib import Path
+
+    import shipyard
+
+    found = []
+    root = Path(shipyard.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or len(node.args) != 2:
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            module, extra = node.args
+            if name in ("MissingExtra", "require") and isinstance(extra, ast.Constant):
+                shown = module.value if isinstance(module, ast.Constant) else ast.unparse(module)
+                found.append((f"{path.relative_to(root)}:{node.lineno}", shown, extra.value))
+    return found
+
+
+def test_every_missing_extra_hint_names_an_extra_that_pyproject_declares() -> None:
+    raised = _raised_extras()
+    extras = _declared_extras()
+    # The scan sees the raises it is meant to check (it would pass vacuously otherwise).
+    assert {"postgres", "s3", "redis", "ray", "sklearn", "demo"} <= {extra for _, _, extra in raised}
+    for where, module, extra in raised:
+        hint = str(MissingExtra(module, extra))
+        assert f"pip install 'shipyard[{extra}]'" in hint, where
+        assert extra in extras, f"{where} names the extra {extra!r}, which pyproject.toml does not declare"

@@ -132,3 +132,70 @@ def test_ctrl_c_marks_the_run_failed_and_keeps_completed_steps_cached(tmp_path: 
         tags = client.get_experiment(run.experiment_id).tags
         cached = {key for k, v in tags.items() if k.startswith("shipyard.cache.") for key in json.loads(v)}
         assert len(cached) == 3  # record, add, record_2 (into "started")
+
+
+def _readme_pipeline() -> str:
+    from tests.test_readme import readme_snippets
+
+    (code,) = [s for s in readme_snippets() if "@shipyard.pipeline" in s]
+    return code
+
+
+def _run_script(folder: Path, code: str) -> subprocess.CompletedProcess[str]:
+    (folder / "train.py").write_text(code)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    return subprocess.run([sys.executable, "train.py"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_readme_pipeline_runs_as_a_script_without_the_main_guard(tmp_path: Path) -> None:
+    code = _readme_pipeline()
+    assert "__main__" not in code
+    done = _run_script(tmp_path, code)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.split()[-1]) > 0
+    with Client(Config(home=tmp_path / ".shipyard")) as client:
+        run = client.search_runs("train", filter="tags.`shipyard.kind` = 'pipeline'").items[0]
+        assert run.status.value == "FINISHED"
+
+
+WORKER_PIDS = """
+import os
+from shipyard.pipelines import LocalExecutor, pipeline, step
+
+@step
+def pid(i: int) -> int:
+    return os.getpid()
+
+@pipeline
+def pids():
+    return pid(1), pid(2)
+
+{run}
+"""
+UNGUARDED = """executor = LocalExecutor(2)
+result = pids.run(executor=executor, artifacts="store")
+print(executor.start_method, len(set(result.output) - {os.getpid()}))
+executor.finalize()
+"""
+
+
+@pytest.mark.parametrize(("run", "method"), [
+    (UNGUARDED, "fork" if sys.platform.startswith("linux") else "thread"),
+    ('if __name__ == "__main__":\n' + textwrap.indent(UNGUARDED, "    "), LocalExecutor().start_method),
+    (UNGUARDED.replace("LocalExecutor(2)", "LocalExecutor(2, start_method='thread')"), "thread"),
+], ids=["unguarded", "guarded", "asked-for"])
+def test_only_a_script_without_the_main_guard_changes_how_workers_start(tmp_path: Path, run: str, method: str) -> None:
+    done = _run_script(tmp_path, WORKER_PIDS.format(run=run))
+    assert done.returncode == 0, done.stderr
+    started, workers = done.stdout.split()
+    assert started == method
+    assert (int(workers) > 0) == (method != "thread")  # the steps ran in worker processes, or in the script's
+
+
+def test_an_unknown_start_method_is_refused_naming_the_parameter() -> None:
+    from shipyard.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="'start_method' parameter of LocalExecutor") as info:
+        LocalExecutor(start_method="threads")
+    assert info.value.field == "start_method"  # type: ignore[attr-defined]

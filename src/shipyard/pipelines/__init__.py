@@ -13,7 +13,7 @@
 Modules: :mod:`~.step` (``@step``), :mod:`~.pipeline` (``@pipeline``, results),
 :mod:`~.graph` (the DAG and its checks), :mod:`~.serializers`, :mod:`~.fingerprint`
 and :mod:`~.cache` (cache keys), :mod:`~.task` (one attempt, as a worker runs it),
-:mod:`~.executor` (the interface), :mod:`~.local_executor`, :mod:`~.ray_executor`
+:mod:`~.executor` (the interface), :mod:`~.local_executor` (with :mod:`~.main_guard`), :mod:`~.ray_executor`
 (the ``ray`` extra), :mod:`~.runner`, :mod:`~.hooks`, :mod:`~.recording` (tracking) and :mod:`~.step_runs`,
 :mod:`~.records` (reading runs back), :mod:`~.view` (the live view), :mod:`~.schedules`,
 :mod:`~.scheduler` and :mod:`~.liveness` (heartbeats, abandoned runs), :mod:`~.loader`.

@@ -15,6 +15,14 @@ process sentinel at once:
 
 Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and
 it is the pipeline's runner that decides what an interrupt does.
+
+A script that runs a pipeline from its top level without ``if __name__ ==
+"__main__":`` cannot have ``forkserver`` (or ``spawn``) workers: each would import
+the script again and start the pipeline anew. Unless a start method was asked for,
+such a script gets workers made by ``fork`` where that is safe (Linux), which start
+from the script as it already is, and elsewhere one thread of its own process
+that runs the steps one at a time (``"thread"``; a step's timeout is not enforced
+there). Guarded scripts, modules and interactive sessions are unaffected.
 """
 
 from __future__ import annotations
@@ -27,15 +35,18 @@ import multiprocessing.connection
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
+import warnings
 from collections import OrderedDict, deque
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.pipelines.errors import StepTimeout, WorkerLost
+from shipyard.pipelines.main_guard import unguarded_main_line
 from shipyard.pipelines.task import Task, TaskResult, execute_task
 
 __all__ = ["LocalExecutor"]
@@ -44,14 +55,19 @@ _TIMEOUT_GRACE_S = 2.0
 _REGISTRIES_KEPT = 8  # serializer registries a worker keeps (a run has one)
 
 
-def _worker_main(conn: multiprocessing.connection.Connection) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection,
+                 inherited: tuple[multiprocessing.connection.Connection, ...] = ()) -> None:
     """A worker's loop: receive a task, run it, send the result; stop on None or EOF.
 
     A task arrives as ``(token, registry pickle or None, task without its registry)``:
     the serializer registry (with its client factory, the bulk of a task's pickle)
-    crosses once per worker, then by token (see :class:`_Registries`).
+    crosses once per worker, then by token (see :class:`_Registries`). ``inherited``
+    are the parent's pipe ends a forked worker got copies of: closed at once, so that
+    every pipe still reports EOF when the parent goes.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for end in inherited:
+        end.close()
     from shipyard.store.artifacts import open_artifact_store
 
     registries: OrderedDict[int, Any] = OrderedDict()
@@ -133,6 +149,11 @@ class _Registries:
 class LocalExecutor:
     """Runs tasks in ``processes`` worker processes (default: the number of CPUs).
 
+    ``start_method`` is a multiprocessing start method or ``"thread"`` (one thread
+    of this process, steps one at a time); by default ``forkserver`` where there is
+    one, else ``spawn``, and for a script without the main guard what works for it
+    (see the module docstring), chosen when the workers start.
+
     Usable as a context manager; a pipeline run given the name ``"local"`` creates
     and finalizes one itself.
     """
@@ -145,8 +166,12 @@ class LocalExecutor:
                                f"Got {processes!r} instead.", field="processes")
         self.processes = processes or os.cpu_count() or 1
         methods = multiprocessing.get_all_start_methods()
+        if start_method is not None and start_method not in (*methods, "thread"):
+            raise InvalidInput(f"The 'start_method' parameter of LocalExecutor must be one of "
+                               f"{[*methods, 'thread']}. Got {start_method!r} instead.", field="start_method")
         self.start_method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
-        self._ctx: Any = multiprocessing.get_context(self.start_method)
+        self._chosen = start_method is not None
+        self._threads: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._queue: deque[tuple[Task, Future[TaskResult]]] = deque()
         self._workers: list[_Worker] = []
@@ -171,15 +196,27 @@ class LocalExecutor:
 
     def init(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None or self._threads is not None:
                 return
-            self._workers = [self._spawn() for _ in range(self.processes)]
+            if not self._chosen and self.start_method != "fork" and unguarded_main_line() is not None:
+                # Fork is unsafe on macOS (system frameworks) and absent on Windows.
+                self.start_method = "fork" if sys.platform.startswith("linux") else "thread"
+            if self.start_method == "thread":
+                self._threads = ThreadPoolExecutor(1, thread_name_prefix="shipyard-step")
+                return
+            self._ctx: Any = multiprocessing.get_context(self.start_method)
+            for _ in range(self.processes):
+                self._workers.append(self._spawn())
             self._thread = threading.Thread(target=self._dispatch, name="shipyard-local-executor", daemon=True)
             self._thread.start()
 
     def submit(self, task: Task) -> Future[TaskResult]:
-        if self._thread is None:
+        if self._thread is None and self._threads is None:
             self.init()
+        if self._threads is not None:
+            if self._closing:
+                raise InvalidInput("this LocalExecutor has been finalized", field="executor")
+            return self._threads.submit(execute_task, task)
         future: Future[TaskResult] = Future()
         with self._lock:
             if self._closing:
@@ -198,6 +235,8 @@ class LocalExecutor:
                 return
             self._closing = True
             queued, self._queue = list(self._queue), deque()
+        if self._threads is not None:
+            self._threads.shutdown(wait=not cancel, cancel_futures=cancel)
         for _, future in queued:
             future.cancel()
         for worker in self._workers:
@@ -225,8 +264,16 @@ class LocalExecutor:
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child,), name="shipyard-step-worker", daemon=True)
-        process.start()
+        inherited: tuple[multiprocessing.connection.Connection, ...] = ()
+        if self.start_method == "fork":
+            inherited = (parent, self._wake_r, self._wake_w, *(w.conn for w in self._workers if w.alive))
+        process = self._ctx.Process(target=_worker_main, args=(child, inherited), name="shipyard-step-worker",
+                                    daemon=True)
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads may deadlock the child; a
+            # forked worker only runs steps, on connections and stores it opens itself.
+            warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+            process.start()
         child.close()
         return _Worker(process, parent)
 

@@ -21,7 +21,7 @@ def demo(
     runs: int = typer.Option(6, help="How many training runs to track."),
     epochs: int = typer.Option(30, help="Epochs per run."),
     requests: int = typer.Option(800, help="Single-row requests sent to the served model."),
-    out: Path | None = typer.Option(None, help="Folder for the demo's files (reports); default: a temporary one."),
+    out: Path | None = typer.Option(None, help="Folder for the demo's files; default: <home>/demo/<timestamp>."),
 ) -> None:
     """Walk the lifecycle: data → sweep → registry → serving → monitoring → retraining → audit."""
     from shipyard.cli.demo.command import run_demo

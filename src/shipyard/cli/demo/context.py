@@ -43,6 +43,7 @@ class DemoState:
     experiment: str
     model_name: str
     data_name: str
+    command: str = "shipyard"  # how the caller's shell runs `shipyard` (see command.shipyard_command)
     dataset_version: int = 0
     best_run: Any = None
     served: dict[str, Any] = field(default_factory=dict)

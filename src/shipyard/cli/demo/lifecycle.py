@@ -19,7 +19,7 @@ def version_data(state: DemoState) -> pd.DataFrame:
     """Register the training table as a dataset version and infer its data contract."""
     x, y = make_data(state.rng)
     frame = x.assign(label=y)
-    dataset = shipyard.datasets.register(state.data_name, frame, client=state.client)
+    dataset = shipyard.data.register(state.data_name, frame, client=state.client)
     state.dataset_version = dataset.version
     contract = shipyard.data.infer_contract(f"{state.data_name}@{dataset.version}", client=state.client)
     report = shipyard.data.validate(frame.head(100).assign(f0=np.nan), contract, client=state.client)
@@ -56,7 +56,7 @@ def sweep(state: DemoState, runs: int, epochs: int) -> None:
         for alpha, eta0 in grid:
             task = progress.add_task(f"alpha={alpha} eta0={eta0}", total=epochs)
             with shipyard.start_run(state.experiment, tags={"demo": "sweep"}, client=state.client):
-                train = shipyard.datasets.get(ref, client=state.client).to_pandas()  # read → lineage
+                train = shipyard.data.get(ref, client=state.client).to_pandas()  # read → lineage
                 x, y = train.drop(columns="label"), train["label"].to_numpy()
                 shipyard.log_params({"alpha": alpha, "eta0": eta0, "epochs": epochs})
                 model = _train(x, y, alpha, eta0, epochs, progress, task)
@@ -120,4 +120,4 @@ def audit(state: DemoState) -> None:
                   + "; ".join(f"{e.src} -{e.relation}-> {e.dst}" for e in graph.upstream))
     card = client.model_card(f"models:/{name}@production")
     console.print(f"model card: {len(card.splitlines())} lines of Markdown "
-                  f"(shipyard models card {name}@production)")
+                  f"({state.command} models card {name}@production)")

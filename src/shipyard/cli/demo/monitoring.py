@@ -57,5 +57,5 @@ def monitor(state: DemoState) -> None:
     html.write_text(sm.render_html(report), encoding="utf-8")
     (state.workdir / "monitor-report.json").write_text(json.dumps(report.to_json()), encoding="utf-8")
     console.print(f"report: {html} ({html.stat().st_size // 1024} KiB, self-contained; "
-                  f"also `shipyard monitor report {name} --since 1d`)")
+                  f"also `{state.command} monitor report {name} --since 1d`)")
     state.summary.append(("monitor", f"{len(windows)} windows, {len(firing)} alert(s)"))
