@@ -8,7 +8,6 @@ test, so windows of any date can be filled.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import itertools
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pandas as pd
 import pytest
 
 from shipyard import Client
+from shipyard.serving import log_layout as layout
 from shipyard.serving.inference_log import RunSink
 
 H = 3_600_000
@@ -70,20 +70,16 @@ def truth(frame: pd.DataFrame, seed: int = 7, flip: float = 0.0) -> pd.DataFrame
     return pd.DataFrame({"request_id": frame["request_id"], "label": label})
 
 
-def _day(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d")
-
-
 def write_segments(client: Client, frame: pd.DataFrame, *, model: str = "churn", worker: str = "w1",
                    kind: str = "inference", rows_per_segment: int = 5000, sink: RunSink | None = None) -> RunSink:
     """Write ``frame`` as segments of a serving run, each under the day of its last row."""
     sink = sink or RunSink(client, run_name=f"serving-{worker}")
     for start in range(0, len(frame), rows_per_segment):
         part = frame.iloc[start:start + rows_per_segment]
-        day = _day(int(part["timestamp"].max().value // 1_000_000))
+        day = layout.day_of(int(part["timestamp"].max().value // 1_000_000))
         buffer = io.BytesIO()
         part.to_parquet(buffer, index=False)
-        sink.write(model, f"{kind}/{day}/{worker}-{next(_seq):06d}.parquet", buffer.getvalue())
+        sink.write(model, layout.segment_path(kind, day, worker, next(_seq)), buffer.getvalue())
     return sink
 
 

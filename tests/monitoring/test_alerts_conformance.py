@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import Client, Config
+from shipyard.monitoring.alerts_store import AlertStore
 from shipyard.testing.alerts import AlertsConformance, WebhookReceiver, webhook_receiver
 from tests.services import running_server
 
@@ -29,6 +30,16 @@ def alert_client(request: pytest.FixtureRequest, tmp_path: Path, webhook: Webhoo
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     with Client(Config(home=tmp_path / "home", db=url, alerts=alerts)) as client:
         yield client
+
+
+@pytest.fixture
+def rule_store(alert_client: Client, tmp_path: Path) -> Iterator[AlertStore]:
+    """The rules the evaluating side reads, unchecked: the client's own store, or the server's database."""
+    if not alert_client.config.url:
+        yield alert_client.alert_store
+        return
+    with Client(Config(home=tmp_path / "server")) as server_side:
+        yield server_side.alert_store
 
 
 class TestAlerts(AlertsConformance):

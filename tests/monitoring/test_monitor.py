@@ -165,3 +165,96 @@ def test_a_remote_client_runs_monitors_through_the_server(tmp_path: Path) -> Non
         assert values(remote, "churn@production", "feature_drift_score", feature="age")[0] > 0.5
         data = remote.monitor_report("churn@production", since=T0, until=T0 + H)
         assert {f.name for f in data.features} >= {"age", "plan"}
+
+
+# -- what waits, and the window still open ----------------------------------------------------
+
+
+def test_rows_waiting_for_their_window_are_reported_with_when_it_is_computed(client: Client) -> None:
+    write_segments(client, log_frame(T0, 300, span_ms=H // 2))
+    client.create_monitor("churn@production", window="1h", start=T0, delay_s=60)  # the README's monitor
+    [run] = client.run_monitors(now=T0 + 40 * 60_000)
+    assert run.windows == () and run.backlog == 0 and run.pending_rows == 300
+    [waiting] = run.pending
+    assert (waiting.window_start, waiting.window_end, waiting.rows, waiting.due_at) == (T0, T0 + H, 300,
+                                                                                        T0 + H + DELAY)
+    assert "300 rows waiting" in run.summary() and "01:01" in run.summary()
+    [done] = client.run_monitors(now=T0 + H + DELAY)
+    assert [w.rows for w in done.windows] == [300] and done.pending == ()
+
+
+def test_closed_windows_beyond_the_run_limit_are_counted_as_left(client: Client) -> None:
+    write_segments(client, log_frame(T0 + 4 * H, 50, span_ms=H // 4))
+    client.create_monitor("churn@production", window="1h", start=T0, delay_s=0)
+    run = client.run_monitor("churn@production", now=T0 + 4 * H + H // 2, max_windows=2)
+    assert len(run.windows) == 2 and run.backlog == 2
+    assert [(p.window_start, p.rows) for p in run.pending] == [(T0 + 4 * H, 50)]
+    assert "2 closed window(s) left" in run.summary()
+
+
+def test_the_open_window_is_computed_on_request_marked_partial_and_never_stored(client: Client) -> None:
+    client.register_dataset("churn-train", reference_frame())
+    client.create_monitor("churn@production", reference="ds:churn-train@1", window="1h", start=T0,
+                          label_column="churned", delay_s=60)
+    write_segments(client, log_frame(T0, 400, seed=8, shift=15.0, span_ms=H // 4))
+    now = T0 + 20 * 60_000
+    run = client.run_monitor("churn@production", now=now, include_partial=True)
+    assert run.windows == () and run.points == 0
+    [partial] = run.partial
+    assert partial.window.status == "partial" and partial.window.rows == 400 and partial.through == now
+    assert (partial.window.window_start, partial.window.window_end) == (T0, T0 + H)
+    assert partial.values["rows"] == 400.0 and partial.values["drift_share"] > 0
+    age = [p.value for p in partial.points if p.series == "feature_drift_score" and p.labels == {"feature": "age"}]
+    assert age and age[0] > 0.3
+    assert [(p.rows, p.due_at) for p in run.pending] == [(400, T0 + H + DELAY)]
+    assert "partial window" in run.summary()
+    # Nothing of it was stored, and the monitor has not moved on.
+    assert client.list_monitor_windows("churn@production") == []
+    assert client.query_series("churn@production") == []
+    assert client.get_monitor("churn@production").cursor == T0
+    # Recomputed next time, with the rows logged since.
+    write_segments(client, log_frame(T0 + H // 4, 100, seed=9, span_ms=H // 4))
+    [again] = client.run_monitors(now=T0 + 40 * 60_000, include_partial=True)
+    assert [p.window.rows for p in again.partial] == [500]
+    # Once closed, the window is computed for good; the next one is the partial one.
+    [closed] = client.run_monitors(now=T0 + H + DELAY, include_partial=True)
+    assert [(w.rows, w.status) for w in closed.windows] == [(500, "ok")]
+    assert [(p.window.window_start, p.window.rows) for p in closed.partial] == [(T0 + H, 0)]
+    assert [w.status for w in client.list_monitor_windows("churn@production")] == ["ok"]
+
+
+def test_a_partial_window_is_never_stored(client: Client) -> None:
+    from shipyard.errors import InvalidInput
+
+    client.create_monitor("churn@production", window="1h", start=T0)
+    partial = MonitorWindow("churn@production", T0, T0 + H, 10, "partial")
+    with pytest.raises(InvalidInput) as caught:
+        client.monitor_store.commit("churn@production", expect=(T0, None), windows=[partial], points=[],
+                                    cursor=T0 + H, label_watermark=None)
+    assert caught.value.context["field"] == "windows"
+    assert client.get_monitor("churn@production").cursor == T0
+
+
+# -- alerts in the run's result ---------------------------------------------------------------
+
+
+def test_a_run_says_which_alerts_fired_and_which_notifications_failed(tmp_path: Path) -> None:
+    from shipyard import Config
+    from shipyard.testing.alerts import webhook_receiver
+
+    with webhook_receiver() as hook:
+        hook.status = 500  # the notifier's endpoint fails
+        alerts = {"notifiers": {"hook": {"type": "webhook", "url": hook.url, "timeout": 5}}}
+        with Client(Config(home=tmp_path / "home", alerts=alerts)) as client:
+            write_segments(client, log_frame(T0, 300, latency_ms=900.0))
+            client.create_monitor("churn@production", window="1h", start=T0, delay_s=0)
+            client.create_alert_rule("p99_latency_ms > 500", name="slow", monitor="churn@production",
+                                     notify=["hook", "log"])
+            [run] = client.run_monitors(now=T0 + H)
+        assert len(hook.received) == 1
+    [alert] = run.alerts
+    assert (alert.kind, alert.rule.name, alert.value) == ("firing", "slow", 900.0)
+    assert {(d.notifier, d.ok) for d in alert.deliveries} == {("hook", False), ("log", True)}
+    [(event, notifier, why)] = run.failed_deliveries
+    assert event is alert and notifier == "hook" and "500" in (why or "")
+    assert "alert slow firing" in run.summary() and "NOT delivered to hook" in run.summary()

@@ -15,7 +15,9 @@ from tests.services import running_server
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[httpx.Client]:
-    with running_server(Config(home=tmp_path / "server")) as server, \
+    # A notifier the server's configuration holds (never called here: nothing fires).
+    alerts = {"notifiers": {"slack": {"type": "slack", "url": "http://127.0.0.1:9/hooks/T0/B0/x"}}}
+    with running_server(Config(home=tmp_path / "server", alerts=alerts)) as server, \
             httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
 
@@ -69,3 +71,12 @@ def test_rules_round_trip_and_conflicts(api: httpx.Client) -> None:
     assert api.delete("/api/v1/alerts/rules/acc").status_code == 200
     assert api.get("/api/v1/alerts/rules/acc").status_code == 404
     assert api.post("/api/v1/alerts/evaluate").json() == {"items": []}
+
+
+def test_a_rule_naming_a_notifier_the_server_lacks_is_422_naming_the_configured_ones(api: httpx.Client) -> None:
+    response = api.post("/api/v1/alerts/rules", json={**RULE, "notify": ["slack", "pager"]})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["type"] == "InvalidInput" and error["field"] == "notify" and error["unknown"] == ["pager"]
+    assert error["configured"] == ["log", "slack"] and "'pager'" in error["message"]
+    assert api.get("/api/v1/alerts/rules").json()["items"] == []

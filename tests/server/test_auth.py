@@ -57,6 +57,13 @@ def test_health_check_needs_no_token(server_url: str) -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_the_landing_page_and_api_docs_need_no_token_but_the_api_does(server_url: str) -> None:
+    for path in ("/", "/docs", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/openapi.json"):
+        assert httpx.get(server_url + path).status_code == 200, path
+    for path in ("/docs/assets/nothing.js", "/docsx", "/api/v1/experiments"):
+        assert httpx.get(server_url + path).status_code == 401, path
+
+
 def test_client_with_the_token_works_end_to_end(server_url: str, tmp_path: Path) -> None:
     with shipyard.Client(url=server_url, token=TOKEN, home=tmp_path, flush_interval=0.1) as client:
         run = client.create_run("auth-e2e")

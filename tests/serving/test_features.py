@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import shipyard
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, Unavailable
 from shipyard.serving import InferenceLogConfig, ServeConfig, ServingService, create_app
 from tests.services import ServerThread
 from tests.serving.feature_models import Weighted
@@ -187,6 +187,32 @@ def test_the_inference_log_records_the_looked_up_features(client: shipyard.Clien
     assert [c for c in log.columns if c.startswith("in_")] == [f"in_{c}" for c in COLUMNS]
     assert log.in_avg_spend.tolist() == [1.5, 3.0] and log.in_amount.tolist() == [7.0, 8.0]
     assert np.isnan(log.in_discount.iloc[1])
+
+
+class DownLookup(TableLookup):
+    """An online store that cannot be reached."""
+
+    def lookup(self, refs: Sequence[str], rows: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise Unavailable("the online store is unreachable")
+
+
+def logged(client: shipyard.Client, model: str) -> pd.DataFrame:
+    """Every row of ``model``'s inference log."""
+    experiment = client.get_experiment_by_name(f"serving:{model}")
+    frames = []
+    for run in client.search_runs(experiment_ids=[experiment.id]).items:
+        for info in client.list_artifacts(run.id, "inference"):
+            with open(client.download_artifacts(run.id, info.path, client.config.home / "dl"), "rb") as f:
+                frames.append(pd.read_parquet(io.BytesIO(f.read())))
+    return pd.concat(frames)
+
+
+def test_a_failed_lookup_is_logged_with_the_status_the_caller_got(client: shipyard.Client) -> None:
+    with serving(client, DownLookup(), inference_log=InferenceLogConfig(flush_interval_s=60)) as server:
+        answer = httpx.post(f"{server.url}/v2/models/spend/infer", json=v2(user_id=[1], amount=[7.0]))
+    assert answer.status_code == 503, answer.text
+    log = logged(client, "spend")
+    assert log.status.tolist() == [503] and "unreachable" in log.error.iloc[0]
 
 
 def test_a_feature_model_needs_a_feature_lookup_to_load(client: shipyard.Client) -> None:

@@ -88,3 +88,25 @@ def test_a_failing_sink_is_counted_and_never_raises() -> None:
     log.feedback("m", [("r1", 1.0)])
     log.close()
     assert rows_written(metrics, "failed") == 3
+
+
+def test_segments_follow_the_layout_monitoring_reads() -> None:
+    from shipyard.serving import log_layout as layout
+
+    sink = MemorySink()
+    log = InferenceLog(InferenceLogConfig(flush_interval_s=60), sink, worker="w1")
+    log.record(entry(1, rows=2))
+    log.feedback("m", [("r1", 1)])
+    log.close()
+    paths = sorted(path.removeprefix("m/") for path in sink.files)
+    assert all(layout.is_segment(p) for p in paths)
+    assert {p.split("/")[0] for p in paths} == {layout.INFERENCE, layout.FEEDBACK}
+    day = layout.day_of(int(time.time() * 1000))
+    assert {layout.segment_day(p) for p in paths} <= {day, layout.day_of(int(time.time() * 1000) - 60_000)}
+    inference = pd.read_parquet(io.BytesIO(sink.files[f"m/{next(p for p in paths if p.startswith('inference'))}"]))
+    expected = {layout.REQUEST_ID, layout.TIMESTAMP, layout.MODEL, layout.VERSION, layout.ROUTE, layout.LATENCY_MS,
+                layout.STATUS, layout.ERROR, layout.ROW, layout.PREDICTION, layout.PROBABILITIES}
+    assert expected <= set(inference.columns)
+    assert [layout.input_name(c) for c in inference.columns if layout.input_name(c)] == ["a", "b"]
+    feedback = pd.read_parquet(io.BytesIO(sink.files[f"m/{next(p for p in paths if p.startswith('feedback'))}"]))
+    assert tuple(feedback.columns) == layout.FEEDBACK_COLUMNS

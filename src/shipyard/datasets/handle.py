@@ -14,17 +14,13 @@ lineage without this package knowing about runs.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.datasets.entities import DatasetFile, DatasetVersion
 from shipyard.errors import MissingExtra
-from shipyard.store.artifacts import safe_relpath
+from shipyard.store.materialize import materialize as materialize_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,28 +37,7 @@ Fetch = Callable[[DatasetFile, Path], object]
 
 def materialize(folder: Path, files: Sequence[DatasetFile], fetch: Fetch, workers: int = 8) -> Path:
     """``folder`` holding ``files``, fetched into a temporary sibling and renamed in whole."""
-    if folder.is_dir():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
-    try:
-        def one(file: DatasetFile) -> None:
-            fetch(file, tmp / safe_relpath(file.path))
-
-        if len(files) <= 1:
-            for file in files:
-                one(file)
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shipyard-pull") as pool:
-                list(pool.map(one, files))
-        try:
-            os.rename(tmp, folder)
-        except OSError:
-            if not folder.is_dir():  # somebody else won the race if it exists now
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return materialize_folder(folder, files, fetch, workers=workers)
 
 
 class DatasetHandle:

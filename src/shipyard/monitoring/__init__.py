@@ -8,7 +8,9 @@ logs, dataset versions and their profiles) and imports nothing above itself.
 * :func:`check_quality` → :class:`QualityReport` against a contract or signature;
 * :func:`classification_metrics`, :func:`regression_metrics` and
   :func:`estimate_performance` (confidence-based, before labels arrive);
-* :class:`ReportData` and :func:`render_html`: a self-contained HTML report.
+* :class:`ReportData` and :func:`render_html`: a self-contained HTML report;
+* :class:`MonitorRun`: what a run of a monitor computed, what waits (:class:`Pending`,
+  :class:`PartialWindow`) and which alerts it caused.
 
 Names are loaded on first use, so ``import shipyard`` stays light (no numpy or Arrow).
 
@@ -27,6 +29,7 @@ from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.monitoring.alerts import AlertEngine
+    from shipyard.monitoring.coverage import CoverageWarning
     from shipyard.monitoring.drift import ColumnDrift, DriftReport, detect_drift
     from shipyard.monitoring.notifiers import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
     from shipyard.monitoring.performance import (
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from shipyard.monitoring.quality import QualityIssue, QualityReport, check_quality
     from shipyard.monitoring.report import Distribution, FeatureReport, ReportData, render_html
     from shipyard.monitoring.rules import AlertRule, parse_rule
+    from shipyard.monitoring.run_result import MonitorRun, PartialWindow, Pending
 
 # Public name -> the submodule defining it. Add a name here and to __all__ (kept sorted) to export it.
 _WHERE = {
@@ -50,19 +54,25 @@ _WHERE = {
     "Distribution": "report", "FeatureReport": "report", "ReportData": "report", "render_html": "report",
     "AlertEngine": "alerts", "AlertRule": "rules", "parse_rule": "rules",
     "EmailNotifier": "notifiers", "LogNotifier": "notifiers", "Notifier": "notifiers", "WebhookNotifier": "notifiers",
+    "CoverageWarning": "coverage",
+    "MonitorRun": "run_result", "PartialWindow": "run_result", "Pending": "run_result",
 }
 
 __all__ = [
     "AlertEngine",
     "AlertRule",
     "ColumnDrift",
+    "CoverageWarning",
     "Distribution",
     "DriftReport",
     "EmailNotifier",
     "FeatureReport",
     "LogNotifier",
     "Metrics",
+    "MonitorRun",
     "Notifier",
+    "PartialWindow",
+    "Pending",
     "QualityIssue",
     "QualityReport",
     "ReportData",

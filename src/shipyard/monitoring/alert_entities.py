@@ -16,7 +16,7 @@ from typing import Any
 from shipyard.monitoring.entities import labels_key
 from shipyard.monitoring.rules import AlertRule, format_number
 
-__all__ = ["EVENT_KINDS", "STATES", "Alert", "AlertEvent", "HistoryEntry", "fingerprint"]
+__all__ = ["EVENT_KINDS", "STATES", "Alert", "AlertEvent", "Delivery", "HistoryEntry", "fingerprint"]
 
 STATES = ("firing", "resolved")
 #: History kinds: transitions (fired, resolved, renotified, retired: the rule was
@@ -59,12 +59,30 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """What became of one notifier's message about a transition: ``ok``, or why not (``detail``)."""
+
+    notifier: str
+    ok: bool
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"notifier": self.notifier, "ok": self.ok, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Delivery:
+        return cls(str(data["notifier"]), bool(data["ok"]), data.get("detail"))
+
+
+@dataclass(frozen=True)
 class AlertEvent:
     """A transition this evaluation claimed, as handed to every notifier of the rule.
 
     ``kind`` is ``firing`` (newly fired), ``resolved``, or ``repeat`` (still firing,
     notified again after the rule's repeat interval). ``value`` and ``window_end`` are
-    those of the newest window, the one that decided the transition.
+    those of the newest window, the one that decided the transition. ``deliveries``
+    (filled in once the notifiers were tried) says, per notifier, whether the message
+    went out.
     """
 
     kind: str
@@ -77,6 +95,7 @@ class AlertEvent:
     at: int
     started_at: int
     count: int = 1
+    deliveries: tuple[Delivery, ...] = ()
 
     @property
     def severity(self) -> str:
@@ -102,14 +121,21 @@ class AlertEvent:
         condition = f"{self.rule.op} {format_number(self.rule.threshold)}{windows}"
         return f"{self.series_text} {verb} {value} (rule: {condition})"
 
+    @property
+    def failed_deliveries(self) -> tuple[Delivery, ...]:
+        """The notifiers this transition did not reach."""
+        return tuple(d for d in self.deliveries if not d.ok)
+
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "rule": self.rule.to_json(), "fingerprint": self.fingerprint,
                 "monitor": self.monitor, "labels": dict(self.labels), "value": self.value,
-                "window_end": self.window_end, "at": self.at, "started_at": self.started_at, "count": self.count}
+                "window_end": self.window_end, "at": self.at, "started_at": self.started_at, "count": self.count,
+                "deliveries": [d.to_json() for d in self.deliveries]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertEvent:
-        return cls(**{**data, "rule": AlertRule.from_json(data["rule"]), "labels": dict(data.get("labels") or {})})
+        return cls(**{**data, "rule": AlertRule.from_json(data["rule"]), "labels": dict(data.get("labels") or {}),
+                      "deliveries": tuple(Delivery.from_json(d) for d in data.get("deliveries") or ())})
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,10 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from shipyard.errors import ShipyardError
-from shipyard.monitoring.alert_entities import Alert, AlertEvent, HistoryEntry, fingerprint
+from shipyard.monitoring.alert_entities import Alert, AlertEvent, Delivery, HistoryEntry, fingerprint
 from shipyard.monitoring.alerts_store import AlertStateStore
 from shipyard.monitoring.entities import labels_key, now_ms
 from shipyard.monitoring.notifiers import LogNotifier, Notifier
@@ -64,8 +65,9 @@ class AlertEngine:
         """Evaluate every enabled rule over the windows ended by ``now_ms`` (default: now).
 
         Returns the transitions this call claimed, in rule order, after notifying
-        each rule's notifiers; each transition and each delivery (or its failure) is
-        in the history.
+        each rule's notifiers, with what became of each message in
+        :attr:`~shipyard.monitoring.alert_entities.AlertEvent.deliveries`; each
+        transition and each delivery (or its failure) is in the history.
         """
         now = self.clock() if now_ms is None else int(now_ms)
         latest = self._latest()
@@ -73,9 +75,15 @@ class AlertEngine:
         for rule in self.store.list_rules():
             if rule.enabled:
                 events += self._evaluate_rule(rule, now, latest)
-        if events:
-            self.store.record(self._deliver(events))
-        return events
+        if not events:
+            return events
+        outcomes = self._deliver(events)
+        self.store.record([entry for _, entry in outcomes])
+        by_event: dict[int, list[Delivery]] = {}
+        for index, entry in outcomes:
+            by_event.setdefault(index, []).append(Delivery(entry.notifier or "", entry.kind == "notified",
+                                                           None if entry.kind == "notified" else entry.detail))
+        return [replace(event, deliveries=tuple(by_event.get(i, ()))) for i, event in enumerate(events)]
 
     # -- deciding -----------------------------------------------------------------------
 
@@ -133,12 +141,13 @@ class AlertEngine:
 
     # -- notifying ----------------------------------------------------------------------
 
-    def _deliver(self, events: Sequence[AlertEvent]) -> list[HistoryEntry]:
-        jobs = [(event, name) for event in events for name in (event.rule.notify or ("log",))]
+    def _deliver(self, events: Sequence[AlertEvent]) -> list[tuple[int, HistoryEntry]]:
+        """Each notifier's outcome (a history entry) with the index of the event it concerns."""
+        jobs = [(i, event, name) for i, event in enumerate(events) for name in (event.rule.notify or ("log",))]
         if len(jobs) == 1:
-            return [self._send(*jobs[0])]
+            return [(jobs[0][0], self._send(jobs[0][1], jobs[0][2]))]
         with ThreadPoolExecutor(min(_MAX_SENDERS, len(jobs)), thread_name_prefix="shipyard-notify") as pool:
-            return list(pool.map(lambda job: self._send(*job), jobs))
+            return list(pool.map(lambda job: (job[0], self._send(job[1], job[2])), jobs))
 
     def _send(self, event: AlertEvent, name: str) -> HistoryEntry:
         notifier = self.notifiers.get(name)

@@ -56,7 +56,8 @@ class MonitorStore(Protocol):
                points: Sequence[Point], cursor: int | None, label_watermark: int | None) -> Monitor:
         """In one transaction: store ``windows`` and ``points`` (replacing equal keys) and
         move the monitor to ``cursor`` and ``label_watermark`` — only if its current
-        ``(cursor, label_watermark)`` equals ``expect``, else ``Conflict`` and nothing changes."""
+        ``(cursor, label_watermark)`` equals ``expect``, else ``Conflict`` and nothing changes.
+        A window with status ``partial`` is refused (``InvalidInput``): only closed windows are kept."""
         ...
 
     def list_windows(self, name: str, *, since_ms: int | None = None, until_ms: int | None = None,

@@ -61,7 +61,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,255}$")
 _MODEL_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,255})(?:@([A-Za-z0-9_.\-]{1,256})|/([0-9]{1,9}))?$")
 _DURATION_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-WINDOW_STATUSES = ("ok", "empty", "failed")
+#: ``incomparable``: the window has rows but none of its inputs is in the reference, so
+#: drift compares nothing; ``partial``: computed on request before the window closed
+#: (never stored).
+WINDOW_STATUSES = ("ok", "empty", "failed", "incomparable", "partial")
 
 
 def now_ms() -> int:
@@ -236,8 +239,11 @@ class Monitor:
 
 @dataclass(frozen=True)
 class MonitorWindow:
-    """One computed window: its rows, status (``ok``, ``empty`` or ``failed``), the model
-    version that answered most of its rows, and its stored profiles (JSON) when asked for."""
+    """One computed window: its rows, status (one of :data:`WINDOW_STATUSES`), the model
+    version that answered most of its rows, and its stored profiles (JSON) when asked for.
+
+    ``detail`` says what the status alone does not: why a window is ``incomparable``,
+    the inputs the reference lacks, the data-quality issues found."""
 
     monitor: str
     window_start: int

@@ -2,9 +2,9 @@
 
 Serving writes one tracking run per model and serving process in experiment
 ``serving:<model>``; its artifacts are Parquet segments
-``inference/<YYYY-MM-DD>/<worker>-<seq>.parquet`` (see
-:mod:`shipyard.serving.inference_log` for the columns) and
-``feedback/<YYYY-MM-DD>/…`` for labels posted to ``/v1/feedback``. The date is the
+``inference/<YYYY-MM-DD>/<worker>-<seq>.parquet`` and ``feedback/<YYYY-MM-DD>/…``
+for labels posted to ``/v1/feedback`` (the names, columns included, are those of
+:mod:`shipyard.serving.log_layout`, which the writer uses too). The date is the
 day the segment was *written*, at most a flush interval after its rows arrived, so
 a range ``[start, end)`` reads the folders from ``start``'s day to the day of
 ``end + slack``, of the runs not ended before ``start``.
@@ -40,6 +40,7 @@ from fsspec.implementations.local import LocalFileSystem
 from shipyard.errors import NotFound
 from shipyard.monitoring.entities import ModelRef
 from shipyard.monitoring.labels import empty_labels
+from shipyard.serving import log_layout as layout
 from shipyard.store.artifacts import FsspecArtifactStore
 from shipyard.tracking import TrackingStore
 
@@ -66,16 +67,12 @@ class Segment:
 
     @property
     def day(self) -> str:
-        return self.path.split("/")[1]
-
-
-def _day(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d")
+        return layout.segment_day(self.path)
 
 
 def _days(start_ms: int, end_ms: int) -> set[str]:
     first = start_ms - start_ms % _DAY_MS
-    return {_day(t) for t in range(first, max(end_ms, start_ms + 1), _DAY_MS)} | {_day(end_ms - 1)}
+    return {layout.day_of(t) for t in range(first, max(end_ms, start_ms + 1), _DAY_MS)} | {layout.day_of(end_ms - 1)}
 
 
 class InferenceLogReader:
@@ -109,7 +106,7 @@ class InferenceLogReader:
         """The serving runs of the model (remembered for this reader's life)."""
         if self._runs is None:
             try:
-                experiment = self.tracking.get_experiment_by_name(f"serving:{self.model}")
+                experiment = self.tracking.get_experiment_by_name(layout.experiment_name(self.model))
             except NotFound:
                 self._runs = []
                 return self._runs
@@ -124,7 +121,7 @@ class InferenceLogReader:
             self._runs = runs
         return self._runs
 
-    def segments(self, start_ms: int, end_ms: int, kind: str = "inference") -> list[Segment]:
+    def segments(self, start_ms: int, end_ms: int, kind: str = layout.INFERENCE) -> list[Segment]:
         """Segments that may hold rows arriving in ``[start_ms, end_ms)``."""
         days = _days(start_ms, end_ms + self.slack_ms)
         found: list[Segment] = []
@@ -134,8 +131,7 @@ class InferenceLogReader:
             key = (run.id, kind)
             if key not in self._listed:
                 self._listed[key] = [Segment(run.id, a.path, a.size, a.digest)
-                                     for a in self.tracking.list_artifacts(run.id, kind)
-                                     if a.path.endswith(".parquet") and a.path.count("/") == 2]
+                                     for a in self.tracking.list_artifacts(run.id, kind) if layout.is_segment(a.path)]
             found += [s for s in self._listed[key] if s.day in days]
         return found
 
@@ -182,7 +178,7 @@ class InferenceLogReader:
         if file is _EMPTY:
             return []
         names = file.schema_arrow.names
-        if "timestamp" not in names:
+        if layout.TIMESTAMP not in names:
             return []
         span = _file_span(file)
         if span is not None and segment.digest:
@@ -190,22 +186,22 @@ class InferenceLogReader:
         groups = [i for i in range(file.metadata.num_row_groups) if _may_overlap(file, i, start_ms, end_ms)]
         if not groups:
             return []
-        wanted = {"timestamp", "route", "version"}
+        wanted = {layout.TIMESTAMP, layout.ROUTE, layout.VERSION}
         wanted |= set(names) if columns is None else set(columns)
         wanted |= {n for n in names if any(n.startswith(p) for p in prefixes)}
         selected = [n for n in names if n in wanted]
         out = []
         for batch in file.iter_batches(batch_size=batch_rows, row_groups=groups, columns=selected):
             table = pa.Table.from_batches([batch])
-            mask = pc.and_(pc.greater_equal(table["timestamp"], pa.scalar(start_ms, _TS)),
-                           pc.less(table["timestamp"], pa.scalar(end_ms, _TS)))
-            if "route" in table.column_names:
+            mask = pc.and_(pc.greater_equal(table[layout.TIMESTAMP], pa.scalar(start_ms, _TS)),
+                           pc.less(table[layout.TIMESTAMP], pa.scalar(end_ms, _TS)))
+            if layout.ROUTE in table.column_names:
                 if self.route in (None, "*"):
-                    mask = pc.and_(mask, pc.not_equal(table["route"], "shadow"))
+                    mask = pc.and_(mask, pc.not_equal(table[layout.ROUTE], layout.SHADOW_ROUTE))
                 else:
-                    mask = pc.and_(mask, pc.equal(table["route"], self.route))
-            if self.version is not None and "version" in table.column_names:
-                mask = pc.and_(mask, pc.equal(table["version"], str(self.version)))
+                    mask = pc.and_(mask, pc.equal(table[layout.ROUTE], self.route))
+            if self.version is not None and layout.VERSION in table.column_names:
+                mask = pc.and_(mask, pc.equal(table[layout.VERSION], str(self.version)))
             mask = pc.fill_null(mask, False)
             if pc.all(mask).as_py():
                 out.append(table)  # the usual case: no copy
@@ -232,6 +228,22 @@ class InferenceLogReader:
                     yield from tables
         self.record_spans()
 
+    def logged_inputs(self) -> list[str] | None:
+        """The inputs of the newest inference segment (tabular ``in_<name>`` columns, under
+        their names); None when the model has logged nothing readable yet."""
+        runs = sorted(self.runs(), key=lambda r: r.start_time, reverse=True)
+        for run in runs:
+            segments = [Segment(run.id, a.path, a.size, a.digest)
+                        for a in self.tracking.list_artifacts(run.id, layout.INFERENCE) if layout.is_segment(a.path)]
+            if not segments:
+                continue
+            with self._open(max(segments, key=lambda s: s.path)) as file:
+                if file is _EMPTY:
+                    continue
+                return [name for field in file.schema_arrow
+                        if (name := layout.input_name(field.name)) is not None and not _nested(field.type)]
+        return None
+
     def record_spans(self) -> None:
         """Store the spans of the segments read so far in the index (if any)."""
         if self.index is not None and self._spans:
@@ -256,12 +268,12 @@ class InferenceLogReader:
         for run in self.runs():
             if run.end_time is not None and run.end_time + self.slack_ms < start:
                 continue
-            key = (run.id, "feedback")
+            key = (run.id, layout.FEEDBACK)
             if key not in self._listed:
                 self._listed[key] = [Segment(run.id, a.path, a.size, a.digest) for a in
-                                     self.tracking.list_artifacts(run.id, "feedback")
-                                     if a.path.endswith(".parquet") and a.path.count("/") == 2]
-            first_day = _day(max(start, 0))
+                                     self.tracking.list_artifacts(run.id, layout.FEEDBACK)
+                                     if layout.is_segment(a.path)]
+            first_day = layout.day_of(max(start, 0))
             for segment in self._listed[key]:
                 if segment.day < first_day:
                     continue
@@ -269,19 +281,19 @@ class InferenceLogReader:
                     if file is _EMPTY:
                         continue
                     try:
-                        table = file.read(columns=["request_id", "timestamp", "label"])
+                        table = file.read(columns=[layout.REQUEST_ID, layout.TIMESTAMP, layout.LABEL])
                     except (pa.ArrowException, OSError, KeyError) as exc:
                         logger.warning("feedback segment %s is unreadable: %s", segment.path, exc)
                         self.unreadable.append(segment.path)
                         continue
-                ts = timestamps_ms(table["timestamp"])
+                ts = timestamps_ms(table[layout.TIMESTAMP])
                 keep = (ts >= start) & (ts < end)
                 if not keep.any():
                     continue
-                labels = table["label"].to_pylist()
+                labels = table[layout.LABEL].to_pylist()
                 frames.append(pd.DataFrame({
                     "model": pd.Series([self.model] * int(keep.sum()), dtype=object),
-                    "request_id": pd.Series(np.asarray(table["request_id"].to_pylist(), dtype=object)[keep],
+                    "request_id": pd.Series(np.asarray(table[layout.REQUEST_ID].to_pylist(), dtype=object)[keep],
                                             dtype=object),
                     "row": np.full(int(keep.sum()), -1, dtype=np.int64),
                     "label": pd.Series(np.asarray(labels, dtype=object)[keep], dtype=object),
@@ -308,7 +320,7 @@ def _file_span(file: pq.ParquetFile) -> tuple[int, int, int] | None:
     for group in range(file.metadata.num_row_groups):
         meta = file.metadata.row_group(group)
         stats = next((meta.column(i).statistics for i in range(meta.num_columns)
-                      if meta.column(i).path_in_schema == "timestamp"), None)
+                      if meta.column(i).path_in_schema == layout.TIMESTAMP), None)
         if stats is None or not stats.has_min_max:
             return None
         a, b = _ms(stats.min), _ms(stats.max)
@@ -325,7 +337,7 @@ def _may_overlap(file: pq.ParquetFile, group: int, start_ms: int, end_ms: int) -
     meta = file.metadata.row_group(group)
     for i in range(meta.num_columns):
         column = meta.column(i)
-        if column.path_in_schema != "timestamp":
+        if column.path_in_schema != layout.TIMESTAMP:
             continue
         stats = column.statistics
         if stats is None or not stats.has_min_max:
@@ -343,3 +355,9 @@ def _ms(value: Any) -> int | None:
             value = value.replace(tzinfo=dt.UTC)
         return int(value.timestamp() * 1000)
     return None  # raw integers carry no unit here: read the row group rather than guess
+
+
+def _nested(type_: pa.DataType) -> bool:
+    """Whether a log column holds tensors or records (which drift does not compare) rather than values."""
+    return (pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_fixed_size_list(type_)
+            or pa.types.is_struct(type_) or pa.types.is_null(type_))

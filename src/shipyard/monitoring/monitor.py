@@ -20,13 +20,22 @@ known now (the other series of those windows are left as they were). The waterma
 then moves to ``now - delay_s``, so labels still in a serving worker's buffer are
 looked at again next time. A new window always joins every label known when it is
 computed.
+
+**What waits.** A window is computed once it has closed (and ``delay_s`` has
+passed), so rows logged since the last computed window wait for it. Every run says
+so (:attr:`MonitorRun.pending`: the rows of each window not computed yet, and when
+a run will compute it). With ``include_partial=True`` those windows are computed as
+they stand too (:attr:`MonitorRun.partial`, status ``partial``); they are never
+stored (the series, reports and ``/metrics`` hold closed windows only) and each
+request computes them afresh.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -40,11 +49,13 @@ from shipyard.monitoring.entities import Monitor, MonitorWindow, now_ms
 from shipyard.monitoring.inference import InferenceLogReader, timestamps_ms
 from shipyard.monitoring.labels import empty_labels, latest_labels
 from shipyard.monitoring.profile import WindowProfile
+from shipyard.monitoring.run_result import MonitorRun, PartialWindow, Pending
 from shipyard.monitoring.series import Point
 from shipyard.monitoring.window import PERFORMANCE_COLUMNS, WindowAccumulator, performance_points
+from shipyard.serving import log_layout as layout
 from shipyard.tracking import TrackingStore
 
-__all__ = ["MonitorRun", "load_reference", "run_monitor"]
+__all__ = ["MonitorRun", "PartialWindow", "Pending", "load_reference", "run_monitor"]
 
 logger = logging.getLogger("shipyard.monitoring")
 
@@ -52,19 +63,6 @@ _SPAN_MS = 86_400_000  # windows read in one pass of the log
 _SKEW_MS = 3_600_000  # clocks of serving workers and the store may disagree this much
 
 Schema = Callable[[str, str | None], tuple[Any, Any]]  # (model, version) -> (signature, contract)
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    """What one run of a monitor did: the windows it computed, the windows whose
-    performance it recomputed for late labels (their starts), the points it stored."""
-
-    monitor: str
-    windows: tuple[MonitorWindow, ...] = ()
-    relabelled: tuple[int, ...] = ()
-    points: int = 0
-    latest: dict[str, float | None] = field(default_factory=dict)
-    error: str | None = None
 
 
 def load_reference(datasets: Any, reference: str, cache: dict[str, WindowProfile] | None = None) -> WindowProfile:
@@ -118,11 +116,13 @@ class _Labels:
 
 def run_monitor(monitor: Monitor, *, store: MonitorStore, tracking: TrackingStore, datasets: Any = None,
                 schema: Schema | None = None, now_ms: int | None = None, max_windows: int = 1000,
-                references: dict[str, WindowProfile] | None = None) -> MonitorRun:
+                references: dict[str, WindowProfile] | None = None, include_partial: bool = False) -> MonitorRun:
     """Compute the monitor's closed windows and apply late labels (see the module docstring).
 
     ``datasets`` resolves the reference; ``schema(model, version)`` gives a version's
     signature and data contract; ``references`` caches converted reference profiles.
+    The result says which rows wait for a window not computed yet; ``include_partial``
+    computes those windows as they stand too (never stored).
     """
     now = now_ms if now_ms is not None else _now()
     delay_ms = int(float(monitor.option("delay_s")) * 1000)
@@ -138,17 +138,32 @@ def run_monitor(monitor: Monitor, *, store: MonitorStore, tracking: TrackingStor
     computed: list[MonitorWindow] = []
     written = 0
     latest: dict[str, float | None] = {}
+    versions: dict[str | None, tuple[Any, Any]] = {}
+
+    def schema_of(version: str | None) -> tuple[Any, Any]:
+        if version not in versions:
+            versions[version] = schema(ref.name, version) if schema is not None else (None, None)
+        return versions[version]
+
+    @functools.cache
+    def reference() -> WindowProfile | None:
+        return load_reference(datasets, monitor.reference, references) if monitor.reference else None
+
+    def waiting(run: MonitorRun) -> MonitorRun:
+        """``run`` with what waits after the cursor (and the partial windows, if asked for)."""
+        backlog = max(0, (now - delay_ms - cursor) // monitor.window_ms)
+        first_open = cursor + backlog * monitor.window_ms
+        if include_partial:
+            partial = _partial(monitor, first_open, now, reader, reference(), schema_of, store)
+            pending = tuple(Pending(w.window.window_start, w.window.window_end, w.window.rows,
+                                    w.window.window_end + delay_ms) for w in partial if w.window.rows)
+            return replace(run, backlog=backlog, pending=pending, partial=tuple(partial))
+        return replace(run, backlog=backlog, pending=_pending(monitor, first_open, now, reader, delay_ms))
+
     if due:
-        reference = load_reference(datasets, monitor.reference, references) if monitor.reference else None
-        versions: dict[str | None, tuple[Any, Any]] = {}
-
-        def schema_of(version: str | None) -> tuple[Any, Any]:
-            if version not in versions:
-                versions[version] = schema(ref.name, version) if schema is not None else (None, None)
-            return versions[version]
-
+        profile = reference()
         for span in _spans(due):
-            windows, points = _compute_span(monitor, span, reader, reference, schema_of, labels)
+            windows, points = _compute_span(monitor, span, reader, profile, schema_of, labels)
             try:
                 store.commit(monitor.name, expect=expect, windows=windows, points=points, cursor=span[-1][1],
                              label_watermark=monitor.label_watermark)
@@ -163,7 +178,7 @@ def run_monitor(monitor: Monitor, *, store: MonitorStore, tracking: TrackingStor
             last = windows[-1].window_start
             latest = {p.series: p.value for p in points if p.window_start == last and not p.labels}
     if not check_labels:
-        return MonitorRun(monitor.name, tuple(computed), (), written, latest)
+        return waiting(MonitorRun(monitor.name, tuple(computed), (), written, latest))
     # Late labels, after the new windows: those joined labels known now already, so the
     # labels they used need no second look.
     relabel: list[Point] = []
@@ -178,7 +193,7 @@ def run_monitor(monitor: Monitor, *, store: MonitorStore, tracking: TrackingStor
         except Conflict:
             return MonitorRun(monitor.name, tuple(computed), (), written, latest,
                               error="another runner committed first")
-    return MonitorRun(monitor.name, tuple(computed), tuple(relabelled), written + len(relabel), latest)
+    return waiting(MonitorRun(monitor.name, tuple(computed), tuple(relabelled), written + len(relabel), latest))
 
 
 def _now() -> int:
@@ -198,10 +213,11 @@ def _spans(windows: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
 
 def _compute_span(monitor: Monitor, span: list[tuple[int, int]], reader: InferenceLogReader,
                   reference: WindowProfile | None, schema: Callable[[str | None], tuple[Any, Any]],
-                  labels: _Labels) -> tuple[list[MonitorWindow], list[Point]]:
+                  labels: _Labels, until: int | None = None) -> tuple[list[MonitorWindow], list[Point]]:
+    """The windows of ``span`` from the rows logged before ``until`` (default: their end)."""
     start, end = span[0][0], span[-1][1]
     accumulators = [WindowAccumulator(monitor, s, e, reference=reference, schema=schema) for s, e in span]
-    for table in reader.tables(start, end):
+    for table in reader.tables(start, end if until is None else min(end, until)):
         for index, part in _split(table, start, monitor.window_ms):
             accumulators[index].add(part)
     windows, points = [], []
@@ -212,9 +228,46 @@ def _compute_span(monitor: Monitor, span: list[tuple[int, int]], reader: Inferen
     return windows, points
 
 
+def _open_windows(monitor: Monitor, start: int, now: int) -> list[tuple[int, int]]:
+    """The windows from ``start`` up to the one holding ``now``."""
+    return [(s, s + monitor.window_ms) for s in range(start, max(now, start + 1), monitor.window_ms)]
+
+
+def _pending(monitor: Monitor, start: int, now: int, reader: InferenceLogReader, delay_ms: int) -> tuple[Pending, ...]:
+    """Rows logged in ``[start, now)`` per window, read as timestamps only."""
+    counts: dict[int, int] = {}
+    for table in reader.tables(start, now, columns=[]):
+        index = (timestamps_ms(table[layout.TIMESTAMP]) - start) // monitor.window_ms
+        for i, n in zip(*np.unique(index, return_counts=True), strict=True):
+            counts[int(i)] = counts.get(int(i), 0) + int(n)
+    return tuple(Pending(start + i * monitor.window_ms, start + (i + 1) * monitor.window_ms, n,
+                         start + (i + 1) * monitor.window_ms + delay_ms) for i, n in sorted(counts.items()))
+
+
+def _partial(monitor: Monitor, start: int, now: int, reader: InferenceLogReader, reference: WindowProfile | None,
+             schema: Callable[[str | None], tuple[Any, Any]], store: MonitorStore) -> list[PartialWindow]:
+    """The windows not computed yet, from the rows logged before ``now``, marked ``partial``."""
+    windows = _open_windows(monitor, start, now)
+    if not windows:
+        return []
+    computed, points = _compute_span(monitor, windows, reader, reference, schema, _Labels(store, reader, start),
+                                     until=now)
+    by_window: dict[int, list[Point]] = {}
+    for point in points:
+        by_window.setdefault(point.window_start, []).append(point)
+    out = []
+    for window in computed:
+        detail = window.detail
+        if window.status not in ("ok", "empty"):  # what a closed window would say
+            detail = f"{window.status}: {detail}" if detail else window.status
+        out.append(PartialWindow(replace(window, status="partial", detail=detail), now,
+                                 tuple(by_window.get(window.window_start, ()))))
+    return out
+
+
 def _split(table: pa.Table, start: int, window_ms: int) -> list[tuple[int, pa.Table]]:
     """The rows of ``table`` per window index (windows of ``window_ms`` from ``start``)."""
-    ts = timestamps_ms(table["timestamp"])
+    ts = timestamps_ms(table[layout.TIMESTAMP])
     index = (ts - start) // window_ms
     first, last = int(index.min()), int(index.max())
     if first == last:
@@ -247,13 +300,13 @@ def _relabel(monitor: Monitor, store: MonitorStore, reader: InferenceLogReader, 
     def look_up() -> None:
         batch = pa.concat_tables(pending, promote_options="permissive")
         pending.clear()
-        found = pc.fill_null(pc.is_in(batch["request_id"].cast(pa.string()), value_set=fresh_ids), False)
-        ts = timestamps_ms(batch["timestamp"].filter(found))
+        found = pc.fill_null(pc.is_in(batch[layout.REQUEST_ID].cast(pa.string()), value_set=fresh_ids), False)
+        ts = timestamps_ms(batch[layout.TIMESTAMP].filter(found))
         affected.update(first + int(i) * monitor.window_ms for i in np.unique((ts - first) // monitor.window_ms))
 
     # One set lookup per million rows: each call hashes the fresh ids again.
-    for table in reader.tables(first, cursor, columns=["request_id"]):
-        pending.append(table.select(["request_id", "timestamp"]))
+    for table in reader.tables(first, cursor, columns=[layout.REQUEST_ID]):
+        pending.append(table.select([layout.REQUEST_ID, layout.TIMESTAMP]))
         if sum(t.num_rows for t in pending) >= 1_000_000:
             look_up()
     if pending:
@@ -265,12 +318,13 @@ def _relabel(monitor: Monitor, store: MonitorStore, reader: InferenceLogReader, 
     points: list[Point] = []
     for start in sorted(affected):
         end = start + monitor.window_ms
-        tables = [t for t in reader.tables(start, end, columns=PERFORMANCE_COLUMNS) if "prediction" in t.column_names]
+        tables = [t for t in reader.tables(start, end, columns=PERFORMANCE_COLUMNS)
+                  if layout.PREDICTION in t.column_names]
         if not tables:
             continue
         merged = pa.concat_tables(tables, promote_options="permissive")
-        if "status" in merged.column_names:
-            merged = merged.filter(pc.fill_null(pc.less(merged["status"], 400), False))
-        ids_in = merged["request_id"].unique().to_pylist()
+        if layout.STATUS in merged.column_names:
+            merged = merged.filter(pc.fill_null(pc.less(merged[layout.STATUS], 400), False))
+        ids_in = merged[layout.REQUEST_ID].unique().to_pylist()
         points += performance_points(monitor, start, end, merged, labels(ids_in) if ids_in else empty_labels())
     return points, sorted(affected)

@@ -90,8 +90,11 @@ def build_report(monitor: Monitor, *, store: MonitorStore, datasets: Any = None,
             total = (n or 0.0) + (unlabelled.get(window_end) or 0.0)
             shares.append((window_end, (n or 0.0) / total if total else None))
         performance["labelled_share"] = tuple(shares)
+    # ok, empty and failed always; a rarer status (incomparable) when a window has it.
+    common = ("ok", "empty", "failed")
+    statuses = (*common, *sorted({w.status for w in windows} - set(common)))
     quality: dict[str, Any] = {
-        "windows": {status: sum(w.status == status for w in windows) for status in ("ok", "empty", "failed")},
+        "windows": {status: sum(w.status == status for w in windows) for status in statuses},
         "rows": sum(w.rows for w in windows),
         "labelled_rows": int(sum(v or 0 for v in labelled.values())),
         "quality_violations": int(sum(v or 0 for _, v in series.get("quality_violations", ()))),

@@ -27,6 +27,8 @@ Configuration (``shipyard.toml``), read by :func:`notifiers_from_config`::
     starttls = true
 
 A notifier named ``log`` always exists (a :class:`LogNotifier`) unless configured otherwise.
+A rule may only name configured notifiers (:func:`check_notifiers`, applied where rules
+are created): a name with nothing behind it would only fail when the alert fires.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import logging
 import smtplib
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from email.message import EmailMessage
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -44,7 +46,8 @@ from shipyard.errors import ConfigError, InvalidInput, Unavailable
 from shipyard.monitoring.alert_entities import AlertEvent
 from shipyard.monitoring.rules import format_number
 
-__all__ = ["EmailNotifier", "LogNotifier", "Notifier", "WebhookNotifier", "mask_url", "notifiers_from_config"]
+__all__ = ["EmailNotifier", "LogNotifier", "Notifier", "WebhookNotifier", "check_notifiers", "mask_url",
+           "notifiers_from_config"]
 
 _COLORS = {"resolved": "#2eb67d", "critical": "#e01e5a", "warning": "#ecb22e", "info": "#36c5f0"}
 _LEVELS = {"critical": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO}
@@ -265,3 +268,27 @@ def notifiers_from_config(alerts: Mapping[str, Any] | None) -> dict[str, Notifie
         except InvalidInput as exc:
             raise ConfigError(f"[{where}]: {exc.message}", field=f"{where}.{exc.context.get('field')}") from None
     return built
+
+
+def check_notifiers(names: Iterable[str], configured: Iterable[str]) -> None:
+    """Refuse notifier ``names`` that are not among the ``configured`` ones (``log`` always is).
+
+    Raises :class:`~shipyard.errors.InvalidInput` (``field="notify"``) naming the unknown
+    names and the configured ones, with the table to add to ``shipyard.toml``.
+
+    >>> check_notifiers(["log"], [])
+    >>> check_notifiers(["slack"], ["log", "oncall"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shipyard.errors.InvalidInput: notify names a notifier that is not configured: 'slack' (configured: 'log', ...
+    """
+    known = {"log", *configured}
+    unknown = [name for name in dict.fromkeys(names) if name not in known]
+    if not unknown:
+        return
+    listed = ", ".join(repr(n) for n in sorted(known))
+    which = "a notifier that is" if len(unknown) == 1 else "notifiers that are"
+    raise InvalidInput(f"notify names {which} not configured: {', '.join(repr(n) for n in unknown)} "
+                       f"(configured: {listed}); add [alerts.notifiers.{unknown[0]}] to shipyard.toml "
+                       f"(type webhook, email or log), or notify one of those",
+                       field="notify", unknown=unknown, configured=sorted(known))

@@ -117,6 +117,8 @@ class SqlMonitorStore:
         point_rows = [_point_row(p) for p in points]
         if any(p["monitor"] != name for p in point_rows) or any(w.monitor != name for w in windows):
             raise InvalidInput(f"every window and point committed to {name!r} must belong to it", field="monitor")
+        if any(w.status == "partial" for w in windows):  # a window still open is recomputed, never kept
+            raise InvalidInput("a partial window is never stored: commit closed windows only", field="windows")
         now = now_ms()
         window_rows = [{"monitor": name, "window_start": w.window_start, "window_end": w.window_end,
                         "rows": w.rows, "version": w.version, "status": w.status, "detail": w.detail,

@@ -37,10 +37,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shipyard.monitoring.coverage import names
 from shipyard.monitoring.entities import Monitor, MonitorWindow, now_ms
 from shipyard.monitoring.labels import join_labels
 from shipyard.monitoring.profile import WindowProfile
 from shipyard.monitoring.series import Point
+from shipyard.serving import log_layout as layout
 
 __all__ = ["CLASSIFICATION_METRICS", "PERFORMANCE_COLUMNS", "REGRESSION_METRICS", "WindowAccumulator",
            "performance_points"]
@@ -48,7 +50,7 @@ __all__ = ["CLASSIFICATION_METRICS", "PERFORMANCE_COLUMNS", "REGRESSION_METRICS"
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
 #: The log columns performance is computed from.
-PERFORMANCE_COLUMNS = ("request_id", "row", "status", "prediction", "probabilities")
+PERFORMANCE_COLUMNS = (layout.REQUEST_ID, layout.ROW, layout.STATUS, layout.PREDICTION, layout.PROBABILITIES)
 
 SchemaSource = Callable[[str | None], tuple[Any, Any]]  # version -> (signature, contract)
 
@@ -63,7 +65,7 @@ class WindowAccumulator:
         self.reference = reference
         self.schema = schema
         self.columns: list[str] | None = list(monitor.option("columns")) if monitor.option("columns") else None
-        self.prediction_name = monitor.label_column or "prediction"
+        self.prediction_name = monitor.label_column or layout.PREDICTION
         self.rows = 0
         self.versions: Counter[str] = Counter()
         self.inputs: WindowProfile | None = None
@@ -85,8 +87,8 @@ class WindowAccumulator:
         if not n:
             return
         self.rows += n
-        if "version" in table.column_names:
-            counted = pc.value_counts(table["version"])
+        if layout.VERSION in table.column_names:
+            counted = pc.value_counts(table[layout.VERSION])
             for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(),
                                     strict=True):
                 self.versions[str(value)] += count
@@ -96,28 +98,29 @@ class WindowAccumulator:
             part = WindowProfile.of(inputs, reference=self.reference)
             self.inputs = part if self.inputs is None else self.inputs.merge(part)
             self._quality(inputs, table)
-        if "prediction" in table.column_names and _scalar(table["prediction"].type):
+        if layout.PREDICTION in table.column_names and _scalar(table[layout.PREDICTION].type):
             ok = _succeeded(table)
             predicted = table.filter(ok) if ok is not None else table
-            part = WindowProfile.of({self.prediction_name: predicted["prediction"]}, reference=self.reference)
+            part = WindowProfile.of({self.prediction_name: predicted[layout.PREDICTION]}, reference=self.reference)
             self.predictions = part if self.predictions is None else self.predictions.merge(part)
             self.performance.append(predicted.select([c for c in PERFORMANCE_COLUMNS if c in table.column_names]))
 
     def _requests(self, table: pa.Table) -> None:
         """Latency and status once per request (its first row), not once per row."""
-        first = pc.equal(table["row"], 0) if "row" in table.column_names else None
+        first = pc.equal(table[layout.ROW], 0) if layout.ROW in table.column_names else None
         requests = table.filter(first) if first is not None else table
-        if "latency_ms" in requests.column_names:
-            self.latencies.append(requests["latency_ms"].to_numpy(zero_copy_only=False).astype(np.float64))
-        if "status" in requests.column_names:
-            self.statuses.append(requests["status"].to_numpy(zero_copy_only=False).astype(np.int64))
+        if layout.LATENCY_MS in requests.column_names:
+            self.latencies.append(requests[layout.LATENCY_MS].to_numpy(zero_copy_only=False).astype(np.float64))
+        if layout.STATUS in requests.column_names:
+            self.statuses.append(requests[layout.STATUS].to_numpy(zero_copy_only=False).astype(np.int64))
 
     def _quality(self, inputs: pa.Table, table: pa.Table) -> None:
         from shipyard.monitoring.quality import check_quality
 
         signature, contract = (None, None)
         if self.schema is not None:
-            signature, contract = self.schema(_majority(table["version"]) if "version" in table.column_names else None)
+            version = table[layout.VERSION] if layout.VERSION in table.column_names else None
+            signature, contract = self.schema(_majority(version) if version is not None else None)
         report = check_quality(inputs, contract=contract, signature=signature, reference=self.quality_reference)
         self.quality_rows += report.rows
         for column, rate in report.missing_rates.items():
@@ -143,6 +146,19 @@ class WindowAccumulator:
             return [c for c in self.reference.columns if c != self.monitor.label_column]
         return []
 
+    def _reference_inputs(self) -> list[str]:
+        assert self.reference is not None
+        return [c for c in self.reference.columns if c != self.monitor.label_column]
+
+    def coverage(self) -> tuple[list[str], list[str]]:
+        """The watched inputs logged in this window that the reference holds (their drift is
+        computed), and those it lacks."""
+        if self.reference is None or self.inputs is None:
+            return [], []
+        known = set(self._reference_inputs())
+        logged = [f for f in self.features() if f in self.inputs.columns]
+        return [f for f in logged if f in known], [f for f in logged if f not in known]
+
     def finish(self, labels: Callable[[Sequence[str]], pd.DataFrame]) -> tuple[MonitorWindow, list[Point]]:
         """The window's record and points; ``labels(request_ids)`` gives the known labels."""
         name, start, end = self.monitor.name, self.start, self.end
@@ -165,12 +181,23 @@ class WindowAccumulator:
         points.append(point("p99_latency_ms", float(np.percentile(latencies, 99)) if latencies.size else None))
         points.append(point("error_rate", float((statuses >= 500).mean()) if statuses.size else None))
         predictions = pa.concat_tables(self.performance, promote_options="permissive") if self.performance else None
-        ids = predictions["request_id"].unique().to_pylist() if predictions is not None else []
+        ids = predictions[layout.REQUEST_ID].unique().to_pylist() if predictions is not None else []
         points += performance_points(self.monitor, start, end, predictions, labels(ids) if ids else None)
         status = "ok" if self.rows else "empty"
-        detail = None
+        notes = []
+        if self.rows and self.reference is not None:
+            compared, unknown = self.coverage()
+            if not compared:
+                status = "incomparable"
+                logged = sorted(self.inputs.columns) if self.inputs is not None else []
+                notes.append(f"nothing to compare with the reference: the log's inputs "
+                             f"({names(logged) if logged else 'none tabular'}) are not among its columns "
+                             f"({names(self._reference_inputs())})")
+            elif unknown:
+                notes.append(f"not in the reference, so no drift score: {names(unknown)}")
         if self.issues:
-            detail = "; ".join(f"{kind}: {count}" for kind, count in sorted(self.issues.items()))
+            notes.append("; ".join(f"{kind}: {count}" for kind, count in sorted(self.issues.items())))
+        detail = "; ".join(notes) or None
         window = MonitorWindow(name, start, end, self.rows, status, self.version, detail,
                                self.inputs.to_json() if self.inputs is not None else None,
                                self.predictions.to_json() if self.predictions is not None else None, now_ms())
@@ -226,18 +253,18 @@ def _scalar(type_: pa.DataType) -> bool:
 
 
 def _succeeded(table: pa.Table) -> pa.ChunkedArray | None:
-    if "status" not in table.column_names:
+    if layout.STATUS not in table.column_names:
         return None
-    return pc.fill_null(pc.less(table["status"], 400), False)
+    return pc.fill_null(pc.less(table[layout.STATUS], 400), False)
 
 
 def _inputs(table: pa.Table, columns: Sequence[str] | None) -> pa.Table:
     """The logged inputs (``in_<name>`` columns) under their own names; tensors left out."""
     names, arrays = [], []
     for field in table.schema:
-        if not field.name.startswith("in_") or not _scalar(field.type):
+        name = layout.input_name(field.name)
+        if name is None or not _scalar(field.type):
             continue
-        name = field.name[3:]
         if columns is not None and name not in columns:
             continue
         names.append(name)
@@ -249,9 +276,9 @@ def _inputs(table: pa.Table, columns: Sequence[str] | None) -> pa.Table:
 
 
 def _probabilities(table: pa.Table) -> np.ndarray | None:
-    if "probabilities" not in table.column_names or table["probabilities"].null_count:
+    if layout.PROBABILITIES not in table.column_names or table[layout.PROBABILITIES].null_count:
         return None
-    column = table["probabilities"].combine_chunks()
+    column = table[layout.PROBABILITIES].combine_chunks()
     if not len(column):
         return None
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
@@ -288,8 +315,8 @@ def performance_points(monitor: Monitor, start: int, end: int, predictions: pa.T
     if predictions is None or not predictions.num_rows:
         names = REGRESSION_METRICS if monitor.task == "regression" else CLASSIFICATION_METRICS
         return [point("labelled_rows", 0.0), point("unlabelled_rows", 0.0), *(point(m, None) for m in names)]
-    keys = predictions.select([c for c in ("request_id", "row") if c in predictions.column_names])
-    y_pred = predictions["prediction"].to_numpy(zero_copy_only=False)
+    keys = predictions.select([c for c in (layout.REQUEST_ID, layout.ROW) if c in predictions.column_names])
+    y_pred = predictions[layout.PREDICTION].to_numpy(zero_copy_only=False)
     proba = _probabilities(predictions)
     task = _task(monitor, y_pred, proba)
     truth = (join_labels(keys, labels) if labels is not None and len(labels)

@@ -9,13 +9,10 @@ never be stale and two processes materialising the same version race harmlessly.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shipyard.store.artifacts import safe_relpath
+from shipyard.store.materialize import materialize
 from shipyard.tracking import ArtifactInfo
 
 __all__ = ["Fetch", "Materializer"]
@@ -34,19 +31,4 @@ class Materializer:
         """The local folder holding ``files``; ``label`` only names it for humans."""
         key = hashlib.sha256("\n".join(f"{f.path}:{f.digest}" for f in sorted(files, key=lambda f: f.path))
                              .encode()).hexdigest()[:24]
-        target = self.cache_dir / label.replace("/", "-") / key
-        if target.is_dir():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
-        try:
-            for f in files:
-                fetch(f, tmp / safe_relpath(f.path))
-            try:
-                os.rename(tmp, target)
-            except OSError:
-                if not target.is_dir():  # somebody else won the race if it exists now
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+        return materialize(self.cache_dir / label.replace("/", "-") / key, files, fetch)

@@ -2,7 +2,8 @@
 
 A thin skin over an :class:`~shipyard.monitoring.alerts_store.AlertStore`;
 ``POST /evaluate`` runs the server's :class:`~shipyard.monitoring.alerts.AlertEngine`
-(its notifiers come from the server's configuration).
+(its notifiers come from the server's configuration), and a rule naming a notifier
+that configuration lacks is refused (422) when it is created.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import Response
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.alerts_store import MAX_HISTORY, AlertStore
+from shipyard.monitoring.notifiers import check_notifiers
 from shipyard.monitoring.rules import AlertRule
 
 __all__ = ["router"]
@@ -51,6 +53,7 @@ async def create_rule(request: Request) -> Response:
     for key in ("created_at", "updated_at"):
         body.pop(key, None)
     rule = AlertRule.from_json(body)
+    check_notifiers(rule.notify, request.app.state.alert_engine.notifiers)  # this server's configuration
     stored = await run_in_threadpool(_store(request).create_rule, rule, replace=replace)
     return _json(stored.to_json(), 201)
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from shipyard.client import Client
 from shipyard.config import Config
 from shipyard.errors import ConfigError
-from shipyard.server import alerts, datasets, features, metrics, mlflow, monitoring, registry, tracking
+from shipyard.server import alerts, datasets, docs, features, metrics, mlflow, monitoring, registry, tracking
 from shipyard.server.auth import TokenAuthMiddleware
 from shipyard.server.errors import install_error_handlers
 
@@ -21,8 +21,9 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     """Build the REST API. The server always works on the stores directly.
 
     A ``config`` with ``url`` set is refused: a server that forwarded to another
-    server would hide where the data lives. With ``config.token`` set, every
-    request but ``/api/v1/health`` needs ``Authorization: Bearer <token>``.
+    server would hide where the data lives. ``/`` is a landing page and ``/docs``
+    the API documentation (Swagger UI). With ``config.token`` set, every request
+    but ``/api/v1/health`` and those pages needs ``Authorization: Bearer <token>``.
     """
     client = client or Client(config)
     if client.config.url:
@@ -42,8 +43,10 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
         yield
         client.close()
 
-    app = FastAPI(title="Shipyard", version="0.1.0", lifespan=lifespan)
+    # The documentation page is served from vendored assets (server/docs.py), not a CDN.
+    app = FastAPI(title="Shipyard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    app.include_router(docs.router)
     app.include_router(tracking.router)
     app.include_router(registry.router)
     app.include_router(datasets.router)

@@ -78,7 +78,8 @@ def run(config: ServeConfig, backend_factory: Callable[[], Backend], *,
     ``backend_factory`` is called in each worker to open its stores; it must be
     picklable (``functools.partial(shipyard.Client, config)``), and so must
     ``features``, called in a worker that serves a model declaring features
-    (``functools.partial(shipyard.features.OnlineLookup.from_config, config)``).
+    (``shipyard.client.process.ProcessClient(config).feature_lookup``, which shares
+    the worker's client when ``backend_factory`` is the same object's ``client``).
     Returns the exit status.
     """
     from shipyard.serving.supervisor import Supervisor

@@ -11,7 +11,7 @@ operations                                 ``GET /metrics``, ``GET /v1/models``,
                                            ``POST /v1/feedback``
 =========================================  ===============================================
 
-This module is the only place serving errors become status codes (:data:`STATUS`).
+Errors become the status codes of :mod:`shipyard.serving.statuses`, the one table.
 Every response carries ``x-request-id`` (the client's, if it sent a sane one) and,
 from a model, ``shipyard-model-version``. Unexpected errors answer 500 and are
 logged; nothing a request sends can stop the server.
@@ -36,41 +36,23 @@ from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError, Una
 from shipyard.serving import scoring, v2
 from shipyard.serving.access_log import AccessLog
 from shipyard.serving.config import ServeConfig
-from shipyard.serving.errors import InferenceTimeout, MalformedRequest, ModelFailed, Overloaded, PayloadTooLarge
+from shipyard.serving.errors import MalformedRequest, Overloaded, PayloadTooLarge
 from shipyard.serving.metrics import MetricsDirectory, render
 from shipyard.serving.openapi import openapi_document
 from shipyard.serving.router import ModelRouter
 from shipyard.serving.service import ServingService
+from shipyard.serving.statuses import scoring_code, status_for
 
-__all__ = ["STATUS", "ServingApp"]
+__all__ = ["ServingApp"]
 
 logger = logging.getLogger("shipyard.serving")
 
-# Most specific first: the first matching class wins.
-STATUS: tuple[tuple[type[ShipyardError], int], ...] = (
-    (PayloadTooLarge, 413),
-    (MalformedRequest, 400),
-    (InvalidInput, 422),
-    (NotFound, 404),
-    (Conflict, 409),
-    (Overloaded, 503),
-    (InferenceTimeout, 504),
-    (Unavailable, 503),
-    (ModelFailed, 500),
-    (ShipyardError, 500),
-)
-_MLFLOW_CODES = {400: "BAD_REQUEST", 413: "BAD_REQUEST", 422: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST",
-                 503: "TEMPORARILY_UNAVAILABLE", 504: "TEMPORARILY_UNAVAILABLE"}
 _JSON = b"application/json"
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 _VERSION = "0.1.0"
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-
-def status_for(exc: ShipyardError) -> int:
-    return next(code for cls, code in STATUS if isinstance(exc, cls))
 
 
 class _Done(Exception):
@@ -410,7 +392,7 @@ def _model_metadata(router: ModelRouter, version: str | None) -> dict[str, Any]:
 
 def _error_body(exc: ShipyardError, status: int, mlflow: bool) -> bytes:
     if mlflow:
-        return orjson.dumps({"error_code": _MLFLOW_CODES.get(status, "INTERNAL_ERROR"), "message": exc.message})
+        return orjson.dumps({"error_code": scoring_code(status), "message": exc.message})
     return orjson.dumps({"error": exc.message})
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from shipyard.errors import ConfigError
+from shipyard.serving.log_layout import SHADOW_ROUTE
 
 __all__ = [
     "BatchingConfig",
@@ -119,7 +120,7 @@ class Shadow:
 
     uri: str
     fraction: float = 1.0
-    label: str = "shadow"
+    label: str = SHADOW_ROUTE
 
     def __post_init__(self) -> None:
         _check(isinstance(self.fraction, int | float) and 0 <= self.fraction <= 1,

@@ -8,7 +8,8 @@ logged and counted. Neither ever blocks or fails a request. Every quarter second
 writer turns what has queued into columnar chunks, so the garbage collector never has
 tens of thousands of pending entries to walk.
 
-Segment layout, one row per input row (a request of 5 rows gives 5 rows)::
+Segment layout (names from :mod:`shipyard.serving.log_layout`, which monitoring reads
+too), one row per input row (a request of 5 rows gives 5 rows)::
 
     request_id   string     the request's id (the ``x-request-id`` header)
     timestamp    timestamp[ms, UTC]   when the request arrived
@@ -37,12 +38,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 
+from shipyard.serving import log_layout as layout
 from shipyard.serving.batcher import concat_inputs
 from shipyard.serving.config import InferenceLogConfig
 from shipyard.serving.metrics import Metrics
@@ -87,8 +88,8 @@ class RunSink:
         with self._lock:
             run_id = self._runs.get(model)
             if run_id is None:
-                run = self.backend.create_run(f"serving:{model}", name=self.run_name, capture_env=False,
-                                              tags={**self.tags, "shipyard.serving.model": model})
+                run = self.backend.create_run(layout.experiment_name(model), name=self.run_name, capture_env=False,
+                                              tags={**self.tags, layout.MODEL_TAG: model})
                 run_id = self._runs[model] = run.id
             return run_id
 
@@ -228,7 +229,7 @@ class InferenceLog:
         for key, frames in chunks.items():
             model = key[0]
             rows = sum(len(f) for f in frames)
-            self._write(model, "inference", lambda fs: pd.concat(fs, ignore_index=True), frames, rows)
+            self._write(model, layout.INFERENCE, lambda fs: pd.concat(fs, ignore_index=True), frames, rows)
         feedback = []
         while self._feedback:
             feedback.append(self._feedback.popleft())
@@ -236,7 +237,7 @@ class InferenceLog:
         for item in feedback:
             by_model.setdefault(item[2], []).append(item)
         for model, items in by_model.items():
-            self._write(model, "feedback", _feedback_table, items, 0)
+            self._write(model, layout.FEEDBACK, _feedback_table, items, 0)
 
     def _write(self, model: str, kind: str, build: Any, items: Any, rows: int) -> None:
         try:
@@ -244,8 +245,8 @@ class InferenceLog:
             buffer = io.BytesIO()
             frame.to_parquet(buffer, index=False, compression="zstd")
             self._seq += 1
-            day = datetime.now(UTC).strftime("%Y-%m-%d")
-            self.sink.write(model, f"{kind}/{day}/{self.worker}-{self._seq:06d}.parquet", buffer.getvalue())
+            day = layout.day_of(_now_ms())
+            self.sink.write(model, layout.segment_path(kind, day, self.worker, self._seq), buffer.getvalue())
             if rows:
                 self._count(model, "written", rows)
         except Exception:  # noqa: BLE001 - logging must never take serving down
@@ -287,15 +288,15 @@ def _columns(prefix: str, value: Any, names: tuple[str, ...] | None, out: dict[s
             out[f"{prefix}{column}"] = value[column].to_numpy()
     elif isinstance(value, dict):
         for key, array in value.items():
-            _columns(f"{prefix}{key}_" if prefix.startswith("in_") else prefix, array, None, out)
+            _columns(f"{prefix}{key}_" if prefix.startswith(layout.INPUT_PREFIX) else prefix, array, None, out)
     elif isinstance(value, np.ndarray):
         if value.ndim == 2 and names is not None and len(names) == value.shape[1]:
             for j, name in enumerate(names):
                 out[f"{prefix}{name}"] = value[:, j]
         elif value.ndim == 1:
-            out[prefix.rstrip("_") if not prefix.startswith("in_") else f"{prefix}input"] = value
+            out[prefix.rstrip("_") if not prefix.startswith(layout.INPUT_PREFIX) else f"{prefix}input"] = value
         else:
-            key = prefix.rstrip("_") if not prefix.startswith("in_") else f"{prefix}input"
+            key = prefix.rstrip("_") if not prefix.startswith(layout.INPUT_PREFIX) else f"{prefix}input"
             out[key] = list(value.reshape(value.shape[0], -1))
     else:
         out[prefix.rstrip("_")] = [repr(value)]
@@ -311,28 +312,28 @@ def _entries_table(entries: list[Entry]) -> pd.DataFrame:
         return np.repeat(np.asarray(values, dtype=dtype), counts)
 
     columns: dict[str, Any] = {
-        "request_id": repeat([e.request_id for e in entries]),
-        "timestamp": pd.to_datetime(repeat([e.timestamp_ms for e in entries], np.int64), unit="ms", utc=True),
-        "model": repeat([e.model for e in entries]),
-        "version": repeat([e.version for e in entries]),
-        "route": repeat([e.route for e in entries]),
-        "latency_ms": repeat([e.latency_ms for e in entries], np.float64),
-        "status": repeat([e.status for e in entries], np.int16),
-        "error": repeat([e.error for e in entries]),
-        "row": (np.arange(total) - starts).astype(np.int32),
+        layout.REQUEST_ID: repeat([e.request_id for e in entries]),
+        layout.TIMESTAMP: pd.to_datetime(repeat([e.timestamp_ms for e in entries], np.int64), unit="ms", utc=True),
+        layout.MODEL: repeat([e.model for e in entries]),
+        layout.VERSION: repeat([e.version for e in entries]),
+        layout.ROUTE: repeat([e.route for e in entries]),
+        layout.LATENCY_MS: repeat([e.latency_ms for e in entries], np.float64),
+        layout.STATUS: repeat([e.status for e in entries], np.int16),
+        layout.ERROR: repeat([e.error for e in entries]),
+        layout.ROW: (np.arange(total) - starts).astype(np.int32),
     }
-    _columns("in_", concat_inputs([e.inputs for e in entries]), first.names, columns)
+    _columns(layout.INPUT_PREFIX, concat_inputs([e.inputs for e in entries]), first.names, columns)
     if first.outputs is not None:
         predict = concat_inputs([e.outputs["predict"] for e in entries])  # type: ignore[index]
-        _columns("prediction_", predict, None, columns)
+        _columns(f"{layout.PREDICTION}_", predict, None, columns)
         if "predict_proba" in first.outputs:
             proba = concat_inputs([e.outputs["predict_proba"] for e in entries])  # type: ignore[index]
-            columns["probabilities"] = list(np.asarray(proba, dtype=np.float64).reshape(total, -1))
+            columns[layout.PROBABILITIES] = list(np.asarray(proba, dtype=np.float64).reshape(total, -1))
         else:
-            columns["probabilities"] = [None] * total
+            columns[layout.PROBABILITIES] = [None] * total
     else:
-        columns["prediction"] = [None] * total
-        columns["probabilities"] = [None] * total
+        columns[layout.PREDICTION] = [None] * total
+        columns[layout.PROBABILITIES] = [None] * total
     return pd.DataFrame(columns)
 
 
@@ -340,8 +341,9 @@ def _feedback_table(items: list[tuple[int, str, str, Any]]) -> pd.DataFrame:
     labels = [label for _, _, _, label in items]
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in labels)
     return pd.DataFrame({
-        "request_id": [rid for _, rid, _, _ in items],
-        "timestamp": pd.to_datetime([ts for ts, _, _, _ in items], unit="ms", utc=True),
-        "model": [model for _, _, model, _ in items],
-        "label": np.asarray(labels, dtype=np.float64) if numeric else [None if v is None else str(v) for v in labels],
+        layout.REQUEST_ID: [rid for _, rid, _, _ in items],
+        layout.TIMESTAMP: pd.to_datetime([ts for ts, _, _, _ in items], unit="ms", utc=True),
+        layout.MODEL: [model for _, _, model, _ in items],
+        layout.LABEL: np.asarray(labels, dtype=np.float64) if numeric else [None if v is None else str(v)
+                                                                            for v in labels],
     })

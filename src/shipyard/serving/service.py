@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shipyard.errors import ConfigError, InvalidInput, NotFound, ShipyardError
+from shipyard.errors import ConfigError, NotFound, ShipyardError
 from shipyard.serving.config import ServeConfig
 from shipyard.serving.deployment import Deployment
 from shipyard.serving.errors import ModelFailed
@@ -35,6 +35,7 @@ from shipyard.serving.features import MODEL_INPUT, FeatureInput, FeatureLookup, 
 from shipyard.serving.inference_log import Entry, InferenceLog, RunBackend
 from shipyard.serving.metrics import Metrics
 from shipyard.serving.router import ModelRouter, Slot
+from shipyard.serving.statuses import status_for
 
 if TYPE_CHECKING:
     from shipyard.models import Model
@@ -215,17 +216,19 @@ class ServingService:
         future = deployment.batcher.submit(inputs, rows, proba)
         try:
             outputs = await future
-        except ShipyardError as exc:  # a timeout, or a feature lookup's refusal
-            status = 422 if isinstance(exc, InvalidInput) else 504
-            self._record(deployment, slot.label, request_id, started, inputs, rows, None, status, str(exc))
+        except ShipyardError as exc:  # a timeout, or a feature lookup's refusal or failure
+            # Logged with the status the caller gets, from the table the HTTP face answers with.
+            self._record(deployment, slot.label, request_id, started, inputs, rows, None, status_for(exc), str(exc))
             raise
         except Exception as exc:  # noqa: BLE001 - the model's own error, for this request only
             self.metrics.inc("shipyard_model_errors_total", (router.name, deployment.version))
             logger.error("model %s version %s failed on request %s: %r", router.name, deployment.version,
                          request_id, exc)
-            self._record(deployment, slot.label, request_id, started, inputs, rows, None, 500, repr(exc))
-            raise ModelFailed(f"the model raised {type(exc).__name__}: {exc}", model=router.name,
-                              version=deployment.version, request_id=request_id) from exc
+            failure = ModelFailed(f"the model raised {type(exc).__name__}: {exc}", model=router.name,
+                                  version=deployment.version, request_id=request_id)
+            self._record(deployment, slot.label, request_id, started, inputs, rows, None, status_for(failure),
+                         repr(exc))
+            raise failure from exc
         if router.shadow is not None and shadow_input is not None:
             self._mirror(router, shadow_input, request_id, started)
         if MODEL_INPUT in outputs:  # a feature model: log what the model saw, features included
@@ -264,7 +267,8 @@ class ServingService:
             logged, outputs = inputs, None if error is not None else dict(f.result())
             if outputs is not None and MODEL_INPUT in outputs:
                 logged = outputs.pop(MODEL_INPUT)
-            self._record(deployment, slot.label, request_id, started, logged, rows, outputs,
-                         200 if error is None else 500, None if error is None else repr(error))
+            status = 200 if error is None else status_for(error) if isinstance(error, ShipyardError) else 500
+            self._record(deployment, slot.label, request_id, started, logged, rows, outputs, status,
+                         None if error is None else repr(error))
 
         future.add_done_callback(done)

@@ -1,11 +1,14 @@
 """Conformance suite for alerting, and a webhook receiver to test notifiers against.
 
-Subclass :class:`AlertsConformance` and provide two fixtures: ``webhook``, a running
-:class:`WebhookReceiver`, and ``alert_client``, a :class:`~shipyard.client.Client`
+Subclass :class:`AlertsConformance` and provide three fixtures: ``webhook``, a running
+:class:`WebhookReceiver`; ``alert_client``, a :class:`~shipyard.client.Client`
 whose evaluating side (itself when embedded, its server when remote) has a webhook
-notifier named ``hook`` posting to that receiver. Points go in through the client's
-monitor store, rules and evaluation through the client, and notifications arrive
-over real HTTP: the suite pins the whole path, on any backend.
+notifier named ``hook`` posting to that receiver; and ``rule_store``, the
+:class:`~shipyard.monitoring.alerts_store.AlertStore` that evaluating side reads,
+written to directly (as by a rule stored before a notifier left the configuration).
+Points go in through the client's monitor store, rules and evaluation through the
+client, and notifications arrive over real HTTP: the suite pins the whole path, on
+any backend.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import pytest
 
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
+from shipyard.monitoring.rules import parse_rule
 from shipyard.monitoring.series import Point
 
 __all__ = ["HOUR", "T0", "AlertsConformance", "WebhookReceiver", "points", "webhook_receiver"]
@@ -92,7 +96,7 @@ def _at(windows: int) -> int:
 
 
 class AlertsConformance:
-    """Cases every alerting backend passes. Needs ``alert_client`` and ``webhook`` fixtures."""
+    """Cases every alerting backend passes. Needs ``alert_client``, ``rule_store`` and ``webhook`` fixtures."""
 
     def test_rules_are_created_listed_replaced_and_deleted(self, alert_client: Any) -> None:
         rule = alert_client.create_alert_rule("drift_share > 0.3 for 2 windows", name="drift", monitor="churn",
@@ -167,12 +171,24 @@ class AlertsConformance:
         assert len({e.fingerprint for e in fired}) == 4 and len(webhook.received) == 4
         assert len(alert_client.list_alerts(rule="plan")) == 1
 
-    def test_a_failing_notifier_is_recorded_and_the_others_still_run(self, alert_client: Any,
+    def test_a_rule_naming_a_notifier_that_is_not_configured_is_refused(self, alert_client: Any) -> None:
+        with pytest.raises(InvalidInput) as caught:
+            alert_client.create_alert_rule("error_rate > 0.01", name="errors", notify=["nowhere", "hook"])
+        assert caught.value.context["field"] == "notify" and caught.value.context["unknown"] == ["nowhere"]
+        assert "'nowhere'" in caught.value.message and "'hook'" in caught.value.message  # the configured ones
+        assert alert_client.list_alert_rules() == []
+
+    def test_a_failing_notifier_is_recorded_and_the_others_still_run(self, alert_client: Any, rule_store: Any,
                                                                      webhook: WebhookReceiver) -> None:
-        alert_client.create_alert_rule("error_rate > 0.01", name="errors", monitor="churn",
-                                       notify=["nowhere", "hook"])
+        # Stored before "nowhere" left the configuration (creating it now is refused).
+        rule_store.create_rule(parse_rule("error_rate > 0.01", name="errors", monitor="churn",
+                                          notify=["nowhere", "hook"]))
         alert_client.monitor_store.write_points(points("churn", "error_rate", [0.05]))
-        assert [e.kind for e in alert_client.evaluate_alerts(_at(1))] == ["firing"]
+        fired = alert_client.evaluate_alerts(_at(1))
+        assert [e.kind for e in fired] == ["firing"]
+        deliveries = {d.notifier: d for d in fired[0].deliveries}
+        assert deliveries["hook"].ok and not deliveries["nowhere"].ok
+        assert "nowhere" in (deliveries["nowhere"].detail or "")
         assert len(webhook.received) == 1
         outcomes = {e.notifier: (e.kind, e.detail) for e in alert_client.alert_history("errors")
                     if e.notifier is not None}
@@ -180,7 +196,9 @@ class AlertsConformance:
         assert outcomes["nowhere"][0] == "notify_failed" and "nowhere" in outcomes["nowhere"][1]
         webhook.status = 500
         alert_client.monitor_store.write_points(points("churn", "error_rate", [0.05, 0.0]))
-        assert [e.kind for e in alert_client.evaluate_alerts(_at(2))] == ["resolved"]
+        resolved = alert_client.evaluate_alerts(_at(2))
+        assert [e.kind for e in resolved] == ["resolved"]
+        assert {d.notifier for d in resolved[0].failed_deliveries} == {"hook", "nowhere"}
         failed = alert_client.alert_history("errors", limit=2)
         assert {(e.kind, e.notifier) for e in failed} == {("notify_failed", "hook"), ("notify_failed", "nowhere")}
         hook_failure = next(e for e in failed if e.notifier == "hook")
