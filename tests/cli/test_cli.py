@@ -170,3 +170,95 @@ def test_demo_tracks_the_requested_runs(tmp_path: Path) -> None:
         demo = [e for e in client.list_experiments() if e.name.startswith("demo-") and "retrain" not in e.name]
         assert len(demo) == 1
         assert len(client.search_runs(demo[0].name).items) == 2
+
+
+def test_piped_tables_are_plain_aligned_lines_never_wrapped_or_cut(logged: Logged) -> None:
+    done = run_cli(logged.home, "runs", "list", "churn", columns=40)
+    assert done.returncode == 0, done.stderr
+    assert not any(c in done.stdout for c in "│┃━─┏┗╭╰"), done.stdout
+    lines = done.stdout.splitlines()
+    assert lines[1].split() == ["run", "id", "name", "status", "started", "auc", "loss"]
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {logged.good, logged.poor}  # one whole line per run, however narrow the terminal
+    assert rows[logged.good][-2:] == ["0.9", "0.1"]
+
+
+def test_a_run_param_that_looks_like_markup_is_shown_as_written(tmp_path: Path) -> None:
+    with shipyard.Client(Config(home=tmp_path)) as client:
+        run = client.create_run("markup")
+        client.log_param(run.id, "layers", "[bold]")
+        client.end_run(run.id)
+    done = run_cli(tmp_path, "runs", "show", run.id)
+    assert "[bold]" in done.stdout.split()
+
+
+def test_scheduler_once_says_nothing_was_due(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "scheduler", "--once")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "nothing due"
+
+
+def test_db_upgrade_says_what_it_did_and_when_the_schema_is_current(tmp_path: Path) -> None:
+    from shipyard.store.migrate import head_revision
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    upgraded = run_cli(fresh, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.startswith(f"upgraded empty -> {head_revision()}")
+    again = run_cli(fresh, "db", "upgrade")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"schema is current ({head_revision()})")
+    assert "->" not in again.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["runs", "compare", "0123456789abcdef0123456789abcdef"],
+    ["server", "--log-level", "loud"],
+    ["server", "--port", "99999"],
+    ["data", "validate", "churn@1", "no-such-contract.yaml"],
+], ids=["compare-one-run", "unknown-log-level", "port-out-of-range", "missing-contract-file"])
+def test_bad_arguments_are_usage_errors_without_a_traceback(tmp_path: Path, args: list[str]) -> None:
+    done = run_cli(tmp_path, *args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip().splitlines()[-1].startswith("Error: ")
+
+
+def _one_error_line(done: subprocess.CompletedProcess[str], kind: str) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"error: {kind}: "), lines[0]
+    return lines[0]
+
+
+def test_a_definitions_file_that_fails_to_import_is_one_error_line_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "defs.py").write_text("import pandas\nimport no_such_module_here\n")
+    line = _one_error_line(run_cli(tmp_path, "features", "apply", str(tmp_path / "defs.py")), "InvalidInput")
+    assert "ModuleNotFoundError" in line and "no_such_module_here" in line and "defs.py, line 2" in line
+
+
+def test_a_pipeline_file_with_a_syntax_error_is_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("def broken(:\n    pass\n")
+    line = _one_error_line(run_cli(tmp_path, "run", str(tmp_path / "train.py")), "InvalidInput")
+    assert "SyntaxError" in line and "train.py, line 1" in line
+
+
+def test_a_tag_without_a_value_is_an_error_not_dropped(tmp_path: Path) -> None:
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n")
+    line = _one_error_line(run_cli(tmp_path, "data", "add", "d", str(tmp_path / "d.csv"), "--tag", "team"),
+                           "InvalidInput")
+    assert "'team'" in line
+
+
+def test_listing_the_versions_of_a_missing_dataset_is_an_error(tmp_path: Path) -> None:
+    assert "'nope'" in _one_error_line(run_cli(tmp_path, "data", "list", "nope"), "NotFound")
+
+
+def test_running_a_misspelt_monitor_is_an_error_not_a_run_of_nothing(tmp_path: Path) -> None:
+    assert "'nope'" in _one_error_line(run_cli(tmp_path, "monitor", "run", "nope"), "NotFound")
+
+
+def test_a_file_that_cannot_be_written_is_one_error_line(logged: Logged, tmp_path: Path) -> None:
+    done = run_cli(logged.home, "alerts", "export", "--prometheus", "--out", str(tmp_path / "missing" / "r.yml"))
+    assert "No such file or directory" in _one_error_line(done, "FileNotFoundError")

@@ -44,7 +44,7 @@ def test_policy_refusal_force_history_and_rollback(home: Path, tmp_path: Path) -
     assert run_cli(home, "models", "policy", "churn", str(policy)).returncode == 0
     assert run_cli(home, "models", "alias", "churn", "production", "1").returncode == 0
     refused = run_cli(home, "models", "alias", "churn", "production", "2")
-    assert refused.returncode == 1 and "PromotionRefused" in refused.stderr and "auc >= 0.8" in refused.stderr
+    assert refused.returncode == 3 and "PromotionRefused" in refused.stderr and "auc >= 0.8" in refused.stderr
     forced = run_cli(home, "models", "alias", "churn", "production", "2", "--force", "--reason", "hotfix")
     assert forced.returncode == 0 and "forced" in forced.stdout
     history = run_cli(home, "models", "history", "churn")
@@ -73,3 +73,27 @@ def test_register_from_a_folder_without_a_model_fails_with_one_line(home: Path, 
     done = run_cli(home, "models", "register", str(tmp_path), "other")
     assert done.returncode == 1
     assert done.stderr.strip().startswith("error: InvalidInput") and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [["show", "chrun"], ["show", "chrun@production"], ["history", "chrun"],
+                                  ["show", "churn/99"]],
+                         ids=["show-name", "show-alias", "history", "show-version"])
+def test_a_missing_model_is_one_error_line_not_an_empty_table(home: Path, args: list[str]) -> None:
+    done = run_cli(home, "models", *args)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: NotFound: ") and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_show_accepts_a_name_with_an_alias_as_card_does(home: Path) -> None:
+    run_cli(home, "models", "alias", "churn", "champion", "1")
+    done = run_cli(home, "models", "show", "churn@champion")
+    assert done.returncode == 0, done.stderr
+    assert "auc=0.9" in done.stdout and "auc=0.7" not in done.stdout
+
+
+def test_a_malformed_policy_file_is_one_error_line(home: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text("{rules: [")
+    done = run_cli(home, "models", "policy", "churn", str(policy))
+    assert done.returncode == 1 and done.stderr.startswith("error: InvalidInput: ") and "policy.json" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr

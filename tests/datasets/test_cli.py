@@ -29,7 +29,7 @@ def test_data_commands_end_to_end(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "data", "infer", "churn@1", "-o", str(tmp_path / "c.yaml")).returncode == 0
     assert run_cli(tmp_path, "data", "validate", "churn@1", str(tmp_path / "c.yaml")).returncode == 0
     failed = run_cli(tmp_path, "data", "validate", "churn@2", str(tmp_path / "c.yaml"))
-    assert failed.returncode == 1 and "spend: max" in failed.stdout
+    assert failed.returncode == 3 and "spend: max" in failed.stdout  # a failed check, not an error
 
 
 def test_bad_input_is_one_clear_error_line(tmp_path: Path) -> None:

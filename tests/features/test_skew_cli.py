@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipyard import Config
+from shipyard import Client, Config
 from shipyard import features as sf
 from tests.cli.test_cli import run_cli
 
@@ -23,7 +23,7 @@ def test_check_skew_prints_a_table_or_json_and_can_fail_the_command(tmp_path: Pa
     view = sf.FeatureView("user_stats", entities=[user], source=sf.ParquetSource(str(tmp_path / "stats"),
                                                                                  timestamp="event_ts"),
                           features={"spend": "float64"}, ttl="1d")
-    with sf.FeatureStore(Config(home=tmp_path)) as store:
+    with Client(Config(home=tmp_path)) as client, client.features as store:
         store.apply([user, view])
         store.materialize(NOW - pd.Timedelta(hours=1), NOW)
         clean = run_cli(tmp_path, "features", "check-skew", "user_stats", "--fail")
@@ -31,7 +31,7 @@ def test_check_skew_prints_a_table_or_json_and_can_fail_the_command(tmp_path: Pa
         assert "4 entities compared" in clean.stdout and "0.00%" in clean.stdout
         store.push("user_stats", pd.DataFrame({"user_id": [2], "event_ts": [NOW], "spend": [20.0]}))
     table = run_cli(tmp_path, "features", "check-skew", "user_stats", "--fail")
-    assert table.returncode == 1 and "25.00%" in table.stdout and "user_id=2" in table.stdout
+    assert table.returncode == 3 and "25.00%" in table.stdout and "user_id=2" in table.stdout
     as_json = run_cli(tmp_path, "features", "check-skew", "user_stats", "--json", "--sample", "2")
     assert as_json.returncode == 0, as_json.stderr
     report = json.loads(as_json.stdout)

@@ -148,9 +148,11 @@ def test_sigterm_drains_in_flight_requests_and_flushes_the_inference_log(home: P
         assert any(client.list_artifacts(run.id, "inference") for run in runs)
 
 
-def test_a_model_that_cannot_load_stops_the_server(home: Path) -> None:
+def test_a_model_that_cannot_load_stops_the_server(home: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "not-a-model"  # a folder that exists, so only a worker finds it holds no model
+    broken.mkdir()
     done = subprocess.run([sys.executable, "-c", "from shipyard.cli import main; main()", "serve",
-                           "models:/missing@production", "--port", str(free_port())], cwd=ROOT,
+                           str(broken), "--port", str(free_port())], cwd=ROOT,
                           env={**os.environ, "SHIPYARD_HOME": str(home)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "before becoming ready" in done.stderr

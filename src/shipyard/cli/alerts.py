@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from shipyard.cli.output import console, fmt_time, table
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
 from shipyard.errors import InvalidInput
 
@@ -43,10 +43,13 @@ def delete(name: str = typer.Argument(..., help="Rule name")) -> None:
 
 
 @app.command("rules")
-def rules() -> None:
+def rules(as_json: bool = JSON_OPTION) -> None:
     """List alert rules."""
     with Client() as client:
         found = client.list_alert_rules()
+    if as_json:
+        print_json({"items": [r.to_json() for r in found]})
+        return
     console.print(table("Alert rules", ["name", "condition", "monitor", "severity", "notify", "repeat", "enabled"], [
         [r.name, r.condition, r.monitor, r.severity, ", ".join(r.notify) or "log",
          f"{r.repeat_interval_ms // 1000}s" if r.repeat_interval_ms else "-", "yes" if r.enabled else "no"]
@@ -55,10 +58,14 @@ def rules() -> None:
 
 @app.command("list")
 def list_(state: str | None = typer.Option(None, "--state", help="firing or resolved"),
-          rule: str | None = typer.Option(None, "--rule")) -> None:
+          rule: str | None = typer.Option(None, "--rule", help="Only this rule's alerts."),
+          as_json: bool = JSON_OPTION) -> None:
     """List alerts, firing first."""
     with Client() as client:
         found = client.list_alerts(state, rule)
+    if as_json:
+        print_json({"items": [a.to_json() for a in found]})
+        return
     console.print(table("Alerts", ["state", "rule", "monitor", "labels", "severity", "value", "since", "resolved",
                                    "fired"], [
         [a.state, a.rule, a.monitor, ", ".join(f"{k}={v}" for k, v in a.labels.items()) or "-", a.severity,
@@ -66,11 +73,15 @@ def list_(state: str | None = typer.Option(None, "--state", help="firing or reso
 
 
 @app.command("history")
-def history(rule: str | None = typer.Option(None, "--rule"),
-            limit: int = typer.Option(50, "--limit", min=1, max=10_000)) -> None:
+def history(rule: str | None = typer.Option(None, "--rule", help="Only this rule's history."),
+            limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+            as_json: bool = JSON_OPTION) -> None:
     """The newest alert transitions and notification outcomes, newest first."""
     with Client() as client:
         entries = client.alert_history(rule, limit=limit)
+    if as_json:
+        print_json({"items": [e.to_json() for e in entries]})
+        return
     console.print(table("Alert history", ["at", "kind", "rule", "monitor", "labels", "value", "notifier", "detail"], [
         [fmt_time(e.at), e.kind, e.rule, e.monitor, ", ".join(f"{k}={v}" for k, v in (e.labels or {}).items())
          or "-", e.value, e.notifier, e.detail] for e in entries]))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from shipyard.cli.output import console, fmt_time, fmt_value, table
+from shipyard.cli.exit_codes import ExitCode
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, fmt_value, print_json, table
 from shipyard.client import Client
+from shipyard.errors import InvalidInput
 
 app = typer.Typer(help="Versioned datasets: register, inspect, compare, pull, check.", no_args_is_help=True)
 
@@ -28,12 +29,18 @@ def _size(num: int) -> str:
 def add(name: str = typer.Argument(..., help="Dataset name"),
         source: str = typer.Argument(..., help="A Parquet or CSV file, a folder, or s3://bucket/prefix"),
         description: str | None = typer.Option(None),
-        contract: Path | None = typer.Option(None, "--contract", help="YAML contract the data must pass"),
+        contract: Path | None = typer.Option(None, "--contract", exists=True, dir_okay=False,
+                                             help="YAML contract the data must pass"),
         tag: list[str] | None = typer.Option(None, "--tag", help="key=value, repeatable"),
         progress: bool | None = typer.Option(None, "--progress/--no-progress",
                                              help="Progress bars (default: for large work on a terminal).")) -> None:
     """Register SOURCE as a new version of NAME (the same content gives back its version)."""
-    tags = dict(t.split("=", 1) for t in tag or [] if "=" in t)
+    tags = {}
+    for item in tag or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--tag takes key=value, got {item!r}", field="tag")
+        tags[key] = value
     with Client() as client:
         version = client.register_dataset(name, source, description=description, tags=tags, contract=contract,
                                           progress=progress)
@@ -43,14 +50,26 @@ def add(name: str = typer.Argument(..., help="Dataset name"),
 
 
 @app.command("list")
-def list_(name: str | None = typer.Argument(None, help="List this dataset's versions")) -> None:
+def list_(name: str | None = typer.Argument(None, help="List this dataset's versions"),
+          as_json: bool = JSON_OPTION) -> None:
     """List datasets, or the versions of one."""
+    from shipyard.datasets import codec
+
     with Client() as client:
         if name is None:
-            rows = [[d.name, d.latest_version, fmt_time(d.updated_at)] for d in client.list_datasets()]
+            datasets = client.list_datasets()
+            if as_json:
+                print_json({"items": [codec.dataset_to_json(d) for d in datasets]})
+                return
+            rows = [[d.name, d.latest_version, fmt_time(d.updated_at)] for d in datasets]
             console.print(table("Datasets", ["name", "latest", "updated"], rows))
             return
         versions = client.list_dataset_versions(name)
+        if not versions:  # a dataset exists once it has a version: say so rather than list nothing
+            client.get_dataset_version(f"{name}@latest")
+    if as_json:  # the profiles are left to "data show": a list stays small
+        print_json({"items": [{**codec.version_to_json(v), "profile": None} for v in versions]})
+        return
     console.print(table(f"Versions of {name}", ["version", "hash", "format", "files", "size", "rows", "created"], [
         [v.version, v.digest[:12], v.format, v.num_files, _size(v.num_bytes), v.num_rows, fmt_time(v.created_at)]
         for v in versions]))
@@ -58,14 +77,15 @@ def list_(name: str | None = typer.Argument(None, help="List this dataset's vers
 
 @app.command("show")
 def show(ref: str = typer.Argument(..., help="name, name@3, name@latest or a hash"),
-         as_json: bool = typer.Option(False, "--json", help="The version with its full profile as JSON.")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="Print the version with its full profile as JSON.")
+         ) -> None:
     """Show a version: where it came from, its schema and its profile."""
     with Client() as client:
         version = client.get_dataset_version(ref)
     if as_json:
         from shipyard.datasets import codec
 
-        console.print_json(json.dumps(codec.version_to_json(version)))
+        print_json(codec.version_to_json(version))
         return
     console.print(table(version.ref, ["field", "value"], [
         ["hash", version.digest], ["format", version.format], ["files", version.num_files],
@@ -94,12 +114,12 @@ def pull(ref: str, dest: Path = typer.Argument(..., help="Folder to copy the ver
 
 @app.command("diff")
 def diff(old: str = typer.Argument(..., help="e.g. churn@2"), new: str = typer.Argument(..., help="e.g. churn@3"),
-         as_json: bool = typer.Option(False, "--json")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="Print the differences as JSON.")) -> None:
     """Schema changes and per-column distribution shifts from OLD to NEW."""
     with Client() as client:
         result = client.diff_datasets(old, new)
     if as_json:
-        console.print_json(json.dumps(result.to_json(), default=str))
+        print_json(result.to_json())
         return
     console.print(f"rows: {result.rows[0]:,} → {result.rows[1]:,}")
     for label, names in (("added", result.added), ("removed", result.removed)):
@@ -126,10 +146,11 @@ def infer(ref: str, output: Path | None = typer.Option(None, "-o", "--output", h
 
 
 @app.command("validate")
-def validate(ref: str, contract: Path = typer.Argument(..., help="YAML contract")) -> None:
-    """Check a version against a contract; exits with status 1 on any violation."""
+def validate(ref: str, contract: Path = typer.Argument(..., exists=True, dir_okay=False, help="YAML contract")
+             ) -> None:
+    """Check a version against a contract; exits with status 3 on any violation."""
     with Client() as client:
         report = client.validate_dataset(ref, contract)
     console.print(str(report), markup=False, highlight=False)
     if not report.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

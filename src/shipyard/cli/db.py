@@ -14,14 +14,20 @@ app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 def upgrade() -> None:
     """Apply pending schema migrations to the configured database."""
     from shipyard.store.db import Database
-    from shipyard.store.migrate import head_revision
     from shipyard.store.migrate import upgrade as run_upgrade
 
     db = Database(load_config().database_url)
-    before = db.current_revision()
-    run_upgrade(db)
-    console.print(f"database {db!r}: {before or 'empty'} -> {head_revision()}")
-    db.dispose()
+    try:
+        before = db.current_revision()
+        run_upgrade(db)
+        after = db.current_revision()
+    finally:
+        db.dispose()
+    where = db.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"schema is current ({after}) in {where}", markup=False, highlight=False)
+    else:
+        console.print(f"upgraded {before or 'empty'} -> {after} in {where}", markup=False, highlight=False)
 
 
 @app.command("current")

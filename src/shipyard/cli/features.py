@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from shipyard.cli.output import console, fmt_time, table
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.cli.skew import check_skew
+from shipyard.cli.user_code import loading
 from shipyard.errors import InvalidInput, NotFound
 
 app = typer.Typer(help="Feature store: definitions, materialization, online lookups.", no_args_is_help=True)
 
 
-def _store() -> Any:
-    from shipyard.features.store import FeatureStore
+@contextlib.contextmanager
+def _store() -> Iterator[Any]:
+    """The feature store of the configuration; its client is closed at the end of the block."""
+    from shipyard.client import Client
 
-    return FeatureStore()
+    with Client() as client:
+        yield client.features
 
 
 def load_definitions(path: Path) -> list[Any]:
@@ -38,7 +43,8 @@ def load_definitions(path: Path) -> list[Any]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # on-demand functions record this module name
-    spec.loader.exec_module(module)
+    with loading(path):
+        spec.loader.exec_module(module)
     found: dict[tuple[str, str], Any] = {}
     for value in vars(module).values():
         if isinstance(value, (Entity, FeatureView, OnDemandFeatureView)):
@@ -60,34 +66,46 @@ def apply(path: Path = typer.Argument(..., help="Python file defining entities a
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: bool = JSON_OPTION) -> None:
     """List feature views and on-demand views."""
     from shipyard.features.definitions import FeatureView
 
     with _store() as store:
-        rows = []
+        rows, items = [], []
         for obj in store.registry.list_objects():
             if obj.kind == "entity":
                 continue
             view = store.get_view(obj.name)
             state = store.registry.materialization(obj.name) if isinstance(view, FeatureView) else None
-            keys = ", ".join(view.join_keys) if isinstance(view, FeatureView) else "(on demand)"
-            ttl = str(view.ttl) if isinstance(view, FeatureView) and view.ttl else "-"
-            rows.append([obj.name, obj.version, keys, ", ".join(view.features), ttl,
-                         fmt_time(state.materialized_at) if state else "-"])
+            keys = list(view.join_keys) if isinstance(view, FeatureView) else []
+            ttl = view.ttl if isinstance(view, FeatureView) and view.ttl else None
+            items.append({"name": obj.name, "kind": obj.kind, "version": obj.version, "join_keys": keys,
+                          "features": list(view.features), "ttl_s": ttl.total_seconds() if ttl else None,
+                          "materialization": state.to_json() if state else None})
+            rows.append([obj.name, obj.version, ", ".join(keys) or "(on demand)", ", ".join(view.features),
+                         str(ttl) if ttl else "-", fmt_time(state.materialized_at) if state else "-"])
+    if as_json:
+        print_json({"items": items})
+        return
     console.print(table("Feature views", ["name", "version", "keys", "features", "ttl", "materialized"], rows))
 
 
 @app.command("show")
-def show(view: str = typer.Argument(..., help="View name")) -> None:
+def show(view: str = typer.Argument(..., help="View name"), as_json: bool = JSON_OPTION) -> None:
     """Show a view's definition, its versions and its materialization state."""
+    from shipyard.features.definitions import FeatureView
+
     with _store() as store:
-        store.get_view(view)
-        kind = "on_demand_view" if type(store.get_view(view)).__name__ == "OnDemandFeatureView" else "feature_view"
+        kind = "feature_view" if isinstance(store.get_view(view), FeatureView) else "on_demand_view"
         versions = store.registry.versions(kind, view)
         state = store.registry.materialization(view) if kind == "feature_view" else None
         newest = store.freshness(view) if kind == "feature_view" else None
-    console.print_json(json.dumps(versions[0].spec))
+    if as_json:
+        print_json({"name": view, "kind": kind, "spec": versions[0].spec,
+                    "versions": [{k: v for k, v in o.to_json().items() if k != "spec"} for o in versions],
+                    "materialization": state.to_json() if state else None, "newest_value_age_s": newest})
+        return
+    console.print_json(data=versions[0].spec)
     console.print(table(f"Versions of {view}", ["version", "fingerprint", "forced", "created"], [
         [v.version, v.fingerprint[:12], "yes" if v.forced else "", fmt_time(v.created_at)] for v in versions]))
     if state is not None:
@@ -145,13 +163,13 @@ def parse_entity(text: str) -> dict[str, Any]:
 @app.command("get")
 def get(refs: list[str] = typer.Argument(..., help="Feature references, view:feature"),
         entity: list[str] = typer.Option(..., "--entity", help="key=value[,key=value] per entity (repeatable)"),
-        as_json: bool = typer.Option(False, "--json", help="Print the columns as JSON")) -> None:
+        as_json: bool = typer.Option(False, "--json", help="Print the columns as JSON.")) -> None:
     """Look features up in the online store."""
     rows = [parse_entity(e) for e in entity]
     with _store() as store:
         columns = store.get_online_features(refs, rows).to_dict()
     if as_json:
-        console.print_json(json.dumps(columns, default=str))
+        print_json(columns)
         return
     names = list(columns)
     console.print(table(None, names, [[columns[n][i] for n in names] for i in range(len(rows))]))

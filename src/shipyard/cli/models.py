@@ -7,30 +7,53 @@ from pathlib import Path
 
 import typer
 
-from shipyard.cli.output import console, fmt_time, table
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
+from shipyard.errors import InvalidInput
 
 app = typer.Typer(help="Model packages and the model registry.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_(name_like: str | None = typer.Option(None, "--like", help="SQL LIKE pattern, e.g. 'churn%'")) -> None:
+def list_(name_like: str | None = typer.Option(None, "--like", help="SQL LIKE pattern, e.g. 'churn%'"),
+          as_json: bool = JSON_OPTION) -> None:
     """List registered models with their latest version and aliases."""
     with Client() as client:
         page = client.search_registered_models(name_like, max_results=1000)
+    if as_json:
+        from shipyard.registry.codec import to_json
+
+        print_json({"items": [to_json(m) for m in page.items]})
+        return
     console.print(table("Registered models", ["name", "latest", "aliases", "updated"], [
         [m.name, m.latest_version, ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items())) or "-",
          fmt_time(m.updated_at)] for m in page.items]))
 
 
+def _model_uri(text: str) -> str:
+    """``churn@production`` and ``churn/3`` as the ``models:/`` URIs they abbreviate."""
+    return text if text.startswith(("models:/", "runs:/")) else f"models:/{text}"
+
+
 @app.command("show")
-def show(uri: str = typer.Argument(..., help="models:/name/3, models:/name@alias or a model name")) -> None:
+def show(uri: str = typer.Argument(..., help="models:/name/3, models:/name@alias (or name/3, name@alias), "
+                                             "or a model name for every version"),
+         as_json: bool = JSON_OPTION) -> None:
     """Show a version (or every version of a model)."""
+    from shipyard.registry.codec import to_json
+
     with Client() as client:
-        if uri.startswith("models:/"):
-            versions = [client.resolve_model(uri)]
+        if uri.startswith("models:/") or "@" in uri or "/" in uri:
+            version = client.resolve_model(_model_uri(uri))
+            document = to_json(version)
+            versions = [version]
         else:
+            model = client.get_registered_model(uri)  # a name nobody registered is an error, not an empty list
             versions = client.search_model_versions(uri, max_results=1000).items
+            document = {**to_json(model), "versions": [to_json(v) for v in versions]}
+    if as_json:
+        print_json(document)
+        return
     console.print(table("Model versions", ["model", "version", "aliases", "flavor", "run", "metrics", "created"], [
         [v.name, v.version, ", ".join(v.aliases) or "-", v.flavor, v.run_id,
          ", ".join(f"{k}={val:.4g}" for k, val in sorted(v.metrics.items())) or "-", fmt_time(v.created_at)]
@@ -58,22 +81,35 @@ def alias(name: str, alias_: str = typer.Argument(..., metavar="ALIAS"), version
 
 
 @app.command("policy")
-def policy(name: str, file: Path = typer.Argument(..., help="JSON or YAML file with 'rules' and 'aliases'"),
+def policy(name: str, file: Path = typer.Argument(..., exists=True, dir_okay=False,
+                                                 help="JSON or YAML file with 'rules' and 'aliases'"),
            reason: str | None = typer.Option(None)) -> None:
     """Set the promotion policy of a model from a file."""
     import yaml
 
-    data = yaml.safe_load(file.read_text()) if file.suffix in (".yaml", ".yml") else json.loads(file.read_text())
+    text = file.read_text()
+    try:
+        data = yaml.safe_load(text) if file.suffix in (".yaml", ".yml") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{file} is not valid {'YAML' if file.suffix in ('.yaml', '.yml') else 'JSON'}: "
+                           f"{' '.join(str(exc).split())}", field="file") from None
     with Client() as client:
         client.set_promotion_policy(name, data, reason=reason)
     console.print(f"policy of {name} set")
 
 
 @app.command("history")
-def history(name: str) -> None:
+def history(name: str, as_json: bool = JSON_OPTION) -> None:
     """The audit trail of a model: who changed what, when, from what to what."""
     with Client() as client:
         events = client.model_history(name)
+        if not events:  # the trail outlives a deleted model, so only a name never used has none
+            client.get_registered_model(name)
+    if as_json:
+        from shipyard.registry.codec import to_json
+
+        print_json({"items": [to_json(e) for e in events]})
+        return
     console.print(table(f"History of {name}", ["#", "when", "who", "action", "entity", "before", "after", "reason"], [
         [e.id, fmt_time(e.at), e.actor, e.action + (" (forced)" if e.forced else ""), e.entity_id,
          json.dumps(e.before) if e.before else "-",
@@ -94,10 +130,8 @@ def rollback(name: str, alias_: str = typer.Option("production", "--alias"),
 def card(uri: str, html: bool = typer.Option(False, "--html", help="HTML instead of Markdown."),
          output: Path | None = typer.Option(None, "-o", "--output")) -> None:
     """Render the model card of a version."""
-    if not uri.startswith("models:/"):
-        uri = f"models:/{uri}"
     with Client() as client:
-        text = client.model_card(uri, "html" if html else "markdown")
+        text = client.model_card(_model_uri(uri), "html" if html else "markdown")
     if output:
         output.write_text(text)
         console.print(f"wrote {output}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from shipyard.cli.output import console, fmt_time, fmt_value, table
+from shipyard.cli.exit_codes import ExitCode
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, fmt_value, print_json, table
 from shipyard.client import Client
 from shipyard.errors import InvalidInput
 
@@ -66,22 +68,38 @@ def create(model: str = typer.Argument(..., help="churn@production, churn/3 or c
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: bool = JSON_OPTION) -> None:
     """List monitors."""
     with Client() as client:
         monitors = client.list_monitors()
+    if as_json:
+        from shipyard.monitoring.codec import monitor_to_json
+
+        print_json({"items": [monitor_to_json(m) for m in monitors]})
+        return
     console.print(table("Monitors", ["name", "model", "reference", "window", "computed up to"], [
         [m.name, m.model, m.reference, _window(m.window_s), fmt_time(m.cursor)] for m in monitors]))
 
 
 @app.command("show")
 def show(name: str = typer.Argument(..., help="Monitor name"),
-         last: int = typer.Option(10, help="How many recent windows to show")) -> None:
+         last: int = typer.Option(10, min=1, help="How many recent windows to show"),
+         as_json: bool = JSON_OPTION) -> None:
     """A monitor's definition and its latest windows."""
     with Client() as client:
         monitor = client.get_monitor(name)
         windows = client.list_monitor_windows(name)[-last:]
         points = client.query_series(name, since=windows[0].window_end - 1) if windows else []
+    if as_json:
+        from shipyard.monitoring.codec import monitor_to_json, window_to_json
+
+        series: dict[int, dict[str, float | None]] = {}
+        for p in points:
+            if not p.labels:
+                series.setdefault(p.window_start, {})[p.series] = p.value
+        print_json({**monitor_to_json(monitor), "windows": [
+            {**window_to_json(w), "series": series.get(w.window_start, {})} for w in windows]})
+        return
     console.print(f"[bold]{monitor.name}[/bold]  model {monitor.model}  reference {monitor.reference or '-'}  "
                   f"window {_window(monitor.window_s)}  task {monitor.task or 'guessed'}")
     if monitor.options:
@@ -99,6 +117,8 @@ def run(names: list[str] | None = typer.Argument(None, help="Monitors to run (de
         now: str | None = typer.Option(None, help="Pretend it is this time (ISO); default now")) -> None:
     """Compute every closed window not computed yet (and apply late labels)."""
     with Client() as client:
+        for name in names or ():
+            client.get_monitor(name)  # a misspelt name is an error, not a run of nothing
         results = client.run_monitors(now=_when(now, "now"), names=names or None)
     rows = []
     for r in results:
@@ -108,7 +128,7 @@ def run(names: list[str] | None = typer.Argument(None, help="Monitors to run (de
     console.print(table("Monitor runs", ["monitor", "windows", "relabelled", "rows", "drift share", "accuracy",
                                          "status"], rows))
     if any(r.error and "another runner" not in r.error for r in results):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.ERROR)
 
 
 @app.command("report")
@@ -163,17 +183,21 @@ def upload(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="A
     console.print(f"stored {stored} labels")
 
 
-def run_due_monitors(client: Client) -> None:
-    """Run every monitor once (a scheduler tick): failures are logged, never raised."""
+def run_due_monitors(client: Client) -> list[Any]:
+    """Run every monitor once (a scheduler tick) and return what each did: failures are
+    logged, never raised."""
     import logging
 
     log = logging.getLogger("shipyard.scheduler")
     try:
-        for result in client.run_monitors():
-            if result.error:
-                log.warning("monitor %s: %s", result.monitor, result.error)
-            elif result.windows or result.relabelled:
-                log.info("monitor %s: %d windows computed, %d relabelled", result.monitor, len(result.windows),
-                         len(result.relabelled))
+        results = client.run_monitors()
     except Exception:  # noqa: BLE001 - a broken store must not stop the pipeline schedules
         log.exception("running monitors failed")
+        return []
+    for result in results:
+        if result.error:
+            log.warning("monitor %s: %s", result.monitor, result.error)
+        elif result.windows or result.relabelled:
+            log.info("monitor %s: %d windows computed, %d relabelled", result.monitor, len(result.windows),
+                     len(result.relabelled))
+    return list(results)

@@ -10,7 +10,8 @@ from typing import Any
 
 import typer
 
-from shipyard.cli.output import console, fmt_time, table
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
+from shipyard.cli.user_code import loading
 from shipyard.client import Client
 from shipyard.errors import InvalidInput
 
@@ -66,7 +67,8 @@ def _run(target: str, param: list[str] | None, executor: str, resume: str | None
     from shipyard.pipelines.loader import load_pipeline
     from shipyard.pipelines.view import LiveView
 
-    pipeline = load_pipeline(target)
+    with loading(target):
+        pipeline = load_pipeline(target)
     interactive = sys.stdout.isatty() if live is None else live
     hook = LiveView(console) if interactive else _Lines().hook
     options = {"processes": processes} if processes and executor == "local" else {}
@@ -104,40 +106,54 @@ def run(target: str = _TARGET, param: list[str] | None = _PARAM, executor: str =
 def run_file(target: str = _TARGET, param: list[str] | None = _PARAM, executor: str = _EXECUTOR,
              resume: str | None = _RESUME, no_cache: bool = _NO_CACHE, live: bool | None = _LIVE,
              processes: int | None = _PROCESSES) -> None:
-    """Run the pipeline in a file (same as ``shipyard pipelines run``)."""
+    """Run the pipeline in a file (same as 'shipyard pipelines run')."""
     _run(target, param, executor, resume, no_cache, live, processes)
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: bool = JSON_OPTION) -> None:
     """List the pipelines that have run here, with their latest run and schedules."""
-    from shipyard.pipelines.records import list_pipelines
+    from dataclasses import asdict
 
-    rows = []
+    from shipyard.pipelines.records import list_pipelines
+    from shipyard.tracking.codec import run_to_json
+
+    rows, items = [], []
     with Client() as client:
         for p in list_pipelines(client):
             page = client.search_runs(experiment_ids=[p.experiment_id], filter="tags.`shipyard.kind` = 'pipeline'",
                                       order_by=["attributes.start_time DESC"], max_results=1)
             last = page.items[0] if page.items else None
+            items.append({**asdict(p), "last_run": run_to_json(last) if last else None})
             rows.append([p.name, len((p.dag or {}).get("steps", [])), last.id if last else None,
                          last.status.value if last else None, fmt_time(last.start_time) if last else None,
                          "; ".join(s["id"] for s in p.schedules) or "-", p.target])
+    if as_json:
+        print_json({"items": items})
+        return
     console.print(table("Pipelines", ["pipeline", "steps", "last run", "status", "started", "schedules", "target"],
                         rows))
 
 
 @app.command("show")
-def show(what: str = typer.Argument(..., help="a pipeline name, or a pipeline run id")) -> None:
+def show(what: str = typer.Argument(..., help="a pipeline name, or a pipeline run id"),
+         as_json: bool = JSON_OPTION) -> None:
     """Show a pipeline run step by step (failed steps with their traceback), or a pipeline's
     definition, schedules and recent runs."""
+    from dataclasses import asdict
+
     from rich.markup import escape
     from rich.panel import Panel
 
     from shipyard.pipelines.records import list_pipelines, load_run
+    from shipyard.tracking.codec import run_to_json
 
     with Client() as client:
         if len(what) == 32 and all(c in "0123456789abcdef" for c in what):
             record = load_run(client, what)
+            if as_json:
+                print_json(asdict(record))
+                return
             console.print(table(f"Pipeline run {record.run_id} ({record.pipeline}): {record.status}",
                                 ["step", "state", "attempts", "time", "inputs from", "run / cached from"],
                                 [[s.node, s.state, s.attempt or "-",
@@ -162,6 +178,11 @@ def show(what: str = typer.Argument(..., help="a pipeline name, or a pipeline ru
 
             raise NotFound(f"no pipeline {what!r} has run here", resource="pipeline", name=what)
         p = found[0]
+        page = client.search_runs(experiment_ids=[p.experiment_id], filter="tags.`shipyard.kind` = 'pipeline'",
+                                  order_by=["attributes.start_time DESC"], max_results=10)
+        if as_json:
+            print_json({**asdict(p), "recent_runs": [run_to_json(r) for r in page.items]})
+            return
         steps = (p.dag or {}).get("steps", [])
         console.print(table(f"Pipeline {p.name} ({p.target or 'target unknown'})", ["step", "function", "inputs from"],
                             [[s["name"], s["step"], ", ".join(s["upstream"]) or "-"] for s in steps]))
@@ -170,8 +191,6 @@ def show(what: str = typer.Argument(..., help="a pipeline name, or a pipeline ru
                                 [[s["id"], f"cron {s['cron']} ({s['timezone']})" if s["cron"]
                                   else f"new version of {s['dataset']}", s["executor"], json.dumps(s["params"])]
                                  for s in p.schedules]))
-        page = client.search_runs(experiment_ids=[p.experiment_id], filter="tags.`shipyard.kind` = 'pipeline'",
-                                  order_by=["attributes.start_time DESC"], max_results=10)
         console.print(table("Recent runs", ["run id", "status", "started", "schedule", "outcome"],
                             [[r.id, r.status.value, fmt_time(r.start_time), r.tags.get("shipyard.schedule"),
                               r.tags.get("shipyard.schedule.outcome")] for r in page.items]))

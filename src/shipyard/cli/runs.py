@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typer
+from rich.text import Text
 
-from shipyard.cli.output import console, fmt_time, table
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
 
 app = typer.Typer(help="Runs: one execution of training code and what it logged.", no_args_is_help=True)
@@ -15,11 +16,17 @@ def list_(
     experiment: str = typer.Argument("Default", help="Experiment name."),
     filter_: str | None = typer.Option(None, "--filter", "-f", help="e.g. \"metrics.auc > 0.8\""),
     order_by: list[str] | None = typer.Option(None, "--order-by", "-o", help="e.g. \"metrics.auc DESC\""),
-    max_results: int = typer.Option(50, "--max", "-n"),
+    max_results: int = typer.Option(50, "--max", "-n", min=1),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """List the runs of an experiment, newest first."""
     with Client() as client:
         page = client.search_runs(experiment, filter_, order_by, max_results)
+    if as_json:
+        from shipyard.tracking.codec import page_to_json, run_to_json
+
+        print_json(page_to_json(page, run_to_json))
+        return
     metric_keys = sorted({k for r in page.items for k in r.metrics})[:6]
     rows = [
         [r.id, r.name, r.status.value, fmt_time(r.start_time),
@@ -32,11 +39,16 @@ def list_(
 
 
 @app.command("show")
-def show(run_id: str) -> None:
+def show(run_id: str, as_json: bool = JSON_OPTION) -> None:
     """Show one run: attributes, params, tags, latest metrics and artifacts."""
     with Client() as client:
         run = client.get_run(run_id)
         artifacts = client.list_artifacts(run_id)
+    if as_json:
+        from shipyard.tracking.codec import artifact_to_json, run_to_json
+
+        print_json({**run_to_json(run), "artifacts": [artifact_to_json(a) for a in artifacts]})
+        return
     console.print(table(f"Run {run.id}", ["field", "value"], [
         ["name", run.name], ["experiment", run.experiment_id], ["status", run.status.value],
         ["started", fmt_time(run.start_time)], ["ended", fmt_time(run.end_time)],
@@ -56,13 +68,20 @@ def show(run_id: str) -> None:
 
 
 @app.command("compare")
-def compare(run_ids: list[str] = typer.Argument(..., help="Two or more run ids.")) -> None:
+def compare(run_ids: list[str] = typer.Argument(..., help="Two or more run ids."),
+            as_json: bool = JSON_OPTION) -> None:
     """Params and final metrics of several runs side by side (differences in bold)."""
+    if len(run_ids) < 2:
+        raise typer.BadParameter("give two or more run ids", param_hint="RUN_IDS")
     with Client() as client:
         comparison = client.compare_runs(run_ids)
+    if as_json:
+        print_json({"run_ids": comparison.run_ids, "params": comparison.params, "metrics": comparison.metrics,
+                    "differing_params": comparison.differing_params})
+        return
     differing = set(comparison.differing_params)
     rows = [
-        [kind, f"[bold]{key}[/bold]" if kind == "param" and key in differing else key, *values]
+        [kind, Text(str(key), style="bold") if kind == "param" and key in differing else key, *values]
         for kind, key, *values in comparison.to_rows()
     ]
     console.print(table("Comparison", ["kind", "key", *[r[:8] for r in comparison.run_ids]], rows))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import typer
 
 from shipyard.cli.output import console_err
@@ -30,15 +28,17 @@ def serve(
     no_access_log: bool = typer.Option(False, "--no-access-log", help="Write no JSON access log lines."),
 ) -> None:
     """Serve a model (or several, from a YAML file) until Ctrl-C or SIGTERM."""
+    from shipyard.auth import check_bind
     from shipyard.client import Client
+    from shipyard.client.process import ProcessClient
     from shipyard.config import load_config
-    from shipyard.features.lookup import OnlineLookup
     from shipyard.serving import BatchingConfig, InferenceLogConfig, make_serve_config, run
 
     config = load_config()
     batching = None
     if no_batching or max_batch_size is not None or max_latency_ms is not None:
-        batching = BatchingConfig(enabled=not no_batching, max_batch_size=max_batch_size or 64,
+        batching = BatchingConfig(enabled=not no_batching,
+                                  max_batch_size=64 if max_batch_size is None else max_batch_size,
                                   max_latency_ms=5.0 if max_latency_ms is None else max_latency_ms)
     inference_log = None
     if no_inference_log or sample_rate is not None:
@@ -50,12 +50,25 @@ def serve(
         name=name, batching=batching, max_queue=max_queue, timeout_s=timeout, poll_interval_s=poll_interval,
     )
 
+    # A refused address or a model that does not resolve fails here, in one line, before
+    # any worker starts.
+    check_bind(serve_config.host, serve_config.token, serve_config.insecure)
+    with Client(config) as client:
+        for served in serve_config.models:
+            uris = [t.uri for t in served.targets] + ([served.shadow.uri] if served.shadow else [])
+            for uri in uris:
+                if uri.startswith("models:/"):
+                    client.resolve_model(uri)
+                else:
+                    client.model_path(uri)
+
     def ready(supervisor: object) -> None:
         served = ", ".join(f"{m.name} ({', '.join(t.uri for t in m.targets)})" for m in serve_config.models)
         console_err.print(f"Serving {served} on http://{serve_config.host}:{supervisor.port} "  # type: ignore[attr-defined]
                           f"with {serve_config.workers} worker(s)", highlight=False, soft_wrap=True)
 
-    # Models that declare features look them up through the feature store of this configuration.
-    features = functools.partial(OnlineLookup.from_config, config)
-    status = run(serve_config, functools.partial(Client, config), on_ready=ready, features=features)
+    # Each worker reads models, and looks up the features of models that declare them, through
+    # one client of this configuration.
+    shared = ProcessClient(config)
+    status = run(serve_config, shared.client, on_ready=ready, features=shared.feature_lookup)
     raise typer.Exit(status)

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import typer
 
+from shipyard.cli.output import console_err
 from shipyard.config import load_config
 
 __all__ = ["serve_api"]
 
 
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def serve_api(
     host: str = typer.Option("127.0.0.1", help="Address to bind; beyond loopback needs a token."),
-    port: int = typer.Option(5000, help="TCP port."),
+    port: int = typer.Option(5000, min=1, max=65535, help="TCP port."),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without a token."),
-    log_level: str = typer.Option("warning", help="uvicorn log level."),
-    scheduler: bool = typer.Option(False, "--scheduler", help="Also run pipeline schedules (as `shipyard scheduler`)."),
+    log_level: LogLevel = typer.Option(LogLevel.warning, help="uvicorn log level."),
+    scheduler: bool = typer.Option(False, "--scheduler", help="Also run pipeline schedules (as 'shipyard scheduler')."),
 ) -> None:
-    """Start the Shipyard REST API on the configured stores."""
+    """Start the Shipyard REST API (and the MLflow-compatible API, /metrics, /docs) on the
+    configured stores; print where before serving."""
     import uvicorn
 
     from shipyard.server import check_bind, create_app
+    from shipyard.server.mlflow import PREFIXES
 
     config = load_config().with_(url=None)
     check_bind(host, config.token, insecure)
@@ -28,4 +48,15 @@ def serve_api(
         from shipyard.cli.scheduler import start_background
 
         start_background(config)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    base = _base_url(host, port)
+    auth = "on: requests need 'Authorization: Bearer' with SHIPYARD_TOKEN" if config.token else "off"
+    lines = [f"Shipyard server on {base} (auth {auth})",
+             f"  REST API     {base}/api/v1",
+             f"  MLflow API   {base}{PREFIXES[0].rstrip('/')} (MLFLOW_TRACKING_URI={base})",
+             f"  metrics      {base}/metrics",
+             f"  API docs     {base}/docs"]
+    if scheduler:
+        lines.append("  scheduler    pipeline schedules and monitors, every 30s")
+    lines.append("Ctrl-C stops.")
+    console_err.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.value, access_log=False)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
-import orjson
 import typer
 
-from shipyard.cli.output import console
+from shipyard.cli.exit_codes import ExitCode
+from shipyard.cli.output import console, print_json
 
 __all__ = ["check_skew"]
 
@@ -20,17 +18,17 @@ def check_skew(
                                     help="Numbers match within tolerance × max(1, |offline value|)."),
     top: int = typer.Option(5, min=0, help="Largest differences shown per feature."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    fail: bool = typer.Option(False, "--fail", help="Exit with status 1 when any value differs or is missing."),
+    fail: bool = typer.Option(False, "--fail", help="Exit with status 3 when any value differs or is missing."),
 ) -> None:
     """Sample entities, recompute their offline values as of now, compare with the online store."""
-    from shipyard.features import FeatureStore
+    from shipyard.client import Client
     from shipyard.features import check_skew as run_check
 
-    with FeatureStore() as store:
-        report = run_check(store, view, sample=sample, tolerance=tolerance, top=top)
+    with Client() as client:
+        report = run_check(client.features, view, sample=sample, tolerance=tolerance, top=top)
     if as_json:
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        print_json(report.to_dict())
     else:
         console.print(report)
     if fail and not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.CHECK_FAILED)

@@ -1,0 +1,67 @@
+"""``shipyard serve`` and ``shipyard server`` at start: what they say, and how they refuse."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from tests.cli.test_cli import SHIPYARD, run_cli
+from tests.services import free_port
+
+
+def test_serving_a_misspelt_model_fails_at_once_in_one_line(tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = run_cli(tmp_path, "serve", "models:/chrun@production", "--port", str(free_port()), columns=None)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == ["error: NotFound: registered model 'chrun' not found"]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert time.monotonic() - started < 8  # no worker started, no retries
+
+
+def test_serving_a_folder_that_is_no_model_fails_before_any_worker(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "serve", str(tmp_path / "nowhere"), columns=None)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: InvalidInput: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_batch_size_of_zero_is_refused_not_replaced_by_the_default(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "serve", "models:/churn@production", "--max-batch-size", "0", columns=None)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ConfigError: max_batch_size") and "got 0" in done.stderr
+
+
+def _server_banner(home: Path, port: int, **env: str) -> list[str]:
+    """What ``shipyard server`` prints on stderr before it serves (up to "Ctrl-C stops.")."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    clean |= {"SHIPYARD_HOME": str(home), **env}
+    lines: list[str] = []
+    with subprocess.Popen([SHIPYARD, "server", "--port", str(port)], env=clean, cwd=home,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stderr is not None
+            while not (lines and lines[-1].startswith("Ctrl-C")):
+                line = server.stderr.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip())
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return lines
+
+
+def test_server_says_where_it_serves_what_before_serving(tmp_path: Path) -> None:
+    port = free_port()
+    lines = _server_banner(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    text = "\n".join(lines)
+    assert lines[0] == f"Shipyard server on {base} (auth off)", text
+    assert f"{base}/api/v1" in text and f"{base}/api/2.0/mlflow" in text and f"{base}/metrics" in text
+    assert f"{base}/docs" in text and lines[-1] == "Ctrl-C stops."
+
+
+def test_server_says_when_requests_need_the_token(tmp_path: Path) -> None:
+    first = _server_banner(tmp_path, free_port(), SHIPYARD_TOKEN="s3cret")[0]
+    assert "auth on" in first and "s3cret" not in first
