@@ -82,6 +82,7 @@ model_version_files = Table(
     Column("path", String(1024), primary_key=True),
     Column("digest", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
+    Index("ix_model_version_files_digest", "digest"),  # who references a blob (garbage collection)
 )
 
 model_aliases = Table(

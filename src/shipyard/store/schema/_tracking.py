@@ -59,8 +59,10 @@ runs = Table(
     Column("lifecycle_stage", String(32), nullable=False, default="active"),
     Column("user", String(256), nullable=True),
     Column("environment", Text, nullable=True),
+    Column("deleted_at", BigInteger, nullable=True),  # set with lifecycle_stage "deleted" (revision 0007)
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_parent", "parent_run_id"),
+    Index("ix_runs_deleted_at", "deleted_at"),
 )
 
 params = Table(
@@ -114,4 +116,5 @@ artifacts = Table(
     Column("digest", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Index("ix_artifacts_digest", "digest"),  # who references a blob (garbage collection)
 )
