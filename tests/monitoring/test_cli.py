@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -76,3 +77,20 @@ def test_the_scheduler_runs_due_monitors_each_tick(tmp_path: Path) -> None:
     with Client(home=home) as client:
         windows = client.list_monitor_windows("churn@production")
     assert [w.rows for w in windows[:2]] == [500, 500]  # every window closed by now, computed once
+
+
+def test_run_says_what_waits_and_partial_shows_the_open_window(tmp_path: Path) -> None:
+    home, _ = setup_home(tmp_path)
+    created = run_cli(home, "monitor", "create", "churn@production", "--reference", "ds:churn-train@1", "--window",
+                      "1h", "--label-column", "churned", "--start", iso(T0), "--delay", "0")
+    assert created.returncode == 0, created.stderr
+    # Half-way through the first hour nothing has closed, yet the rows logged so far wait.
+    waiting = run_cli(home, "monitor", "run", "--now", iso(T0 + H // 2))
+    assert waiting.returncode == 0, waiting.stderr
+    found = re.search(r"(\d+) rows waiting in the window 2026-01-01 00:00–01:00 UTC, computed from 01:00", waiting.stdout)
+    assert found and int(found.group(1)) > 0, waiting.stdout
+    partial = run_cli(home, "monitor", "run", "--now", iso(T0 + H // 2), "--partial")
+    assert partial.returncode == 0, partial.stderr
+    assert f"partial window 2026-01-01 00:00–01:00 so far: {found.group(1)} rows" in partial.stdout, partial.stdout
+    with Client(home=home) as client:
+        assert client.list_monitor_windows("churn@production") == []  # a partial window is never stored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,12 @@ def create(model: str = typer.Argument(..., help="churn@production, churn/3 or c
            start: str | None = typer.Option(None, help="First window holds this time (ISO; default now)")) -> None:
     """Create a monitor over MODEL's inference log."""
     options = {k: v for k, v in (("columns", column or None), ("delay_s", delay), ("route", route)) if v is not None}
-    with Client() as client:
+    with Client() as client, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         monitor = client.create_monitor(model, reference=reference, window=window, name=name, task=task,
                                         label_column=label_column, start=_when(start, "start"), **options)
+    for warning in caught:  # e.g. inputs of the model the reference lacks
+        console.print(f"warning: {warning.message}", markup=False)
     console.print(f"monitor {monitor.name}: {monitor.model}, {_window(monitor.window_s)} windows"
                   f"{f' against {monitor.reference}' if monitor.reference else ''}, first window "
                   f"{fmt_time(monitor.cursor)} UTC")
@@ -114,20 +118,34 @@ def show(name: str = typer.Argument(..., help="Monitor name"),
 
 @app.command("run")
 def run(names: list[str] | None = typer.Argument(None, help="Monitors to run (default: all)"),
-        now: str | None = typer.Option(None, help="Pretend it is this time (ISO); default now")) -> None:
-    """Compute every closed window not computed yet (and apply late labels)."""
+        now: str | None = typer.Option(None, help="Pretend it is this time (ISO); default now"),
+        partial: bool = typer.Option(False, "--partial",
+                                     help="Also compute the window still open, as it stands (marked partial, "
+                                          "not stored)")) -> None:
+    """Compute every closed window not computed yet (and apply late labels).
+
+    A window is computed once it has closed (plus the monitor's delay); the rows that
+    wait for it are counted, and --partial shows the open window so far.
+    """
     with Client() as client:
         for name in names or ():
             client.get_monitor(name)  # a misspelt name is an error, not a run of nothing
-        results = client.run_monitors(now=_when(now, "now"), names=names or None)
+        results = client.run_monitors(now=_when(now, "now"), names=names or None, include_partial=partial)
     rows = []
     for r in results:
         rows.append([r.monitor, len(r.windows), len(r.relabelled), sum(w.rows for w in r.windows),
-                     fmt_value(r.latest.get("drift_share")), fmt_value(r.latest.get("accuracy")),
+                     r.pending_rows, fmt_value(r.latest.get("drift_share")), fmt_value(r.latest.get("accuracy")),
                      r.error or ("up to date" if not r.windows else f"to {fmt_time(r.windows[-1].window_end)}")])
-    console.print(table("Monitor runs", ["monitor", "windows", "relabelled", "rows", "drift share", "accuracy",
-                                         "status"], rows))
-    if any(r.error and "another runner" not in r.error for r in results):
+    console.print(table("Monitor runs", ["monitor", "windows", "relabelled", "rows", "rows waiting", "drift share",
+                                         "accuracy", "status"], rows))
+    for r in results:
+        if r.pending or r.partial or r.alerts or r.backlog:
+            console.print(f"{r.monitor}: {r.summary()}", markup=False)
+    failed = [(r.monitor, alert, notifier, why) for r in results for alert, notifier, why in r.failed_deliveries]
+    for monitor, alert, notifier, why in failed:
+        console.print(f"error: alert {alert.rule.name} of {monitor} was not delivered to {notifier}: {why}",
+                      markup=False)
+    if failed or any(r.error and "another runner" not in r.error for r in results):
         raise typer.Exit(ExitCode.ERROR)
 
 
