@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from shipyard.datasets import Profile, profile_table
-from shipyard.datasets.sketches import Histogram, HyperLogLog, QuantileSketch
+from shipyard.datasets.sketches import Histogram, HyperLogLog, QuantileSketch, top_depth
 from shipyard.errors import InvalidInput
 
 
@@ -98,3 +99,49 @@ def test_sketches_merge_within_their_stated_error() -> None:
     combined = h1.merge(h2)
     assert combined.total == both.size
     assert Histogram.of(b, edges=h1.edges).total == b.size
+
+
+def test_a_quantile_sketch_keeps_ties_as_atoms() -> None:
+    values = np.repeat([0.0, 1.0], [730, 270])  # a 0/1 flag
+    sketch = QuantileSketch.of(values)
+    resolution = 1 / 256 + 1 / values.size
+    # No mass between the two values: the CDF holds 73 % from 0 up to 1, then jumps.
+    assert sketch.cdf(0.0) == pytest.approx(0.73, abs=resolution)
+    assert sketch.cdf(0.5) == pytest.approx(0.73, abs=resolution)
+    assert sketch.cdf(1.0, side="left") == pytest.approx(0.73, abs=resolution)
+    assert sketch.cdf(0.0, side="left") == 0.0 and sketch.cdf(1.0) == 1.0 and sketch.cdf(-1.0) == 0.0
+    merged = sketch.merge(QuantileSketch.of(np.repeat([0.0, 1.0], [270, 730])))
+    assert merged.cdf(0.5) == pytest.approx(0.5, abs=2 * resolution)  # merging keeps the atoms
+    with pytest.raises(ValueError):
+        sketch.cdf(0.0, side="middle")
+
+
+def test_sketch_distances_are_within_the_sketch_resolution_of_the_exact_ones() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    for a, b in ((rng.normal(0, 1, 3000), rng.normal(0.3, 1.2, 2000)),
+                 (rng.integers(0, 5, 3000).astype(float), rng.integers(1, 6, 2000).astype(float))):
+        sa, sb = QuantileSketch.of(a), QuantileSketch.of(b)
+        delta = 2 / 256 + 1 / a.size + 1 / b.size
+        assert sa.ks(sb) == pytest.approx(stats.ks_2samp(a, b).statistic, abs=delta)
+        assert sa.wasserstein(sb) == pytest.approx(stats.wasserstein_distance(a, b), abs=delta * np.ptp(a))
+        assert sa.ks(sa) == sa.wasserstein(sa) == 0.0
+    assert math.isnan(QuantileSketch(0, ()).ks(sa))
+
+
+def test_a_discrete_numeric_column_keeps_every_value_count() -> None:
+    p = profile_table(pa.table({"churned": pa.array([0, 1, 0, None, 0, 1]),
+                                "score": pa.array([0.0, -0.0, 2.5, np.nan, 2.5, 1.0])}))
+    assert p["churned"].top == ((0, 3), (1, 2)) and p["churned"].top_complete and p["churned"].distinct == 2
+    assert p["score"].top == ((0.0, 2), (2.5, 2), (1.0, 1)) and p["score"].top_complete  # -0.0 is 0.0
+    assert Profile.from_json(json.loads(json.dumps(p.to_json()))) == p
+    amount = profile_table(pa.table({"amount": np.arange(500.0)}))["amount"]
+    assert amount.top is None and not amount.top_complete  # more than TOP_K values: sketches only
+
+
+def test_top_lists_are_cut_to_the_shortest_incomplete_one() -> None:
+    full, partial = [("a", 5), ("b", 3), ("c", 1)], [("a", 9), ("b", 2)]
+    assert top_depth((full, True), (partial, False)) == 2
+    assert top_depth((full, True), (partial, True)) is None
+    assert top_depth((full, False), (partial, False)) == 2

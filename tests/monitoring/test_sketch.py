@@ -58,3 +58,18 @@ def test_numeric_merge_combines_moments_exactly() -> None:
     assert (merged.count, merged.nulls, merged.min, merged.max) == (1500, 3, both.min(), both.max())
     assert merged.mean == pytest.approx(both.mean()) and merged.std == pytest.approx(both.std())
     assert sum(merged.histogram.counts) == 1500
+
+
+def test_a_discrete_sketch_rebuilt_from_quantiles_keeps_a_bin_per_value() -> None:
+    values = np.repeat([0.0, 1.0], [730, 270])  # a 0/1 flag: its 101 quantiles are only 0 and 1
+    rebuilt = sketch.numeric_from_quantiles(values.size, 0, float(values.mean()), float(values.var() * values.size),
+                                            QuantileSketch.of(values))
+    h = rebuilt.histogram
+    assert h.edges[0] == 0.0 and 1.0 in h.edges and h.edges[-1] > 1.0
+    shares = dict(zip(h.edges, np.asarray(h.counts) / values.size, strict=False))
+    resolution = 1 / 256 + 1 / values.size
+    assert shares[0.0] == pytest.approx(0.73, abs=resolution) and shares[1.0] == pytest.approx(0.27, abs=resolution)
+    exact = sketch.numeric_from_quantiles(values.size, 0, None, None, QuantileSketch.of(values),
+                                          values=[(1, 270), (0, 730)])  # every value's count: exact bins
+    assert exact.histogram.edges == (0.0, 1.0, 2.0) and exact.histogram.counts == (730, 270)
+    assert (exact.min, exact.max) == (0.0, 1.0)

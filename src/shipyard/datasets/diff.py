@@ -1,13 +1,19 @@
 """What changed between two profiles: schema changes and per-column distribution shifts.
 
-Shift measures, computed from the stored sketches alone (no data is read):
+Shift measures, computed from the stored sketches alone (no data is read), with the
+definitions :func:`shipyard.monitoring.detect_drift` uses on raw data, so the two agree
+within the sketches' error (see :class:`~shipyard.datasets.sketches.QuantileSketch`):
 
-* numeric: the population stability index (PSI) over the old histogram's bins
-  (the new distribution's share of each bin read from its quantile sketch), the
-  Kolmogorov-Smirnov statistic (largest gap between the two CDFs) and the
-  Wasserstein distance (mean absolute gap between the quantile functions);
+* numeric: the Kolmogorov-Smirnov statistic (largest gap between the two CDFs), the
+  Wasserstein distance (area between the CDFs) and the population stability index
+  (PSI) over :data:`PSI_BINS` bins cut at the old column's deciles,
+  ``(-inf, d1], (d1, d2] … (d9, inf)``, each share floored at :data:`PSI_EPSILON`.
+  Exact when both columns are discrete (both profiles list every value's count);
+  otherwise read off the two quantile sketches, both sides the same way, so a
+  profile compared with itself gives 0 on every measure either way;
 * categorical: the Jensen-Shannon distance (base 2, in [0, 1]) between the category
-  frequencies (categories beyond the top ones pooled as "other");
+  frequencies, categories beyond the top ones pooled as "other" (both lists cut to
+  the same depth first, see :func:`~shipyard.datasets.sketches.top_depth`);
 * every column: the change of its null fraction.
 
 A column is flagged ``shifted`` when PSI > 0.2, KS > 0.1, JS > 0.1, or its null
@@ -30,11 +36,13 @@ from typing import Any
 import numpy as np
 
 from shipyard.datasets.profile import ColumnProfile, Profile
+from shipyard.datasets.sketches import QuantileSketch, top_depth
 
-__all__ = ["ColumnShift", "ProfileDiff", "diff_profiles"]
+__all__ = ["PSI_BINS", "PSI_EPSILON", "ColumnShift", "ProfileDiff", "diff_profiles"]
 
 PSI_LIMIT, KS_LIMIT, JS_LIMIT, NULL_LIMIT = 0.2, 0.1, 0.1, 0.05
-_EPS = 1e-6
+#: PSI bins and share floor: those of :mod:`shipyard.monitoring.stats`, so that both report one PSI.
+PSI_BINS, PSI_EPSILON = 10, 1e-4
 
 
 @dataclass(frozen=True)
@@ -103,15 +111,11 @@ def _shift(a: ColumnProfile, b: ColumnProfile) -> ColumnShift:
                             "distinct": (a.distinct, b.distinct)}
     if a.kind == "numeric":
         base |= {"mean": (a.mean, b.mean), "std": (a.std, b.std)}
-        if a.quantiles and b.quantiles and a.quantiles.n and b.quantiles.n:
-            grid = np.union1d(a.quantiles.points, b.quantiles.points)
-            base["ks"] = float(np.max(np.abs(a.quantiles.cdf(grid) - b.quantiles.cdf(grid))))
-            ranks = np.linspace(0, 1, 257)
-            qa = np.interp(ranks, np.linspace(0, 1, len(a.quantiles.points)), a.quantiles.points)
-            qb = np.interp(ranks, np.linspace(0, 1, len(b.quantiles.points)), b.quantiles.points)
-            base["wasserstein"] = float(np.trapezoid(np.abs(qa - qb), ranks))
-            if a.histogram and len(a.histogram.edges) > 1 and a.histogram.total:
-                base["psi"] = _psi(a, b)
+        if a.top_complete and b.top_complete and a.top and b.top:
+            base |= _discrete(a.top, b.top)
+        elif a.quantiles and b.quantiles and a.quantiles.n and b.quantiles.n:
+            base |= {"ks": a.quantiles.ks(b.quantiles), "wasserstein": a.quantiles.wasserstein(b.quantiles),
+                     "psi": _psi(a.quantiles, b.quantiles)}
     elif a.kind == "categorical" and a.top is not None and b.top is not None:
         base["js"] = _js(a, b)
         old_values, new_values = {v for v, _ in a.top}, {v for v, _ in b.top}
@@ -121,26 +125,61 @@ def _shift(a: ColumnProfile, b: ColumnProfile) -> ColumnShift:
     return ColumnShift(**base)
 
 
-def _psi(a: ColumnProfile, b: ColumnProfile) -> float:
-    assert a.histogram is not None and b.quantiles is not None
-    hist = a.histogram
-    expected = np.array([hist.below, *hist.counts, hist.above], dtype=np.float64) / hist.total
-    cdf = b.quantiles.cdf(np.asarray(hist.edges))
-    actual = np.concatenate(([cdf[0]], np.diff(cdf), [1.0 - cdf[-1]]))
-    expected, actual = np.maximum(expected, _EPS), np.maximum(actual, _EPS)
+def _psi(old: QuantileSketch, new: QuantileSketch) -> float:
+    """PSI over the old sketch's deciles, both sides' shares read off their own sketches."""
+    cuts = np.unique([old.quantile(q) for q in np.linspace(0, 1, PSI_BINS + 1)[1:-1]])
+    return _psi_of(*(np.diff(np.concatenate(([0.0], s.cdf(cuts), [1.0]))) for s in (old, new)))
+
+
+def _psi_of(expected: np.ndarray, actual: np.ndarray) -> float:
+    expected, actual = np.maximum(expected, PSI_EPSILON), np.maximum(actual, PSI_EPSILON)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def _discrete(old: tuple[tuple[Any, int], ...], new: tuple[tuple[Any, int], ...]) -> dict[str, float]:
+    """KS, Wasserstein and PSI of two columns given every value's count: exact, as on the raw data."""
+
+    def sorted_counts(top: tuple[tuple[Any, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+        values = np.array([v for v, _ in top], dtype=np.float64)
+        order = np.argsort(values)
+        return values[order], np.cumsum(np.array([c for _, c in top], dtype=np.int64)[order])
+
+    (values_a, cum_a), (values_b, cum_b) = sorted_counts(old), sorted_counts(new)
+
+    def cdf(values: np.ndarray, cum: np.ndarray, x: np.ndarray) -> np.ndarray:
+        below = np.searchsorted(values, x, side="right")
+        return np.where(below > 0, cum[np.maximum(below - 1, 0)], 0) / cum[-1]
+
+    grid = np.union1d(values_a, values_b)
+    gap = np.abs(cdf(values_a, cum_a, grid) - cdf(values_b, cum_b, grid))
+    # The old side's deciles as on the sorted raw values: linear between order statistics.
+    position = np.linspace(0, cum_a[-1] - 1, PSI_BINS + 1)[1:-1]
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, cum_a[-1] - 1)
+    weight = position - low
+
+    def order_statistic(k: np.ndarray) -> np.ndarray:
+        return values_a[np.searchsorted(cum_a, k, side="right")]
+
+    cuts = np.unique(order_statistic(low) * (1 - weight) + order_statistic(high) * weight)
+    shares = [np.diff(np.concatenate(([0.0], cdf(v, c, cuts), [1.0]))) for v, c in ((values_a, cum_a),
+                                                                                     (values_b, cum_b))]
+    return {"ks": float(gap.max()), "wasserstein": float(np.dot(gap[:-1], np.diff(grid))),
+            "psi": _psi_of(*shares)}
+
+
 def _js(a: ColumnProfile, b: ColumnProfile) -> float:
-    keys = sorted({v for v, _ in (*(a.top or ()), *(b.top or ()))}, key=str)
+    depth = top_depth((a.top or (), a.top_complete), (b.top or (), b.top_complete))
+    top_a, top_b = (a.top or ())[:depth], (b.top or ())[:depth]
+    keys = sorted({v for v, _ in (*top_a, *top_b)}, key=str)
 
-    def frequencies(c: ColumnProfile) -> np.ndarray:
-        counts = dict(c.top or ())
+    def frequencies(top: tuple[tuple[Any, int], ...], count: int) -> np.ndarray:
+        counts = dict(top)
         listed = np.array([counts.get(k, 0) for k in keys], dtype=np.float64)
-        total = max(c.count, 1)
-        return np.append(listed, max(total - listed.sum(), 0)) / total
+        total = max(count, 1)
+        return np.append(listed, max(total - listed.sum(), 0)) / total  # the rest: "other"
 
-    p, q = frequencies(a), frequencies(b)
+    p, q = frequencies(top_a, a.count), frequencies(top_b, b.count)
     m = (p + q) / 2
 
     def kl(x: np.ndarray) -> float:

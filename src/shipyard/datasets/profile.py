@@ -41,7 +41,13 @@ _FORMAT = 1
 
 @dataclass(frozen=True)
 class ColumnProfile:
-    """Statistics of one column. ``count`` excludes nulls (and, for floats, NaN)."""
+    """Statistics of one column. ``count`` excludes nulls (and, for floats, NaN).
+
+    ``top`` holds ``(value, count)`` pairs, most frequent first: the :data:`TOP_K`
+    most frequent categories of a categorical column, and every value of a numeric
+    column with at most :data:`TOP_K` distinct finite values (a discrete column,
+    whose statistics are then exact). ``top_complete`` says every value is listed.
+    """
 
     name: str
     type: str

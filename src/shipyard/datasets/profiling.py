@@ -170,8 +170,27 @@ def _numeric(base: ColumnProfile, data: pa.ChunkedArray, type_: pa.DataType,
     sample = np.concatenate(samples)
     quantiles = (QuantileSketch.of(sample) if len(sample) == total
                  else QuantileSketch.of_sample(sample, total, float(low), float(high)))
+    # A discrete column (a 0/1 flag, ages, ratings) keeps every value's count, so that
+    # its statistics are exact rather than read off the quantile sketch. The HLL
+    # estimate (near exact at this size) spares high-cardinality columns the count.
+    top = _value_counts(data) if hll.estimate() <= 2 * TOP_K else None
     return _replace(base, count=total, nan=nan, min=low, max=high, mean=mean, m2=m2, hll=hll, histogram=hist,
-                    quantiles=quantiles)
+                    quantiles=quantiles, top=top, top_complete=top is not None,
+                    distinct_exact=len(top) if top is not None else None)
+
+
+def _value_counts(data: pa.ChunkedArray) -> tuple[tuple[float | int, int], ...] | None:
+    """Every distinct finite value with its count, most frequent first (None past TOP_K values)."""
+    counted = pc.value_counts(data)
+    values = counted.field("values").to_numpy(zero_copy_only=False)
+    counts = counted.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
+    if values.dtype.kind == "f":  # -0.0 and 0.0 hash apart in Arrow but are one value
+        values, where = np.unique(values + 0.0, return_inverse=True)
+        counts = np.bincount(where, weights=counts).astype(np.int64)
+    if len(values) > TOP_K:
+        return None
+    order = np.lexsort((values, -counts))
+    return tuple((v.item(), int(c)) for v, c in zip(values[order], counts[order], strict=True))
 
 
 def _categorical(base: ColumnProfile, data: pa.ChunkedArray, type_: pa.DataType) -> ColumnProfile:

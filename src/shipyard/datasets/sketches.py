@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["HyperLogLog", "Histogram", "QuantileSketch", "hash_utf8", "hash_values", "round_keeping_total"]
+__all__ = ["HyperLogLog", "Histogram", "QuantileSketch", "hash_utf8", "hash_values", "round_keeping_total",
+           "top_depth"]
 
 _P = 12
 _M = 1 << _P
@@ -119,6 +121,19 @@ def round_keeping_total(values: np.ndarray) -> np.ndarray:
     if missing > 0:
         floors[np.argsort(floors - values)[:missing]] += 1
     return floors.astype(np.int64)
+
+
+def top_depth(*tops: tuple[Sequence[Any], bool]) -> int | None:
+    """How deep to cut top-category lists, given as ``(list, complete)``, before comparing them.
+
+    A list that is not complete pooled its rarer categories and knows nothing of them,
+    so a category another list keeps beyond that depth could not be matched: every
+    list is cut to the shortest incomplete one's length (None, no cut, when all are
+    complete). Lists ordered the same way (by count, then value) of the same data
+    then hold the same categories, whatever top-k each was built with.
+    """
+    depths = [len(values) for values, complete in tops if not complete]
+    return min(depths) if depths else None
 
 
 @dataclass(frozen=True)
@@ -220,15 +235,57 @@ class QuantileSketch:
             return math.nan
         return float(np.interp(q, np.linspace(0, 1, len(self.points)), self.points))
 
-    def cdf(self, x: np.ndarray | float) -> np.ndarray:
-        """The fraction of values ≤ ``x`` (piecewise linear between the stored points)."""
+    def cdf(self, x: np.ndarray | float, *, side: Literal["left", "right"] = "right") -> np.ndarray:
+        """The fraction of values ≤ ``x`` (``side="right"``) or < ``x`` (``side="left"``).
+
+        The sketch reads as ``n / (len(points) - 1)`` values spread evenly between each
+        pair of neighbouring points, all at one value where neighbouring points are
+        equal: a run of equal points (ties, as in a 0/1 column) is an atom at which the
+        CDF jumps, so ``cdf(v) - cdf(v, side="left")`` is its share. ``side="left"``
+        gives the shares of bins closed on the left, as :class:`Histogram` counts them.
+        """
+        if side not in ("left", "right"):
+            raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+        x = np.asarray(x, dtype=np.float64)
         if not self.points:
-            return np.zeros_like(np.asarray(x, dtype=np.float64))
-        points = np.asarray(self.points)
-        ranks = np.linspace(0, 1, len(points))
-        # np.interp needs increasing x; repeated points (ties) keep their highest rank.
-        unique, last = np.unique(points[::-1], return_index=True)
-        return np.asarray(np.interp(x, unique, ranks[::-1][last], left=0.0, right=1.0))
+            return np.zeros_like(x)
+        points = np.asarray(self.points, dtype=np.float64)
+        last = points.size - 1
+        # How many points lie ≤ x (right) or < x (left); between the last of those and
+        # the next point the CDF is linear, which also makes it jump across a run of ties.
+        above = np.searchsorted(points, x, side=side)
+        lo, hi = np.clip(above - 1, 0, last), np.clip(above, 0, last)
+        width = points[hi] - points[lo]
+        step = np.divide(x - points[lo], width, out=np.zeros_like(x), where=width > 0)
+        rank = (lo + step) / max(last, 1)
+        return np.asarray(np.where(above == 0, 0.0, np.where(above > last, 1.0, rank)))
+
+    def ks(self, other: QuantileSketch) -> float:
+        """The Kolmogorov-Smirnov distance, sup |F - G|, between two sketches' CDFs.
+
+        Both CDFs are linear between their points, so the supremum is reached at a
+        point of either sketch, on it or just below it (where an atom begins).
+        """
+        if not self.points or not other.points:
+            return math.nan
+        grid = np.union1d(self.points, other.points)
+        return float(max(np.max(np.abs(self.cdf(grid, side=s) - other.cdf(grid, side=s))) for s in ("left", "right")))
+
+    def wasserstein(self, other: QuantileSketch) -> float:
+        """The first Wasserstein distance between two sketches: the area between their
+        quantile functions (piecewise linear through the points), integrated exactly."""
+        if not self.points or not other.points:
+            return math.nan
+        mine, theirs = np.asarray(self.points), np.asarray(other.points)
+        ranks = np.union1d(np.linspace(0, 1, mine.size), np.linspace(0, 1, theirs.size))
+        gap = np.interp(ranks, np.linspace(0, 1, mine.size), mine) - \
+            np.interp(ranks, np.linspace(0, 1, theirs.size), theirs)
+        a, b, width = np.abs(gap[:-1]), np.abs(gap[1:]), np.diff(ranks)
+        # |linear| over each interval: a trapezoid, or two triangles where the sign changes.
+        crossing = gap[:-1] * gap[1:] < 0
+        total = np.where(a + b > 0, a + b, 1.0)
+        area = np.where(crossing, (a * a + b * b) / (2 * total), (a + b) / 2) * width
+        return float(area.sum())
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
         if not other.n:
@@ -236,10 +293,12 @@ class QuantileSketch:
         if not self.n:
             return other
         grid = np.union1d(self.points, other.points)
-        mixed = (self.n * self.cdf(grid) + other.n * other.cdf(grid)) / (self.n + other.n)
-        mixed = np.maximum.accumulate(mixed)
+        # The mixture just below and at each point, so that atoms (ties) stay atoms.
+        below = (self.n * self.cdf(grid, side="left") + other.n * other.cdf(grid, side="left")) / (self.n + other.n)
+        at = (self.n * self.cdf(grid) + other.n * other.cdf(grid)) / (self.n + other.n)
+        mixed = np.maximum.accumulate(np.column_stack((below, at)).ravel())
         ranks = np.linspace(0, 1, _POINTS)
-        points = np.interp(ranks, mixed, grid)
+        points = np.interp(ranks, mixed, np.repeat(grid, 2))
         points[0], points[-1] = grid[0], grid[-1]
         return QuantileSketch(self.n + other.n, tuple(float(p) for p in points))
 

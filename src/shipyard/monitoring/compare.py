@@ -4,17 +4,22 @@
 the statistics of :mod:`shipyard.monitoring.stats`, equal to scipy's.
 :func:`compare_sketches` takes two column sketches and approximates them:
 
-* KS: the largest gap between the two quantile sketches' CDFs, evaluated at every
-  point of either sketch; its p-value from Smirnov's asymptotic distribution;
+* KS: the largest gap between the two quantile sketches' CDFs
+  (:meth:`~shipyard.datasets.sketches.QuantileSketch.ks`); its p-value from
+  Smirnov's asymptotic distribution;
 * Wasserstein: the area between the two quantile functions (piecewise linear
-  through the 257 sketch points), on a grid of 2,049 ranks;
+  through the 257 sketch points), integrated exactly;
 * PSI and Jensen–Shannon: on the reference histogram's bins grouped into
   :data:`~shipyard.monitoring.stats.PSI_BINS` groups of about equal reference mass
   (reference deciles when the bins are its percentiles); exact counts when both
-  windows were binned on the same edges, else the current counts are read off its
-  quantile sketch;
+  windows were binned on the same edges, else both sides' shares of the reference
+  bins are read off their quantile sketches, the same way on each side;
 * categorical: exact on the kept category counts, values pooled in ``other`` on
-  either side counted as one more category.
+  either side counted as one more category; both sides' lists are first cut to the
+  same depth (:func:`~shipyard.datasets.sketches.top_depth`), so sketches of the same
+  data kept with different top-k still compare equal.
+
+Two sketches of the same data give 0 on every statistic.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from shipyard.datasets.sketches import top_depth
 from shipyard.monitoring import stats
 from shipyard.monitoring.frames import category_counts, sorted_finite
 from shipyard.monitoring.sketch import CategoricalSketch, ColumnSketch, NumericSketch
 
 __all__ = ["Comparison", "compare_categorical", "compare_numeric", "compare_sketches"]
 
-_RANKS = np.linspace(0.0, 1.0, 2049)
 _OTHER = "\x00other"
 
 
@@ -99,10 +104,11 @@ def compare_sketches(reference: ColumnSketch, current: ColumnSketch, min_count: 
                      ks_p_value: Callable[[int], bool] = lambda n: True) -> Comparison:
     """Approximate statistics of two sketches of the same kind (see the module docstring)."""
     if isinstance(reference, CategoricalSketch) and isinstance(current, CategoricalSketch):
-        ref = dict(reference.counts)
-        cur = dict(current.counts)
-        if reference.other or current.other:
-            ref[_OTHER], cur[_OTHER] = reference.other, current.other
+        depth = top_depth((reference.counts, not reference.other), (current.counts, not current.other))
+        ref, ref_other = _cut(reference, depth)
+        cur, cur_other = _cut(current, depth)
+        if ref_other or cur_other:
+            ref[_OTHER], cur[_OTHER] = ref_other, cur_other
         return _categorical_scores(ref, reference.nulls, cur, current.nulls, min_count)
     assert isinstance(reference, NumericSketch) and isinstance(current, NumericSketch)
     base = Comparison("numeric", reference.count, reference.nulls, current.count, current.nulls)
@@ -110,12 +116,7 @@ def compare_sketches(reference: ColumnSketch, current: ColumnSketch, min_count: 
         return base
     if reference.min == reference.max == current.min == current.max:
         return _constant(base)
-    rq, cq = reference.quantiles, current.quantiles
-    grid = np.union1d(rq.points, cq.points)
-    d = float(np.max(np.abs(rq.cdf(grid) - cq.cdf(grid))))
-    ranks = np.linspace(0, 1, len(rq.points))
-    gap = np.abs(np.interp(_RANKS, ranks, rq.points) - np.interp(_RANKS, np.linspace(0, 1, len(cq.points)), cq.points))
-    distance = float(np.sum((gap[1:] + gap[:-1]) / 2) * (_RANKS[1] - _RANKS[0]))
+    d, distance = reference.quantiles.ks(current.quantiles), reference.quantiles.wasserstein(current.quantiles)
     r_shares, c_shares = _grouped_shares(reference, current)
     scores = {"ks": d, "wasserstein": distance,
               "wasserstein_normed": stats.normalised_wasserstein(distance, reference.std or 0.0),
@@ -138,8 +139,11 @@ def _grouped_shares(reference: NumericSketch, current: NumericSketch) -> tuple[n
         cur_counts[0] += cur_hist.below
         cur_counts[-1] += cur_hist.above
     else:
-        cdf = current.quantiles.cdf(edges[1:-1])
-        cur_counts = np.diff(np.concatenate(([0.0], cdf, [1.0]))) * current.count
+        # Binned on other edges: both sides' shares of the bins [e_i, e_i+1) (the outer
+        # ones open) off their quantile sketches, so that neither side's estimate is
+        # compared with the other's exact counts.
+        ref_counts, cur_counts = (np.diff(np.concatenate(([0.0], q.cdf(edges[1:-1], side="left"), [1.0])))
+                                  for q in (reference.quantiles, current.quantiles))
     # Group bins where the reference's cumulative share crosses k / PSI_BINS.
     cumulative = np.cumsum(ref_counts) / ref_counts.sum()
     group = np.minimum(np.floor(cumulative * stats.PSI_BINS - 1e-9).astype(np.int64), stats.PSI_BINS - 1)
@@ -148,6 +152,12 @@ def _grouped_shares(reference: NumericSketch, current: NumericSketch) -> tuple[n
     c = np.bincount(group, weights=cur_counts, minlength=r.size)
     keep = (r > 0) | (c > 0)
     return r[keep] / r.sum(), c[keep] / max(c.sum(), 1.0)
+
+
+def _cut(sketch: CategoricalSketch, depth: int | None) -> tuple[dict[str, int], int]:
+    """The sketch's first ``depth`` category counts, and its ``other`` with the rest added."""
+    kept = dict(sketch.counts[:depth])
+    return kept, sketch.other + sum(count for _, count in sketch.counts[len(kept):])
 
 
 def _constant(base: Comparison) -> Comparison:

@@ -19,7 +19,7 @@ Merging is exact for counts, moments, histograms on equal edges and category cou
 (within the cap), and within the quantile sketch's stated error for quantiles, so a
 day's profile is the merge of its hourly profiles. A stored dataset
 :class:`~shipyard.datasets.Profile` converts with :meth:`WindowProfile.from_dataset_profile`
-(its histogram is read off its quantile sketch).
+(its histogram is read off its quantile sketch, or exact for a discrete column).
 
 >>> import pandas as pd
 >>> ref = WindowProfile.of(pd.DataFrame({"x": [1.0, 2.0, 3.0], "plan": ["a", "b", "a"]}))
@@ -112,8 +112,9 @@ class WindowProfile:
     def from_dataset_profile(cls, profile: Any) -> WindowProfile:
         """A stored dataset :class:`~shipyard.datasets.Profile` as a reference profile.
 
-        Numeric histograms are read off the profile's quantile sketch (their edges are
-        its quantiles); temporal and other columns are left out.
+        Numeric histograms are exact for discrete columns (one bin per value, from the
+        profile's value counts), else read off the profile's quantile sketch (their
+        edges are its quantiles); temporal and other columns are left out.
         """
         from shipyard.datasets.profile import Profile
 
@@ -124,7 +125,8 @@ class WindowProfile:
             nulls = column.nulls + column.nan
             if column.kind == "numeric" and column.quantiles is not None:
                 sketches[column.name] = sketching.numeric_from_quantiles(
-                    column.count, nulls, column.mean, column.m2, column.quantiles, BINS)
+                    column.count, nulls, column.mean, column.m2, column.quantiles, BINS,
+                    values=column.top if column.top_complete else None)
             elif column.kind == "categorical":
                 counts = {text(v): c for v, c in (column.top or ())}
                 sketches[column.name] = categorical(column.count, nulls, counts,

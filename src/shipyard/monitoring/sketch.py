@@ -210,11 +210,17 @@ def edges_for(ordered: np.ndarray, bins: int = BINS) -> tuple[float, ...]:
     if cuts.size < bins + 1:
         distinct = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
         if distinct.size <= bins:
-            gap = float(np.min(np.diff(distinct))) if distinct.size > 1 else 1.0
-            cuts = np.append(distinct, distinct[-1] + gap)
+            cuts = _value_edges(distinct)
     if cuts.size == 1:
         cuts = np.append(cuts, cuts[0] + 1.0)
     return tuple(cuts.astype(np.float64).tolist())
+
+
+def _value_edges(distinct: np.ndarray) -> np.ndarray:
+    """Edges giving each of these sorted distinct values its own bin (the last edge one
+    smallest gap above the largest value)."""
+    gap = float(np.min(np.diff(distinct))) if distinct.size > 1 else 1.0
+    return np.append(distinct, distinct[-1] + gap)
 
 
 def _counts(ordered: np.ndarray, edges: tuple[float, ...]) -> Histogram:
@@ -246,17 +252,34 @@ def numeric_from_sorted(ordered: np.ndarray, missing: int, edges: tuple[float, .
 
 
 def numeric_from_quantiles(count: int, nulls: int, mean: float | None, m2: float | None,
-                           quantiles: QuantileSketch, bins: int = BINS) -> NumericSketch:
+                           quantiles: QuantileSketch, bins: int = BINS,
+                           values: Sequence[tuple[float, int]] | None = None) -> NumericSketch:
     """A sketch rebuilt from a quantile sketch and moments (a stored dataset profile's column).
 
-    The edges are the sketch's quantiles; each bin's count is read off its CDF.
+    Given ``values``, every distinct value with its count (a discrete column's profile
+    lists them), each value gets its own bin with its exact count, as
+    :func:`edges_for` bins a column of at most ``bins`` distinct values. Otherwise the
+    edges are the sketch's quantiles, one bin per distinct point where ties leave
+    fewer (so a 0/1 flag keeps a bin per value rather than one for all), and each bin
+    ``[e_i, e_i+1)`` gets the count its CDF reads (values at an edge belong to the bin
+    starting there, as :func:`numeric_from_sorted` counts them).
     """
     if not quantiles.n or not quantiles.points:
         return NumericSketch(0, nulls + count, None, None, None, None, Histogram((), ()), QuantileSketch(0, ()))
-    edges = tuple(float(e) for e in np.unique([quantiles.quantile(q) for q in np.linspace(0, 1, bins + 1)]))
-    if len(edges) == 1:
-        edges = (edges[0], edges[0] + 1.0)
-    shares = quantiles.cdf(np.asarray(edges[1:-1]))
+    if values and len(values) <= bins and sum(c for _, c in values) == count:
+        ordered = sorted((float(v), int(c)) for v, c in values)
+        edges = tuple(float(e) for e in _value_edges(np.array([v for v, _ in ordered])))
+        return NumericSketch(count, nulls, ordered[0][0], ordered[-1][0], mean, m2,
+                             Histogram(edges, tuple(c for _, c in ordered)), quantiles)
+    cuts = np.unique([quantiles.quantile(q) for q in np.linspace(0, 1, bins + 1)])
+    if cuts.size < bins + 1:
+        distinct = np.unique(quantiles.points)
+        if distinct.size <= bins:
+            cuts = _value_edges(distinct)
+    if cuts.size == 1:
+        cuts = np.append(cuts, cuts[0] + 1.0)
+    edges = tuple(float(e) for e in cuts)
+    shares = quantiles.cdf(np.asarray(edges[1:-1]), side="left")
     cumulative = np.concatenate(([0.0], shares, [1.0])) * count
     counts = round_keeping_total(np.diff(cumulative))
     return NumericSketch(count, nulls, quantiles.points[0], quantiles.points[-1], mean, m2,
