@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import Row, print_table, scratch_dir, step  # noqa: E402
 
 import shipyard  # noqa: E402
+from shipyard.alerting.series import Point  # noqa: E402
 from shipyard.monitoring.entities import MonitorWindow  # noqa: E402
-from shipyard.monitoring.series import Point  # noqa: E402
 from shipyard.serving.inference_log import RunSink  # noqa: E402
 
 H = 3_600_000

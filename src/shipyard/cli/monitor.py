@@ -158,8 +158,8 @@ def report(name: str = typer.Argument(..., help="Monitor name"),
     """Write a self-contained HTML report (and optionally JSON) of a monitor over a period."""
     import orjson
 
-    from shipyard.monitoring.entities import parse_duration
     from shipyard.monitoring.report import render_html
+    from shipyard.timeutil import parse_duration
 
     try:
         since_value: str | int | None = f"{parse_duration(since, 'since')}s"

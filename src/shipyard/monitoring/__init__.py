@@ -12,6 +12,11 @@ logs, dataset versions and their profiles) and imports nothing above itself.
 * :class:`MonitorRun`: what a run of a monitor computed, what waits (:class:`Pending`,
   :class:`PartialWindow`) and which alerts it caused.
 
+Alert rules, the engine and the notifiers live in :mod:`shipyard.alerting`, below this
+package (the monitoring stores implement its series contract); the names users reach
+here (:class:`AlertEngine`, :class:`AlertRule`, :func:`parse_rule`, the notifiers)
+are re-exported from there.
+
 Names are loaded on first use, so ``import shipyard`` stays light (no numpy or Arrow).
 
 >>> import pandas as pd
@@ -23,15 +28,23 @@ False
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from shipyard import alerting as _alerting
 from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from shipyard.monitoring.alerts import AlertEngine
+    from shipyard.alerting import (
+        AlertEngine,
+        AlertRule,
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        parse_rule,
+    )
     from shipyard.monitoring.coverage import CoverageWarning
     from shipyard.monitoring.drift import ColumnDrift, DriftReport, detect_drift
-    from shipyard.monitoring.notifiers import EmailNotifier, LogNotifier, Notifier, WebhookNotifier
     from shipyard.monitoring.performance import (
         Metrics,
         classification_metrics,
@@ -41,7 +54,6 @@ if TYPE_CHECKING:
     from shipyard.monitoring.profile import WindowProfile
     from shipyard.monitoring.quality import QualityIssue, QualityReport, check_quality
     from shipyard.monitoring.report import Distribution, FeatureReport, ReportData, render_html
-    from shipyard.monitoring.rules import AlertRule, parse_rule
     from shipyard.monitoring.run_result import MonitorRun, PartialWindow, Pending
 
 # Public name -> the submodule defining it. Add a name here and to __all__ (kept sorted) to export it.
@@ -52,11 +64,12 @@ _WHERE = {
     "WindowProfile": "profile",
     "QualityIssue": "quality", "QualityReport": "quality", "check_quality": "quality",
     "Distribution": "report", "FeatureReport": "report", "ReportData": "report", "render_html": "report",
-    "AlertEngine": "alerts", "AlertRule": "rules", "parse_rule": "rules",
-    "EmailNotifier": "notifiers", "LogNotifier": "notifiers", "Notifier": "notifiers", "WebhookNotifier": "notifiers",
     "CoverageWarning": "coverage",
     "MonitorRun": "run_result", "PartialWindow": "run_result", "Pending": "run_result",
 }
+# Public names whose home is :mod:`shipyard.alerting`, kept reachable here.
+_FROM_ALERTING = frozenset({"AlertEngine", "AlertRule", "EmailNotifier", "LogNotifier", "Notifier",
+                            "WebhookNotifier", "parse_rule"})
 
 __all__ = [
     "AlertEngine",
@@ -88,4 +101,12 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
+_own_getattr, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_ALERTING:
+        value = getattr(_alerting, name)
+        globals()[name] = value
+        return value
+    return _own_getattr(name)

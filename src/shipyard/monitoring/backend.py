@@ -1,7 +1,7 @@
 """The interface every monitoring backend implements (SQL in-process, or HTTP to a server).
 
 A :class:`MonitorStore` keeps monitor definitions, the results of their windows (as
-:class:`~shipyard.monitoring.series.Point` time series, plus each window's status and
+:class:`~shipyard.alerting.series.Point` time series, plus each window's status and
 stored profile) and ground-truth labels uploaded in batches. Computing a window
 happens in the caller (:func:`~shipyard.monitoring.monitor.run_monitor`); the store
 only commits, and :meth:`MonitorStore.commit` is what makes every window computed
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from shipyard.alerting.series import Point
 from shipyard.monitoring.entities import Monitor, MonitorWindow
-from shipyard.monitoring.series import Point
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +32,11 @@ LABEL_COLUMNS = ("model", "request_id", "row", "label", "arrived_at")
 
 @runtime_checkable
 class MonitorStore(Protocol):
-    """Monitors, their window results (a :class:`SeriesStore`), and batch-uploaded labels."""
+    """Monitors, their window results, and batch-uploaded labels.
+
+    Its series methods are the :class:`~shipyard.alerting.series.SeriesStore` contract
+    alerting reads window results through.
+    """
 
     # -- monitors -------------------------------------------------------------------------
 

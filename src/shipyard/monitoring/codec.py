@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.alerting.series import Point
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.entities import Monitor, MonitorWindow
 from shipyard.monitoring.labels import empty_labels
-from shipyard.monitoring.series import Point
 
 __all__ = [
     "labels_from_json",

@@ -138,51 +138,17 @@ def detect_drift(reference: Any, current: Any, *, columns: Sequence[str] | None 
                  prediction_column: str | None = None, share_threshold: float = 0.5, min_count: int = 5,
                  threads: int = 2) -> DriftReport:
     """Compare ``current`` with ``reference``; see the module docstring for tests and statuses."""
-    from shipyard.monitoring.frames import as_table, kind_of
-
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise InvalidInput(f"min_count must be an integer ≥ 1, got {min_count!r}", field="min_count")
-    if isinstance(share_threshold, bool) or not isinstance(share_threshold, (int, float)) \
-            or not 0 < share_threshold <= 1:
-        raise InvalidInput(f"share_threshold must be in (0, 1], got {share_threshold!r}", field="share_threshold")
-    ref, cur = resolve_input(reference, "reference"), resolve_input(current, "current")
-    sketch = isinstance(ref, WindowProfile) or isinstance(cur, WindowProfile)
-    if sketch:
-        if not isinstance(ref, WindowProfile):
-            wanted = None if columns is None else [*columns, *([prediction_column] if prediction_column else [])]
-            ref = WindowProfile.of(ref, columns=wanted)
-        if not isinstance(cur, WindowProfile):
-            cur = WindowProfile.of(cur, reference=ref)
-        ref_kinds: dict[str, str | None] = {n: s.kind for n, s in ref.columns.items()}
-        cur_kinds: dict[str, str | None] = {n: s.kind for n, s in cur.columns.items()}
-    else:
-        ref, cur = as_table(ref), as_table(cur)
-        ref_kinds = {f.name: kind_of(f.type) for f in ref.schema}
-        cur_kinds = {f.name: kind_of(f.type) for f in cur.schema}
-    names = _names(columns, ref_kinds, cur_kinds, prediction_column)
-    _check_options(tests, thresholds, names, ref_kinds, cur_kinds)
+    _check_arguments(min_count, share_threshold)
+    sides = _Sides.of(resolve_input(reference, "reference"), resolve_input(current, "current"), columns,
+                      prediction_column)
+    names = _names(columns, sides.reference_kinds, sides.current_kinds, prediction_column)
+    _check_options(tests, thresholds, names, sides.reference_kinds, sides.current_kinds)
 
     def one(name: str) -> ColumnDrift:
-        kind = ref_kinds.get(name) or cur_kinds.get(name)
-        if name not in ref_kinds or name not in cur_kinds:
-            status = "missing_in_reference" if name not in ref_kinds else "missing_in_current"
-            return ColumnDrift(name, kind, None, None, None, None, False, status)
-        if ref_kinds[name] != cur_kinds[name]:
-            return _kind_mismatch(name, ref, cur, ref_kinds[name], cur_kinds[name])
-        test = (tests or {}).get(name)
-
-        def ks_p_value(n: int) -> bool:  # the KS p-value costs milliseconds: only when it decides
-            return test == "ks" or (test is None and _default_test("numeric", n) == "ks")
-
-        if sketch:
-            compared = compare_sketches(ref.columns[name], cur.columns[name], min_count, ks_p_value)
-        else:
-            compare = compare_numeric if kind == "numeric" else compare_categorical
-            compared = compare(ref.column(name), cur.column(name), min_count, ks_p_value)
-        return _verdict(name, compared, test, (thresholds or {}).get(name), min_count)
+        return _column_drift(sides, name, (tests or {}).get(name), (thresholds or {}).get(name), min_count)
 
     todo = [*names, *([prediction_column] if prediction_column else [])]
-    if threads > 1 and not sketch and len(todo) > 1:
+    if threads > 1 and not sides.sketch and len(todo) > 1:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shipyard-drift") as pool:
             results = list(pool.map(one, todo))
     else:
@@ -190,9 +156,78 @@ def detect_drift(reference: Any, current: Any, *, columns: Sequence[str] | None 
     prediction = results.pop() if prediction_column else None
     judged = [r for r in results if r.status in ("ok", "constant")]
     share = sum(r.drifted for r in judged) / len(judged) if judged else 0.0
-    rows = (ref.rows, cur.rows) if sketch else (ref.num_rows, cur.num_rows)
     return DriftReport({r.column: r for r in results}, share, bool(judged) and share >= share_threshold,
-                       share_threshold, prediction, "sketch" if sketch else "exact", rows[0], rows[1])
+                       share_threshold, prediction, "sketch" if sides.sketch else "exact", *sides.rows)
+
+
+def _check_arguments(min_count: int, share_threshold: float) -> None:
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise InvalidInput(f"min_count must be an integer ≥ 1, got {min_count!r}", field="min_count")
+    if isinstance(share_threshold, bool) or not isinstance(share_threshold, (int, float)) \
+            or not 0 < share_threshold <= 1:
+        raise InvalidInput(f"share_threshold must be in (0, 1], got {share_threshold!r}", field="share_threshold")
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """Both sides in one comparable form, with each column's kind (None: neither numeric nor categorical).
+
+    WindowProfiles when either side is a summary (``sketch``: statistics from the
+    sketches), Arrow tables when both are raw data (exact statistics).
+    """
+
+    reference: Any
+    current: Any
+    reference_kinds: dict[str, str | None]
+    current_kinds: dict[str, str | None]
+    sketch: bool
+
+    @classmethod
+    def of(cls, ref: Any, cur: Any, columns: Sequence[str] | None, prediction_column: str | None) -> _Sides:
+        """``ref`` and ``cur`` as :func:`resolve_input` returns them, brought to one form."""
+        from shipyard.monitoring.frames import as_table, kind_of
+
+        if not isinstance(ref, WindowProfile) and not isinstance(cur, WindowProfile):
+            ref, cur = as_table(ref), as_table(cur)
+            return cls(ref, cur, {f.name: kind_of(f.type) for f in ref.schema},
+                       {f.name: kind_of(f.type) for f in cur.schema}, sketch=False)
+        if not isinstance(ref, WindowProfile):
+            wanted = None if columns is None else [*columns, *([prediction_column] if prediction_column else [])]
+            ref = WindowProfile.of(ref, columns=wanted)
+        if not isinstance(cur, WindowProfile):
+            cur = WindowProfile.of(cur, reference=ref)  # binned on the reference's edges
+        return cls(ref, cur, {n: s.kind for n, s in ref.columns.items()},
+                   {n: s.kind for n, s in cur.columns.items()}, sketch=True)
+
+    @property
+    def rows(self) -> tuple[int, int]:
+        """The rows of the reference and of the current side."""
+        if self.sketch:
+            return self.reference.rows, self.current.rows
+        return self.reference.num_rows, self.current.num_rows
+
+
+def _column_drift(sides: _Sides, name: str, test: str | None, threshold: float | None,
+                  min_count: int) -> ColumnDrift:
+    """The verdict on column ``name``, by ``test`` (None: the default for its kind and sample size)."""
+    ref_kinds, cur_kinds = sides.reference_kinds, sides.current_kinds
+    kind = ref_kinds.get(name) or cur_kinds.get(name)
+    if name not in ref_kinds or name not in cur_kinds:
+        status = "missing_in_reference" if name not in ref_kinds else "missing_in_current"
+        return ColumnDrift(name, kind, None, None, None, None, False, status)
+    if ref_kinds[name] != cur_kinds[name]:
+        return _kind_mismatch(name, sides.reference, sides.current, ref_kinds[name], cur_kinds[name])
+
+    def ks_p_value(n: int) -> bool:  # the KS p-value costs milliseconds: only when it decides
+        return test == "ks" or (test is None and _default_test("numeric", n) == "ks")
+
+    if sides.sketch:
+        compared = compare_sketches(sides.reference.columns[name], sides.current.columns[name], min_count,
+                                    ks_p_value)
+    else:
+        compare = compare_numeric if kind == "numeric" else compare_categorical
+        compared = compare(sides.reference.column(name), sides.current.column(name), min_count, ks_p_value)
+    return _verdict(name, compared, test, threshold, min_count)
 
 
 def resolve_input(data: Any, name: str) -> Any:

@@ -10,19 +10,16 @@ agrees on where hours start). Model references name what is watched:
   the alias pointed at when each request came;
 * ``churn/3`` — the rows answered by version 3, on any route.
 
-Durations read as ``90s``, ``15m``, ``1h``, ``7d``, ``2w`` or a number of seconds.
+Windows are given as durations (see :func:`shipyard.timeutil.parse_duration`).
 
->>> parse_duration("1h"), parse_model_ref("churn@production")
-(3600, ModelRef(name='churn', alias='production', version=None))
->>> labels_key({"feature": "age"})
-'{"feature":"age"}'
+>>> parse_model_ref("churn@production")
+ModelRef(name='churn', alias='production', version=None)
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,10 +33,6 @@ __all__ = [
     "MonitorWindow",
     "ModelRef",
     "default_monitor_name",
-    "labels_key",
-    "now_ms",
-    "parse_duration",
-    "parse_labels_key",
     "parse_model_ref",
     "validate_monitor_name",
 ]
@@ -59,33 +52,10 @@ OPTIONS: Mapping[str, Any] = {
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,255}$")
 _MODEL_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,255})(?:@([A-Za-z0-9_.\-]{1,256})|/([0-9]{1,9}))?$")
-_DURATION_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 #: ``incomparable``: the window has rows but none of its inputs is in the reference, so
 #: drift compares nothing; ``partial``: computed on request before the window closed
 #: (never stored).
 WINDOW_STATUSES = ("ok", "empty", "failed", "incomparable", "partial")
-
-
-def now_ms() -> int:
-    """The current time in integer milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
-def parse_duration(text: Any, field_name: str = "window") -> int:
-    """Seconds in ``text`` (``90s``, ``15m``, ``1h``, ``7d``, ``2w``, or a number); at least 1."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        match = _DURATION_RE.match(str(text)) if isinstance(text, str) else None
-        if match is None:
-            raise InvalidInput(f"{field_name} must be a duration such as 90s, 15m, 1h or 7d, got {text!r}",
-                               field=field_name)
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    if not 1 <= seconds <= 366 * 86400 or seconds != int(seconds):
-        raise InvalidInput(f"{field_name} must be a whole number of seconds from 1s to 366d, got {text!r}",
-                           field=field_name)
-    return int(seconds)
 
 
 @dataclass(frozen=True)
@@ -124,18 +94,6 @@ def default_monitor_name(model: str) -> str:
     """The name a monitor gets when none is given: its model reference (``churn/3`` → ``churn@v3``)."""
     ref = parse_model_ref(model)
     return f"{ref.name}@v{ref.version}" if ref.version is not None else str(ref)
-
-
-def labels_key(labels: Mapping[str, str] | None) -> str:
-    """The canonical text of a label set: JSON with sorted keys and no spaces."""
-    if not labels:
-        return "{}"
-    return json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
-
-
-def parse_labels_key(text: str) -> dict[str, str]:
-    return dict(json.loads(text)) if text and text != "{}" else {}
 
 
 @dataclass(frozen=True)

@@ -43,16 +43,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shipyard.alerting.series import Point
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.monitoring.backend import MonitorStore
-from shipyard.monitoring.entities import Monitor, MonitorWindow, now_ms
+from shipyard.monitoring.entities import Monitor, MonitorWindow
 from shipyard.monitoring.inference import InferenceLogReader, timestamps_ms
 from shipyard.monitoring.labels import empty_labels, latest_labels
 from shipyard.monitoring.profile import WindowProfile
 from shipyard.monitoring.run_result import MonitorRun, PartialWindow, Pending
-from shipyard.monitoring.series import Point
 from shipyard.monitoring.window import PERFORMANCE_COLUMNS, WindowAccumulator, performance_points
 from shipyard.serving import log_layout as layout
+from shipyard.timeutil import now_ms
 from shipyard.tracking import TrackingStore
 
 __all__ = ["MonitorRun", "PartialWindow", "Pending", "load_reference", "run_monitor"]

@@ -19,9 +19,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from shipyard.monitoring.alert_entities import AlertEvent
+from shipyard.alerting.entities import AlertEvent
+from shipyard.alerting.series import Point
 from shipyard.monitoring.entities import MonitorWindow
-from shipyard.monitoring.series import Point
 
 __all__ = ["MonitorRun", "PartialWindow", "Pending", "with_alerts"]
 

@@ -118,25 +118,26 @@ def merge_all(sketches: Sequence[ColumnSketch]) -> ColumnSketch:
         return sketches[0]
     labelled = [s for s in sketches if isinstance(s, CategoricalSketch)]
     if len(labelled) == len(sketches):
-        counts: dict[str, int] = {}
-        for c in labelled:
-            for value, count in c.counts:
-                counts[value] = counts.get(value, 0) + count
-        return categorical(sum(c.count for c in labelled), sum(c.nulls for c in labelled), counts,
-                           sum(c.other for c in labelled))
+        return _merge_categorical(labelled)
     if not all(isinstance(s, NumericSketch) for s in sketches):
         raise InvalidInput("cannot merge a numeric column with a categorical one", field="profile")
-    numeric = [s for s in sketches if isinstance(s, NumericSketch)]
-    full = [s for s in numeric if s.count]
-    nulls = sum(s.nulls for s in numeric)
-    histogram = numeric[0].histogram
-    if all(s.histogram.edges == histogram.edges for s in numeric):
-        counts_sum = np.sum([s.histogram.counts for s in numeric], axis=0) if histogram.counts else ()
-        histogram = Histogram(histogram.edges, tuple(np.asarray(counts_sum, dtype=np.int64).tolist()),
-                              sum(s.histogram.below for s in numeric), sum(s.histogram.above for s in numeric))
-    else:
-        for s in numeric[1:]:
-            histogram = histogram.merge(s.histogram)
+    return _merge_numeric([s for s in sketches if isinstance(s, NumericSketch)])
+
+
+def _merge_categorical(sketches: Sequence[CategoricalSketch]) -> CategoricalSketch:
+    counts: dict[str, int] = {}
+    for c in sketches:
+        for value, count in c.counts:
+            counts[value] = counts.get(value, 0) + count
+    return categorical(sum(c.count for c in sketches), sum(c.nulls for c in sketches), counts,
+                       sum(c.other for c in sketches))
+
+
+def _merge_numeric(sketches: Sequence[NumericSketch]) -> NumericSketch:
+    """Counts and moments pooled exactly, histograms and quantile sketches merged."""
+    full = [s for s in sketches if s.count]
+    nulls = sum(s.nulls for s in sketches)
+    histogram = _merge_histograms([s.histogram for s in sketches])
     if not full:
         return NumericSketch(0, nulls, None, None, None, None, histogram, QuantileSketch(0, ()))
     n = np.array([s.count for s in full], dtype=np.float64)
@@ -146,6 +147,20 @@ def merge_all(sketches: Sequence[ColumnSketch]) -> ColumnSketch:
     m2 = float(sum(s.m2 or 0.0 for s in full) + np.dot(n, (means - mean) ** 2))
     return NumericSketch(int(total), nulls, min(s.min for s in full), max(s.max for s in full),  # type: ignore[type-var]
                          mean, m2, histogram, merge_quantiles([s.quantiles for s in full]))
+
+
+def _merge_histograms(histograms: Sequence[Histogram]) -> Histogram:
+    """Bin counts added when every histogram has the same edges (the usual case: windows
+    binned on one reference's edges), else merged pairwise by :meth:`Histogram.merge`."""
+    first = histograms[0]
+    if not all(h.edges == first.edges for h in histograms):
+        merged = first
+        for h in histograms[1:]:
+            merged = merged.merge(h)
+        return merged
+    counts = np.sum([h.counts for h in histograms], axis=0) if first.counts else ()
+    return Histogram(first.edges, tuple(np.asarray(counts, dtype=np.int64).tolist()),
+                     sum(h.below for h in histograms), sum(h.above for h in histograms))
 
 
 def merge_quantiles(sketches: Sequence[QuantileSketch]) -> QuantileSketch:

@@ -18,12 +18,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from shipyard.alerting.series import Point, labels_key, parse_labels_key
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from shipyard.monitoring.entities import Monitor, MonitorWindow, labels_key, now_ms, parse_labels_key
+from shipyard.monitoring.entities import Monitor, MonitorWindow
 from shipyard.monitoring.labels import empty_labels, encode_labels, normalize_labels
-from shipyard.monitoring.series import Point
 from shipyard.store import schema as t
 from shipyard.store.db import Database, insert_ignore, upsert
+from shipyard.timeutil import now_ms
 
 __all__ = ["SqlMonitorStore"]
 

@@ -6,7 +6,7 @@ only bounded state — a :class:`~shipyard.monitoring.profile.WindowProfile` of 
 inputs and one of the predictions, quality counts, per-request latency and status —
 plus the few columns performance needs (request id, row, prediction,
 probabilities). :meth:`WindowAccumulator.finish` turns that into the window's
-:class:`~shipyard.monitoring.series.Point`\\ s:
+:class:`~shipyard.alerting.series.Point`\\ s:
 
 ==========================  =====================================================
 series                      value
@@ -37,12 +37,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shipyard.alerting.series import Point
 from shipyard.monitoring.coverage import names
-from shipyard.monitoring.entities import Monitor, MonitorWindow, now_ms
+from shipyard.monitoring.entities import Monitor, MonitorWindow
 from shipyard.monitoring.labels import join_labels
 from shipyard.monitoring.profile import WindowProfile
-from shipyard.monitoring.series import Point
 from shipyard.serving import log_layout as layout
+from shipyard.timeutil import now_ms
 
 __all__ = ["CLASSIFICATION_METRICS", "PERFORMANCE_COLUMNS", "REGRESSION_METRICS", "WindowAccumulator",
            "performance_points"]

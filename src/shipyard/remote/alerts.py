@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from shipyard.monitoring.alert_entities import Alert, AlertEvent, HistoryEntry
-from shipyard.monitoring.rules import AlertRule
+from shipyard.alerting.entities import Alert, AlertEvent, HistoryEntry
+from shipyard.alerting.rules import AlertRule
 from shipyard.remote.http import HttpTransport
 
 __all__ = ["RemoteAlertStore"]
@@ -20,7 +20,7 @@ _API = "/api/v1/alerts"
 
 
 class RemoteAlertStore:
-    """:class:`~shipyard.monitoring.alerts_store.AlertStore` talking to ``shipyard server``."""
+    """:class:`~shipyard.alerting.backend.AlertStore` talking to ``shipyard server``."""
 
     def __init__(self, url: str, token: str | None = None) -> None:
         # Evaluation waits for notifications (each bounded by its notifier's timeout).

@@ -14,10 +14,10 @@ from urllib.parse import quote
 import orjson
 import pandas as pd
 
+from shipyard.alerting.series import Point
 from shipyard.monitoring import codec
 from shipyard.monitoring.entities import Monitor, MonitorWindow
 from shipyard.monitoring.labels import latest_labels, normalize_labels
-from shipyard.monitoring.series import Point
 from shipyard.remote.http import HttpTransport
 
 __all__ = ["RemoteMonitorStore"]

@@ -1,7 +1,7 @@
 """Alert endpoints under ``/api/v1/alerts``: rules, alerts, history, and evaluation.
 
-A thin skin over an :class:`~shipyard.monitoring.alerts_store.AlertStore`;
-``POST /evaluate`` runs the server's :class:`~shipyard.monitoring.alerts.AlertEngine`
+A thin skin over an :class:`~shipyard.alerting.backend.AlertStore`;
+``POST /evaluate`` runs the server's :class:`~shipyard.alerting.engine.AlertEngine`
 (its notifiers come from the server's configuration), and a rule naming a notifier
 that configuration lacks is refused (422) when it is created.
 """
@@ -15,10 +15,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from shipyard.alerting.backend import MAX_HISTORY, AlertStore
+from shipyard.alerting.notifiers import check_notifiers
+from shipyard.alerting.rules import AlertRule
 from shipyard.errors import InvalidInput
-from shipyard.monitoring.alerts_store import MAX_HISTORY, AlertStore
-from shipyard.monitoring.notifiers import check_notifiers
-from shipyard.monitoring.rules import AlertRule
 
 __all__ = ["router"]
 

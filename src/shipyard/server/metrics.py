@@ -7,7 +7,7 @@ collector reads the store at scrape time, so what Prometheus sees is what the
 store holds, with no state kept in the server.
 
 :class:`MonitorCollector` exports the latest window of every monitored series under
-the names of :data:`shipyard.monitoring.series.PROMETHEUS_NAMES`, labelled with
+the names of :data:`shipyard.alerting.series.PROMETHEUS_NAMES`, labelled with
 ``monitor``, ``model`` and ``version`` (plus ``feature`` or ``metric`` where the
 series has one): ``shipyard_feature_drift_score{monitor,model,version,feature}``,
 ``shipyard_drift_share{…}``, ``shipyard_model_metric{…,metric="accuracy"}``… A point
@@ -27,9 +27,9 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from shipyard.alerting.series import MODEL_METRIC_GAUGE, PROMETHEUS_NAMES
 from shipyard.errors import ShipyardError
 from shipyard.features.metrics import freshness_collector
-from shipyard.monitoring.series import MODEL_METRIC_GAUGE, PROMETHEUS_NAMES
 
 __all__ = ["COLLECTORS", "CollectorFactory", "MonitorCollector", "create_registry", "router"]
 

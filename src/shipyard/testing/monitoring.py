@@ -14,10 +14,10 @@ import time
 import pandas as pd
 import pytest
 
+from shipyard.alerting.series import Point
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.monitoring.backend import MonitorStore
 from shipyard.monitoring.entities import Monitor, MonitorWindow
-from shipyard.monitoring.series import Point
 
 __all__ = ["MonitorStoreConformance"]
 

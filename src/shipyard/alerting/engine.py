@@ -14,7 +14,7 @@ alert either, because a gap in the data is no sign of recovery.
 
 Decisions depend only on the stored points and alert states, so evaluating twice
 over the same points changes nothing the second time. Each transition is claimed in
-the store before anything is sent (see :mod:`shipyard.monitoring.alerts_store`): of
+the store before anything is sent (see :mod:`shipyard.alerting.backend`): of
 several evaluators running at once, one notifies. Delivery is at most once: a crash
 between the claim and the send loses that notification, never duplicates it.
 
@@ -31,13 +31,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from shipyard.alerting.backend import AlertStateStore
+from shipyard.alerting.entities import Alert, AlertEvent, Delivery, HistoryEntry, fingerprint
+from shipyard.alerting.notifiers import LogNotifier, Notifier
+from shipyard.alerting.rules import AlertRule
+from shipyard.alerting.series import Point, SeriesStore, labels_key
 from shipyard.errors import ShipyardError
-from shipyard.monitoring.alert_entities import Alert, AlertEvent, Delivery, HistoryEntry, fingerprint
-from shipyard.monitoring.alerts_store import AlertStateStore
-from shipyard.monitoring.entities import labels_key, now_ms
-from shipyard.monitoring.notifiers import LogNotifier, Notifier
-from shipyard.monitoring.rules import AlertRule
-from shipyard.monitoring.series import Point, SeriesStore
+from shipyard.timeutil import now_ms
 
 __all__ = ["AlertEngine"]
 
@@ -49,7 +49,7 @@ class AlertEngine:
     """Evaluates the rules of ``store`` over ``series`` and sends transitions to ``notifiers``.
 
     ``notifiers`` maps the names rules use in ``notify`` to notifiers; a rule that
-    names none is sent to ``log`` (a :class:`~shipyard.monitoring.notifiers.LogNotifier`
+    names none is sent to ``log`` (a :class:`~shipyard.alerting.notifiers.LogNotifier`
     unless the mapping has its own). The engine holds no state between calls: it can
     be built per evaluation, and several can run at once over one store.
     """
@@ -66,7 +66,7 @@ class AlertEngine:
 
         Returns the transitions this call claimed, in rule order, after notifying
         each rule's notifiers, with what became of each message in
-        :attr:`~shipyard.monitoring.alert_entities.AlertEvent.deliveries`; each
+        :attr:`~shipyard.alerting.entities.AlertEvent.deliveries`; each
         transition and each delivery (or its failure) is in the history.
         """
         now = self.clock() if now_ms is None else int(now_ms)

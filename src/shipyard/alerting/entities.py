@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.monitoring.entities import labels_key
-from shipyard.monitoring.rules import AlertRule, format_number
+from shipyard.alerting.rules import AlertRule, format_number
+from shipyard.alerting.series import labels_key
 
 __all__ = ["EVENT_KINDS", "STATES", "Alert", "AlertEvent", "Delivery", "HistoryEntry", "fingerprint"]
 

@@ -42,9 +42,9 @@ from email.message import EmailMessage
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from shipyard.alerting.entities import AlertEvent
+from shipyard.alerting.rules import format_number
 from shipyard.errors import ConfigError, InvalidInput, Unavailable
-from shipyard.monitoring.alert_entities import AlertEvent
-from shipyard.monitoring.rules import format_number
 
 __all__ = ["EmailNotifier", "LogNotifier", "Notifier", "WebhookNotifier", "check_notifiers", "mask_url",
            "notifiers_from_config"]

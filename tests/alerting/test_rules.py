@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from shipyard.alerting import AlertRule, parse_rule
 from shipyard.errors import InvalidInput
-from shipyard.monitoring import AlertRule, parse_rule
 
 
 @pytest.mark.parametrize(("text", "series", "op", "threshold", "windows", "labels"), [

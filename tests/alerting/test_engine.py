@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.alerting import AlertEngine, AlertEvent, Point, SqlAlertStore, parse_rule
+from shipyard.alerting.series import labels_key
 from shipyard.errors import Unavailable
-from shipyard.monitoring import AlertEngine, parse_rule
-from shipyard.monitoring.alert_entities import AlertEvent
-from shipyard.monitoring.alerts_store import SqlAlertStore
-from shipyard.monitoring.entities import labels_key
-from shipyard.monitoring.series import Point
 from shipyard.store.db import Database
 from shipyard.testing.alerts import HOUR, T0, points
 

@@ -1,7 +1,7 @@
 """Alert rules as Prometheus alerting rules, over the gauges monitors export.
 
 Each rule becomes one Prometheus rule whose expression reads the same value the
-engine reads: the series' gauge (:data:`~shipyard.monitoring.series.PROMETHEUS_NAMES`,
+engine reads: the series' gauge (:data:`~shipyard.alerting.series.PROMETHEUS_NAMES`,
 or ``shipyard_model_metric{metric="…"}`` for model-quality series), narrowed to the
 rule's monitor and labels, compared with the same threshold::
 
@@ -34,8 +34,8 @@ from typing import Any
 
 import yaml
 
-from shipyard.monitoring.rules import AlertRule, format_number
-from shipyard.monitoring.series import MODEL_METRIC_GAUGE, PROMETHEUS_NAMES
+from shipyard.alerting.rules import AlertRule, format_number
+from shipyard.alerting.series import MODEL_METRIC_GAUGE, PROMETHEUS_NAMES
 
 __all__ = ["DEFAULT_WINDOW_S", "prometheus_expr", "prometheus_rules", "render_prometheus_rules"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shipyard.monitoring import parse_rule
-from shipyard.monitoring.prometheus_rules import prometheus_expr, prometheus_rules, render_prometheus_rules
+from shipyard.alerting import parse_rule
+from shipyard.alerting.prometheus import prometheus_expr, prometheus_rules, render_prometheus_rules
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import Client, Config
-from shipyard.monitoring.alerts_store import AlertStore
+from shipyard.alerting import AlertStore
 from shipyard.testing.alerts import AlertsConformance, WebhookReceiver, webhook_receiver
 from tests.services import running_server
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring.entities import parse_duration
+from shipyard.timeutil import parse_duration
 
 __all__ = ["COMPARATORS", "SEVERITIES", "AlertRule", "format_number", "parse_rule"]
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from shipyard.alerting import EmailNotifier, LogNotifier, Notifier, WebhookNotifier, parse_rule
+from shipyard.alerting.entities import AlertEvent
+from shipyard.alerting.notifiers import mask_url, notifiers_from_config
 from shipyard.config import load_config
 from shipyard.errors import ConfigError, InvalidInput, Unavailable
-from shipyard.monitoring import EmailNotifier, LogNotifier, Notifier, WebhookNotifier, parse_rule
-from shipyard.monitoring.alert_entities import AlertEvent
-from shipyard.monitoring.notifiers import mask_url, notifiers_from_config
 from shipyard.testing.alerts import WebhookReceiver, webhook_receiver
 from tests.services import free_port
 

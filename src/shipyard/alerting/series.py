@@ -1,19 +1,28 @@
-"""Monitored series: the time series that monitors write and alert rules read.
+"""Monitored series: the contract between what writes time series and the alerts that read them.
 
 A monitor computes, for each closed window, a set of :class:`Point` values: one per
 series and label set (``drift_share`` once per window, ``feature_drift_score`` once
-per feature…). They are stored in the metadata store and exported as Prometheus
-gauges under the names in :data:`PROMETHEUS_NAMES`, so an alert rule written
-against a series here and the Prometheus rule exported from it watch the same value.
+per feature…). Alerting reads them through :class:`SeriesStore`, which the
+monitoring stores implement (alerting sits below monitoring and never imports it).
+Points are exported as Prometheus gauges under the names in :data:`PROMETHEUS_NAMES`,
+so an alert rule written against a series here and the Prometheus rule exported
+from it watch the same value. A label set is stored as its canonical text,
+:func:`labels_key`.
+
+>>> labels_key({"feature": "age", "metric": "f1"})
+'{"feature":"age","metric":"f1"}'
+>>> parse_labels_key(labels_key({"feature": "age"}))
+{'feature': 'age'}
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["MODEL_METRIC_GAUGE", "PROMETHEUS_NAMES", "Point", "SeriesStore"]
+__all__ = ["MODEL_METRIC_GAUGE", "PROMETHEUS_NAMES", "Point", "SeriesStore", "labels_key", "parse_labels_key"]
 
 # Series name -> Prometheus gauge name. Series with a ``feature`` or ``metric`` label
 # carry it as a gauge label; every gauge also has ``monitor``, ``model`` and ``version``.
@@ -69,3 +78,16 @@ class SeriesStore(Protocol):
     ) -> list[Point]:
         """Points matching every given filter, ordered by window_end, then series and labels."""
         ...
+
+
+def labels_key(labels: Mapping[str, str] | None) -> str:
+    """The canonical text of a label set: JSON with sorted keys and no spaces (``{}`` when empty)."""
+    if not labels:
+        return "{}"
+    return json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def parse_labels_key(text: str) -> dict[str, str]:
+    """The label set :func:`labels_key` wrote as ``text``."""
+    return dict(json.loads(text)) if text and text != "{}" else {}

@@ -1,0 +1,79 @@
+"""Alerting: rules over monitored series, the engine that fires and resolves them, notifiers.
+
+A domain package that knows nothing of monitors: it reads time series through the
+:class:`SeriesStore` contract (:mod:`~shipyard.alerting.series`), which the monitoring
+stores implement, and keeps rules, alert states and their history in an
+:class:`AlertStore` (:class:`SqlAlertStore` on the metadata database).
+
+* :func:`parse_rule` → :class:`AlertRule` (``drift_share > 0.3 for 2 windows``);
+* :class:`AlertEngine` evaluates every rule, claims each transition once (of several
+  evaluators, one notifies) and hands :class:`AlertEvent`\\ s to the notifiers;
+* :class:`WebhookNotifier`, :class:`EmailNotifier`, :class:`LogNotifier` behind the
+  :class:`Notifier` protocol, built from ``shipyard.toml`` by :func:`notifiers_from_config`;
+* :func:`render_prometheus_rules`: the same rules as Prometheus alerting rules.
+
+Names are loaded on first use, so ``import shipyard`` stays light (no SQLAlchemy or YAML).
+
+>>> from shipyard.alerting import parse_rule
+>>> parse_rule("accuracy < 0.85 for 2 windows", name="quality").condition
+'accuracy < 0.85 for 2 windows'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shipyard.alerting.backend import AlertStateStore, AlertStore
+    from shipyard.alerting.engine import AlertEngine
+    from shipyard.alerting.entities import Alert, AlertEvent, Delivery, HistoryEntry
+    from shipyard.alerting.notifiers import (
+        EmailNotifier,
+        LogNotifier,
+        Notifier,
+        WebhookNotifier,
+        notifiers_from_config,
+    )
+    from shipyard.alerting.prometheus import render_prometheus_rules
+    from shipyard.alerting.rules import AlertRule, parse_rule
+    from shipyard.alerting.series import Point, SeriesStore
+    from shipyard.alerting.sql_store import SqlAlertStore
+
+# Public name -> the submodule defining it. Add a name here and to __all__ (kept sorted) to export it.
+_WHERE = {
+    "AlertRule": "rules", "parse_rule": "rules",
+    "Alert": "entities", "AlertEvent": "entities", "Delivery": "entities", "HistoryEntry": "entities",
+    "AlertEngine": "engine",
+    "AlertStateStore": "backend", "AlertStore": "backend",
+    "SqlAlertStore": "sql_store",
+    "EmailNotifier": "notifiers", "LogNotifier": "notifiers", "Notifier": "notifiers", "WebhookNotifier": "notifiers",
+    "notifiers_from_config": "notifiers",
+    "Point": "series", "SeriesStore": "series",
+    "render_prometheus_rules": "prometheus",
+}
+
+__all__ = [
+    "Alert",
+    "AlertEngine",
+    "AlertEvent",
+    "AlertRule",
+    "AlertStateStore",
+    "AlertStore",
+    "Delivery",
+    "EmailNotifier",
+    "HistoryEntry",
+    "LogNotifier",
+    "Notifier",
+    "Point",
+    "SeriesStore",
+    "SqlAlertStore",
+    "WebhookNotifier",
+    "notifiers_from_config",
+    "parse_rule",
+    "render_prometheus_rules",
+]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
