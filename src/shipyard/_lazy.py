@@ -18,17 +18,22 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package: str, where: Mapping[str, str], public: Sequence[str],
                  namespace: MutableMapping[str, Any]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: ``where`` maps a name to its submodule
-    (relative to ``package``); a loaded name is cached in ``namespace`` (the package's
-    ``globals()``) so later lookups skip the hook.
+    (relative to ``package``; a name mapped to itself is that submodule); a loaded name is
+    cached in ``namespace`` (the package's ``globals()``) so later lookups skip the hook.
+
+    This is the one place Shipyard imports its own modules by name, and it can reach only
+    submodules of ``package`` (the import is relative to it): no dependency between
+    packages hides here.
 
     >>> __getattr__, __dir__ = lazy_exports(__name__, {"Thing": "things"}, __all__, globals())  # doctest: +SKIP
     """
 
     def __getattr__(name: str) -> Any:
-        module = where.get(name)
-        if module is None:
+        submodule = where.get(name)
+        if submodule is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        module = importlib.import_module(f".{submodule}", package)
+        value = module if submodule == name else getattr(module, name)
         namespace[name] = value
         return value
 

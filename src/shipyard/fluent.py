@@ -25,6 +25,7 @@ from shipyard.client.models import ModelInfo
 from shipyard.errors import Conflict, ShipyardError
 from shipyard.registry import ModelVersion
 from shipyard.tracking import ArtifactInfo, Run, RunStatus
+from shipyard.tracking.entities import default_run_name
 
 if TYPE_CHECKING:
     from shipyard.models import Model, ModelManifest
@@ -76,14 +77,15 @@ class ActiveRun:
     """A run started by :func:`start_run`; ends itself when its ``with`` block exits.
 
     The block ending normally marks the run FINISHED, an exception marks it FAILED and
-    Ctrl-C marks it KILLED. ``run.id`` is the run id.
+    Ctrl-C marks it KILLED. ``run.id`` is the run id, known at once; the run itself is
+    created in the background (see :meth:`shipyard.client.Tracking.start_run`).
     """
 
-    def __init__(self, client: Client, run: Run) -> None:
+    def __init__(self, client: Client, run_id: str, name: str | None, experiment_id: str | None = None) -> None:
         self.client = client
-        self.id = run.id
-        self.experiment_id = run.experiment_id
-        self.name = run.name
+        self.id = run_id
+        self.name = name
+        self._experiment_id = experiment_id
         self._ended = False
         atexit.register(self._end_at_exit)
 
@@ -101,6 +103,13 @@ class ActiveRun:
         else:
             status = RunStatus.FAILED
         self.end(status)
+
+    @property
+    def experiment_id(self) -> str:
+        """The id of the run's experiment (waits for the run's creation the first time)."""
+        if self._experiment_id is None:
+            self._experiment_id = self.client.tracking.started_run(self.id).experiment_id
+        return self._experiment_id
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run | None:
         """End the run (idempotent) and pop it from the active stack."""
@@ -148,6 +157,11 @@ def start_run(
     default experiment ``"0"``).
     Starting a run while another is active needs ``nested=True``; the new run
     becomes a child of the active one.
+
+    A new run is returned at once and created in the background, its environment
+    captured off this call too: logging to it works at once, and a failure to
+    create it (a deleted experiment, an unreachable store) is raised by the next
+    call that uses it — a logging call, :func:`end_run` or the ``with`` block's end.
     """
     client = client or get_client()
     stack = _active_runs.get()
@@ -157,13 +171,12 @@ def start_run(
             run_id=stack[-1].id,
         )
     if run_id is not None:
-        run = client.get_run(run_id)
-        if run.status != RunStatus.RUNNING:
-            run = client.tracking_store.update_run(run_id, status=RunStatus.RUNNING)
+        run = client.tracking.resume_run(run_id)
+        active = ActiveRun(client, run.id, run.name, run.experiment_id)
     else:
         parent = stack[-1].id if stack else None
-        run = client.create_run(experiment, name=run_name, tags=tags, parent_run_id=parent)
-    active = ActiveRun(client, run)
+        new_id = client.tracking.start_run(experiment, name=run_name, tags=tags, parent_run_id=parent)
+        active = ActiveRun(client, new_id, run_name or default_run_name(new_id))
     _active_runs.set((*stack, active))
     return active
 
@@ -275,17 +288,15 @@ def serve(model: str | os.PathLike[str] | Any, *, client: Client | None = None, 
 
     >>> shipyard.serve("models:/churn@production", port=8080, workers=2)  # doctest: +SKIP
     """
-    import functools
-
-    from shipyard.features.lookup import OnlineLookup
+    from shipyard.client.process import ProcessClient
     from shipyard.serving import make_serve_config, run
 
     client = client or get_client()
     config = make_serve_config(model if not isinstance(model, os.PathLike) else os.fspath(model), **options)
     if config.token is None and client.config.token:
         config = config.with_(token=client.config.token)
-    return run(config, functools.partial(Client, client.config),
-               features=functools.partial(OnlineLookup.from_config, client.config))
+    shared = ProcessClient(client.config)  # a worker's stores and feature lookup share one client
+    return run(config, shared.client, features=shared.feature_lookup)
 
 
 def step(fn: Any = None, /, **options: Any) -> Any:

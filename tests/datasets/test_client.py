@@ -139,12 +139,12 @@ def test_lineage_accepts_a_dataset_reference_by_alias(tmp_path) -> None:
     client = shipyard.Client(home=tmp_path)
     client.register_dataset("churn", pd.DataFrame({"a": [1, 2]}))
     with shipyard.start_run("e", client=client) as run:
-        shipyard.datasets.get("churn@latest", client=client).to_pandas()
+        shipyard.data.get("churn@latest", client=client).to_pandas()
     assert [str(e.dst) for e in client.lineage("ds:churn@latest").downstream] == [f"run:{run.id}"]
     client.close()
 
 
-def test_infer_contract_takes_a_reference_as_the_issue_spells_it(tmp_path) -> None:
+def test_the_fluent_infer_contract_takes_a_reference(tmp_path) -> None:
     import pandas as pd
 
     import shipyard
@@ -152,8 +152,8 @@ def test_infer_contract_takes_a_reference_as_the_issue_spells_it(tmp_path) -> No
     client = shipyard.Client(home=tmp_path)
     shipyard.set_client(client)
     try:
-        shipyard.datasets.register("churn", pd.DataFrame({"age": [30, 41], "plan": ["a", "b"]}))
-        contract = shipyard.datasets.infer_contract("churn@1")
+        shipyard.data.register("churn", pd.DataFrame({"age": [30, 41], "plan": ["a", "b"]}))
+        contract = shipyard.data.infer_contract("churn@1")
         assert [c.name for c in contract.columns] == ["age", "plan"]
         assert shipyard.datasets.validate(pd.DataFrame({"age": [35], "plan": ["a"]}), contract).passed
     finally:
@@ -161,7 +161,7 @@ def test_infer_contract_takes_a_reference_as_the_issue_spells_it(tmp_path) -> No
         client.close()
 
 
-def test_fluent_names_survive_importing_every_datasets_module() -> None:
+def test_fluent_dataset_calls_live_in_the_fluent_layer_and_the_domain_package_points_there() -> None:
     import importlib
     import pkgutil
 
@@ -169,5 +169,9 @@ def test_fluent_names_survive_importing_every_datasets_module() -> None:
 
     for module in pkgutil.iter_modules(datasets.__path__):
         importlib.import_module(f"shipyard.datasets.{module.name}")
-    assert callable(datasets.register) and callable(datasets.get)
-    assert datasets.register.__module__ == "shipyard.data"
+    assert callable(shipyard.data.register) and callable(shipyard.data.get)
+    assert shipyard.data.register.__module__ == "shipyard.data"
+    with pytest.raises(AttributeError, match=r"use shipyard\.data\.register"):
+        datasets.register  # noqa: B018 - the attribute access is what is tested
+    with pytest.raises(InvalidInput, match=r"shipyard\.data\.infer_contract\('churn@1'\)"):
+        datasets.infer_contract("churn@1")

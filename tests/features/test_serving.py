@@ -60,13 +60,14 @@ def feature_home(tmp_path: Path, online_store: str | None) -> Iterator[tuple[Pat
     """A Shipyard home with the definitions applied and materialized into ``online_store``."""
     home = tmp_path / "home"
     write_source(tmp_path / "stats")
-    store = sf.FeatureStore(Config(home=home, online_store=online_store))
+    client = shipyard.Client(Config(home=home, online_store=online_store))
+    store = client.features
     store.apply(list(definitions(tmp_path / "stats")))
     store.materialize(NOW - pd.Timedelta(days=30), NOW + pd.Timedelta(seconds=1))
     try:
         yield home, store
     finally:
-        store.close()
+        client.close()
 
 
 def train_and_register(home: Path, store: sf.FeatureStore, refs: list[str], columns: list[str], name: str,

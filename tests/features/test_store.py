@@ -181,7 +181,7 @@ def test_the_issue_example_works_from_the_configuration(tmp_path: Path, monkeypa
     user = sf.Entity("user", join_keys=["user_id"])
     stats = sf.FeatureView("user_stats", entities=[user], source=sf.ParquetSource("stats/", timestamp="event_ts"),
                            features={"spend": "float64", "orders": "int64"}, ttl="7d")
-    with sf.FeatureStore() as store:
+    with Client() as client, client.features as store:
         store.apply([user, stats])
         entity_df = pd.DataFrame({"user_id": [1, 2], "event_timestamp": [now, now]})
         train = store.get_historical_features(entity_df, ["user_stats:spend", "user_stats:orders"]).to_pandas()
@@ -216,7 +216,7 @@ def test_a_training_set_becomes_a_dataset_with_lineage(tmp_path: Path, now: pd.T
 def test_through_a_server_the_registry_and_online_store_are_the_servers(tmp_path: Path, now: pd.Timestamp) -> None:
     with running_server(Config(home=tmp_path / "server")) as server:
         remote = Config(home=tmp_path / "client", url=server.url)
-        with sf.FeatureStore(remote) as store:
+        with Client(remote) as client, client.features as store:
             store.apply([stats_view(tmp_path / "stats.parquet", now), ratio_view()])
             store.materialize(now - 100 * M, now)
             assert store.get_online_features(["user_stats:spend"], [{"user_id": 1}]).to_dict()["spend"] == [2.5]

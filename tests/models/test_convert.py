@@ -133,3 +133,30 @@ def test_only_sklearn_packages_with_an_example_convert(tabular: Any, tmp_path: P
         convert_to_onnx(tmp_path / "bare", tmp_path / "out")
     with pytest.raises(InvalidInput, match="already exists"):
         convert_to_onnx(tmp_path / "bare", tmp_path / "lgb")
+
+
+def test_a_converted_version_carries_its_sources_metrics_and_passes_the_same_metric_gate(
+    tabular: Any, tmp_path: Path
+) -> None:
+    from shipyard import Client, MinMetric, PromotionPolicy
+    from shipyard.client.models import CONVERSION_METRIC
+
+    X, y = tabular
+    with Client(home=tmp_path / "home") as client:
+        run = client.create_run("churn", capture_env=False)
+        client.log_metrics(run.id, {"accuracy": 0.91, "auc": 0.95})
+        client.log_model(run.id, LogisticRegression().fit(X, y), input_example=X[:5])
+        client.end_run(run.id)
+        source = client.register_model(f"runs:/{run.id}/model", "churn")
+        client.set_promotion_policy("churn", PromotionPolicy([MinMetric("accuracy", 0.9)]))
+
+        converted = client.convert_model("models:/churn/1", to="onnx")
+
+        assert converted.version == 2 and converted.flavor == "onnx"
+        assert {k: converted.metrics[k] for k in source.metrics} == source.metrics == {"accuracy": 0.91, "auc": 0.95}
+        assert 0 <= converted.metrics[CONVERSION_METRIC] <= 1e-5  # the equivalence check, measured on the example
+        conversion_run = client.get_run(converted.run_id or "")
+        assert conversion_run.tags["shipyard.converted_from"] == source.uri
+        assert conversion_run.metrics[CONVERSION_METRIC].value == converted.metrics[CONVERSION_METRIC]
+        promoted = client.set_alias("churn", "production", converted.version)  # no force needed
+        assert promoted.version == 2 and "production" in promoted.aliases

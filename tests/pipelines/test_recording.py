@@ -190,11 +190,10 @@ def test_without_a_client_the_configured_default_client_records_the_run(
 ) -> None:
     import shipyard
     from shipyard import Config
-    from shipyard.pipelines import Pipeline
 
     monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
     shipyard.set_client(None)
-    plain = Pipeline(lambda x=2: steps.total([x, x]), name="plain")  # no client_factory
+    plain = shipyard.pipeline(lambda x=2: steps.total([x, x]), name="plain")  # the fluent default client
     try:
         result = plain.run(executor="inline")
         assert result.output == 4 and result.run_id is not None
@@ -207,3 +206,13 @@ def test_without_a_client_the_configured_default_client_records_the_run(
     # Given an artifact store and no client, a run stays untracked.
     untracked = plain.run(executor="inline", artifacts=str(tmp_path / "loose"))
     assert untracked.run_id is None and untracked.output == 4
+
+
+def test_a_pipeline_with_no_client_nor_artifact_store_says_so_before_running() -> None:
+    from shipyard.errors import InvalidInput
+    from shipyard.pipelines import Pipeline
+
+    bare = Pipeline(lambda x=2: steps.total([x, x]), name="bare")  # no client_factory: nothing to record with
+    with pytest.raises(InvalidInput, match="no client to record its run") as refused:
+        bare.run(executor="inline")
+    assert refused.value.field == "client"

@@ -97,7 +97,9 @@ def test_interpreter_exit_flushes_and_finishes_the_active_run(tmp_path: Path, sq
                          capture_output=True, text=True, timeout=60, check=True)
     run_id = out.stdout.strip()
     client = Client(config)
-    assert client.get_run(run_id).status is RunStatus.FINISHED
+    stored = client.get_run(run_id)
+    assert stored.status is RunStatus.FINISHED
+    assert stored.environment and "packages" in stored.environment  # captured in the background, kept at exit
     assert len(client.get_metric_history(run_id, "loss")) == 250
     client.close()
 
@@ -131,7 +133,7 @@ def test_a_failing_flush_surfaces_at_run_end(tmp_path: Path, sqlite_url: str) ->
     def broken(batch: LogBatch) -> None:
         raise StorageError("disk full")
 
-    writer = client._batch_writer
+    writer = client.tracking.writer
     working, writer._sink = writer._sink, broken  # simulate the database failing underneath
     with pytest.raises(StorageError, match="disk full"):
         client.end_run(run.id)

@@ -13,7 +13,7 @@ from shipyard.remote import RemoteTrackingStore
 from shipyard.store.artifacts import FsspecArtifactStore, open_artifact_store
 from shipyard.store.db import Database
 from shipyard.testing.tracking import TrackingStoreConformance
-from shipyard.tracking import TrackingStore
+from shipyard.tracking import RunStatus, TrackingStore
 from shipyard.tracking.sql_store import SqlTrackingStore
 from tests.services import running_server
 
@@ -47,7 +47,14 @@ def tracking_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[T
     store = SqlTrackingStore(db, artifacts)
     yield store
     store.close()
+    db.dispose()  # the store leaves the database to whoever opened it
 
 
 class TestTrackingStore(TrackingStoreConformance):
-    pass
+    def test_update_run_records_the_environment_captured_after_creation(self, tracking_store: TrackingStore) -> None:
+        run = tracking_store.create_run("0")
+        assert tracking_store.get_run(run.id).environment is None
+        environment = {"python": "3.11.7", "packages": {"numpy": "2.1.0"}, "git": None}
+        updated = tracking_store.update_run(run.id, environment=environment)
+        assert updated.environment == environment and updated.status is RunStatus.RUNNING
+        assert tracking_store.get_run(run.id).environment == environment

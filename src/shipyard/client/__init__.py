@@ -1,8 +1,12 @@
-"""The explicit client: one object that assembles the stores from a configuration.
+"""The explicit client: one object that assembles the stores of a configuration.
 
 Everything the fluent API (``shipyard.start_run``…) does goes through a
-:class:`Client`; tests and services can hold several side by side. Its methods are
-grouped by domain in the modules of this package.
+:class:`Client`; tests and services can hold several side by side. A client is a
+backend (:mod:`~.backend`: the connections, each opened on first use) and one facade
+per domain over it — ``client.tracking`` (:mod:`~.tracking`), ``client.registry``
+(:mod:`~.models`), ``client.datasets`` (:mod:`~.datasets`), ``client.monitoring``
+(:mod:`~.monitoring`), ``client.alerts`` (:mod:`~.alerts`) and ``client.features`` —
+plus the flat methods (``client.log_metric``…) that forward to them (:mod:`~.client`).
 
 >>> client = Client(home="/tmp/shipyard-doc")                  # doctest: +SKIP
 >>> run = client.create_run("churn", tags={"team": "growth"})  # doctest: +SKIP
@@ -10,20 +14,23 @@ grouped by domain in the modules of this package.
 >>> client.end_run(run.id)                                     # doctest: +SKIP
 """
 
-from shipyard.client.alerts import AlertsMixin
-from shipyard.client.datasets import DatasetsMixin
-from shipyard.client.features import FeaturesMixin
-from shipyard.client.models import ModelsMixin
-from shipyard.client.monitoring import MonitoringMixin
-from shipyard.client.tracking import TrackingMixin
+from shipyard.client.alerts import Alerts
+from shipyard.client.backend import Backend, LocalBackend, RemoteBackend
+from shipyard.client.client import Client
+from shipyard.client.datasets import Datasets
+from shipyard.client.models import ModelInfo, ModelRegistry
+from shipyard.client.monitoring import Monitoring
+from shipyard.client.tracking import Tracking
 
-__all__ = ["Client"]
-
-
-class Client(TrackingMixin, ModelsMixin, DatasetsMixin, MonitoringMixin, AlertsMixin, FeaturesMixin):
-    """Access to tracking, models, the registry and datasets for one configuration.
-
-    With ``url`` set (argument, ``SHIPYARD_URL`` or ``shipyard.toml``) the client talks
-    to a ``shipyard server``; otherwise it opens the metadata database and artifact
-    store itself. Nothing is opened until first use.
-    """
+__all__ = [
+    "Alerts",
+    "Backend",
+    "Client",
+    "Datasets",
+    "LocalBackend",
+    "ModelInfo",
+    "ModelRegistry",
+    "Monitoring",
+    "RemoteBackend",
+    "Tracking",
+]

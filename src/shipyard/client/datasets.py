@@ -1,16 +1,22 @@
-"""Dataset methods of the client: register, read, diff, contracts, lineage."""
+"""``client.datasets``: register, read, diff, contracts and lineage of versioned datasets.
+
+>>> datasets = Client(home="/tmp/shipyard-doc").datasets            # doctest: +SKIP
+>>> version = datasets.register_dataset("churn", df)                  # doctest: +SKIP
+>>> datasets.get_dataset("churn@latest").to_pandas()                  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.client._base import ClientBase
+from shipyard.client.backend import Backend
+from shipyard.client.tracking import Tracking
 from shipyard.errors import InvalidInput
+from shipyard.tracking.entities import current_user
 
 if TYPE_CHECKING:
     from shipyard.datasets import (
@@ -25,42 +31,33 @@ if TYPE_CHECKING:
     )
     from shipyard.types import LineageGraph
 
-__all__ = ["DatasetsMixin"]
+__all__ = ["DatasetLike", "Datasets"]
 
 DatasetLike = Any  # a DatasetVersion, a DatasetHandle or a reference string
 
 
-def _actor() -> str | None:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None
+class Datasets:
+    """Versioned datasets: content-addressed files, profiles, contracts and lineage.
 
+    Lineage names runs of ``tracking``: a run it started is stored before its lineage is.
+    """
 
-class DatasetsMixin(ClientBase):
-    """Versioned datasets: content-addressed files, profiles, contracts and lineage."""
-
-    @property
-    def dataset_store(self) -> DatasetStore:
-        """The dataset backend (opened on first use, with the other stores)."""
-        if self._datasets is None:
-            self._open_stores()
-        assert self._datasets is not None
-        return self._datasets
+    def __init__(self, backend: Backend, tracking: Tracking) -> None:
+        self._backend = backend
+        self._tracking = tracking
+        self.config = backend.config
 
     @property
-    def dataset_cache_dir(self) -> Path:
+    def store(self) -> DatasetStore:
+        """The dataset store (opened on first use)."""
+        return self._backend.datasets
+
+    @property
+    def cache_dir(self) -> Path:
         """Where verified local copies of dataset versions are kept."""
         return self.config.home.absolute() / "cache" / "datasets"
 
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._datasets is not None:
-                self._datasets.close()
-
-    # -- versions ---------------------------------------------------------------------
+    # -- versions ---------------------------------------------------------------------------
 
     def register_dataset(self, name: str, source: Any, *, description: str | None = None,
                          tags: Mapping[str, str] | None = None, run_id: str | None = None,
@@ -79,10 +76,12 @@ class DatasetsMixin(ClientBase):
         from shipyard.datasets.hashing import HashCache
         from shipyard.datasets.registration import register_version
 
+        if run_id is not None:
+            self._tracking.wait_for(run_id)
         options = {"endpoint_url": self.config.s3_endpoint_url} if self.config.s3_endpoint_url else {}
-        return register_version(self.dataset_store, name, source, description=description, tags=tags,
-                                run_id=run_id, contract=_contract(contract), actor=_actor(),
-                                storage_options=options, progress=progress,
+        return register_version(self.store, name, source, description=description, tags=tags, run_id=run_id,
+                                contract=_contract(contract), actor=current_user(), storage_options=options,
+                                progress=progress,
                                 hash_cache=HashCache(self.config.home.absolute() / "cache" / "hashes"))
 
     def get_dataset(self, ref: str, version: int | None = None, *,
@@ -95,25 +94,27 @@ class DatasetsMixin(ClientBase):
         """
         from shipyard.datasets.handle import DatasetHandle
 
-        found = self.dataset_store.resolve(ref, version)
-        store = self.dataset_store
+        store = self.store
+        found = store.resolve(ref, version)
         return DatasetHandle(found, lambda: store.list_files(found.name, found.version),
-                             lambda f, dest: store.fetch_object(found, f, dest), self.dataset_cache_dir, on_read)
+                             lambda f, dest: store.fetch_object(found, f, dest), self.cache_dir, on_read)
 
     def get_dataset_version(self, ref: str, version: int | None = None) -> DatasetVersion:
         """The version a reference names, with its schema and profile."""
-        return self.dataset_store.resolve(ref, version)
+        return self.store.resolve(ref, version)
 
     def list_datasets(self) -> list[Dataset]:
-        return self.dataset_store.list_datasets()
+        """Every dataset with its latest version number."""
+        return self.store.list_datasets()
 
     def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
         """Every version of ``name``, newest first (profiles left out; get one for it)."""
-        return self.dataset_store.list_versions(name)
+        return self.store.list_versions(name)
 
     def list_dataset_files(self, ref: str, version: int | None = None) -> list[DatasetFile]:
-        found = self.dataset_store.resolve(ref, version)
-        return self.dataset_store.list_files(found.name, found.version)
+        """The files of the version a reference names."""
+        found = self.store.resolve(ref, version)
+        return self.store.list_files(found.name, found.version)
 
     def pull_dataset(self, ref: str, dest: str | os.PathLike[str] | None = None) -> Path:
         """The version's files in a local folder: the verified cache, or a copy at ``dest``."""
@@ -128,19 +129,19 @@ class DatasetsMixin(ClientBase):
         """Schema changes and per-column distribution shifts from ``old`` to ``new``."""
         from shipyard.datasets.diff import diff_profiles
 
-        before, after = self.dataset_store.resolve(old), self.dataset_store.resolve(new)
+        before, after = self.store.resolve(old), self.store.resolve(new)
         if before.profile is None or after.profile is None:
             raise InvalidInput(f"only tabular versions have profiles to compare ({before.format}, "
                                f"{after.format})", field="ref")
         return diff_profiles(before.profile, after.profile)
 
-    # -- contracts --------------------------------------------------------------------
+    # -- contracts --------------------------------------------------------------------------
 
     def infer_contract(self, ref: str, *, max_categories: int = 20) -> Contract:
         """A contract the version satisfies, inferred from its stored profile, to edit."""
         from shipyard.datasets.infer import infer_contract
 
-        return infer_contract(self.dataset_store.resolve(ref), max_categories=max_categories)
+        return infer_contract(self.store.resolve(ref), max_categories=max_categories)
 
     def validate_dataset(self, ref: str, contract: Contract | str | os.PathLike[str]) -> ValidationReport:
         """Check a stored version against a contract (the files are pulled if needed)."""
@@ -148,26 +149,29 @@ class DatasetsMixin(ClientBase):
         assert checked is not None
         return self.get_dataset(ref).validate(checked)
 
-    # -- lineage ----------------------------------------------------------------------
+    # -- lineage ----------------------------------------------------------------------------
 
     def log_input(self, run_id: str, dataset: DatasetLike) -> DatasetVersion:
         """Record that run ``run_id`` read ``dataset`` (a version, a handle or a reference)."""
-        version = self._dataset_version_of(dataset)
-        self.dataset_store.record_lineage(run_id, version.name, version.version, "input")
+        version = self.version_of(dataset)
+        self._tracking.wait_for(run_id)
+        self.store.record_lineage(run_id, version.name, version.version, "input")
         return version
 
     def log_output(self, run_id: str, dataset: DatasetLike) -> DatasetVersion:
         """Record that run ``run_id`` produced ``dataset``."""
-        version = self._dataset_version_of(dataset)
-        self.dataset_store.record_lineage(run_id, version.name, version.version, "produced")
+        version = self.version_of(dataset)
+        self._tracking.wait_for(run_id)
+        self.store.record_lineage(run_id, version.name, version.version, "produced")
         return version
 
     def dataset_lineage(self, ref: str, max_depth: int = 10) -> LineageGraph:
         """The runs and models upstream and downstream of a version."""
-        found = self.dataset_store.resolve(ref)
-        return self.dataset_store.lineage(found.name, found.version, max_depth)
+        found = self.store.resolve(ref)
+        return self.store.lineage(found.name, found.version, max_depth)
 
-    def _dataset_version_of(self, dataset: DatasetLike) -> DatasetVersion:
+    def version_of(self, dataset: DatasetLike) -> DatasetVersion:
+        """The version a handle, a version or a reference stands for."""
         from shipyard.datasets.entities import DatasetVersion
         from shipyard.datasets.handle import DatasetHandle
 
@@ -176,7 +180,7 @@ class DatasetsMixin(ClientBase):
         if isinstance(dataset, DatasetVersion):
             return dataset
         if isinstance(dataset, str):
-            return self.dataset_store.resolve(dataset)
+            return self.store.resolve(dataset)
         raise InvalidInput(f"expected a dataset version, handle or reference, got {type(dataset).__name__}",
                            field="dataset")
 

@@ -1,4 +1,9 @@
-"""Monitoring methods of the client: monitors, their runs and series, labels, reports."""
+"""``client.monitoring``: monitors over the inference log, their runs and series, labels, reports.
+
+>>> monitoring = Client(home="/tmp/shipyard-doc").monitoring                       # doctest: +SKIP
+>>> monitoring.create_monitor("churn@production", reference="ds:churn@3", window="1h")  # doctest: +SKIP
+>>> [r.points for r in monitoring.run_monitors()]                                    # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shipyard.client._base import ClientBase
+from shipyard.client.alerts import Alerts
+from shipyard.client.backend import Backend
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from shipyard.alerting.series import Point
+    from shipyard.datasets.entities import DatasetVersion
     from shipyard.monitoring.backend import MonitorStore
     from shipyard.monitoring.entities import Monitor, MonitorWindow
     from shipyard.monitoring.monitor import MonitorRun
     from shipyard.monitoring.report import ReportData
-    from shipyard.monitoring.series import Point
 
-__all__ = ["MonitoringMixin", "to_ms"]
+__all__ = ["Monitoring", "to_ms"]
 
 logger = logging.getLogger("shipyard.monitoring")
 
@@ -29,7 +36,7 @@ TimeLike = Any  # a datetime, ms since the epoch, or a duration before now ("7d"
 
 def to_ms(value: TimeLike, now: int | None = None, field: str = "time") -> int | None:
     """Milliseconds since the epoch for a datetime, an int of ms, or a duration back from now."""
-    from shipyard.monitoring.entities import now_ms, parse_duration
+    from shipyard.timeutil import now_ms, parse_duration
 
     if value is None:
         return None
@@ -43,34 +50,24 @@ def to_ms(value: TimeLike, now: int | None = None, field: str = "time") -> int |
                        f"got {value!r}", field=field)
 
 
-class MonitoringMixin(ClientBase):
-    """Monitors over the inference log: drift, data quality, latency, performance with late labels."""
+class Monitoring:
+    """Monitors over the inference log: drift, data quality, latency, performance with late labels.
 
-    # Reference profiles converted for monitor runs, by dataset content hash (versions never change).
-    _monitor_references: dict[str, Any] | None = None
+    Reads the backend's monitor store, its dataset store (references), tracking store
+    (the inference log) and registry (each version's signature and data contract);
+    after running monitors it has ``alerts`` evaluate the rules.
+    """
+
+    def __init__(self, backend: Backend, alerts: Alerts) -> None:
+        self._backend = backend
+        self._alerts = alerts
+        # Reference profiles converted for monitor runs, by dataset content hash (versions never change).
+        self._references: dict[str, Any] = {}
 
     @property
-    def monitor_store(self) -> MonitorStore:
-        """The monitoring backend (opened on first use)."""
-        store = self._monitoring
-        if store is None:
-            if self.config.url:
-                from shipyard.remote.monitoring import RemoteMonitorStore
-
-                store = RemoteMonitorStore(self.config.url, token=self.config.token)
-            else:
-                from shipyard.monitoring.sql_store import SqlMonitorStore
-
-                store = SqlMonitorStore(self.tracking_store.db)  # type: ignore[attr-defined]
-            self._monitoring = store
-        return store
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            if self._monitoring is not None:
-                self._monitoring.close()
+    def store(self) -> MonitorStore:
+        """The monitor store (opened on first use)."""
+        return self._backend.monitoring
 
     # -- monitors -------------------------------------------------------------------------
 
@@ -80,11 +77,14 @@ class MonitoringMixin(ClientBase):
         """Watch ``model`` (``churn@production``, ``churn/3`` or ``churn``) in windows of ``window``.
 
         ``reference``: a dataset reference (``ds:churn@3``) to compare each window with;
-        it must exist. ``start``: the first window holds this time (default: now).
+        it must exist and hold the model's inputs (see :mod:`shipyard.monitoring.coverage`:
+        refused when it holds none, a warning when it lacks some). ``start``: the first
+        window holds this time (default: now).
         ``options``: see :class:`~shipyard.monitoring.entities.Monitor`. The name
         defaults to the model reference.
         """
-        from shipyard.monitoring.entities import Monitor, default_monitor_name, parse_duration
+        from shipyard.monitoring.entities import Monitor, default_monitor_name
+        from shipyard.timeutil import parse_duration
 
         window_s = parse_duration(window, "window")
         if reference is not None:
@@ -94,63 +94,73 @@ class MonitoringMixin(ClientBase):
         start_ms = to_ms(start, field="start")
         if start_ms is not None:
             monitor = monitor.with_(cursor=monitor.first_window_start(start_ms))
-        return self.monitor_store.create_monitor(monitor)
+        from shipyard.monitoring.coverage import check_monitor
 
-    def _reference_version(self, reference: str) -> Any:
+        # Refuse a reference holding none of the model's inputs (warn if it lacks some).
+        check_monitor(monitor, datasets=self._backend.datasets, registry=self._backend.registry,
+                      tracking=self._backend.tracking)
+        return self.store.create_monitor(monitor)
+
+    def _reference_version(self, reference: str) -> DatasetVersion:
         ref = reference.removeprefix("ds:")
         try:
-            return self.dataset_store.resolve(ref)  # type: ignore[attr-defined]
+            return self._backend.datasets.resolve(ref)
         except NotFound as exc:
             raise NotFound(f"reference {reference!r}: {exc}", resource="dataset", field="reference") from None
 
     def get_monitor(self, name: str) -> Monitor:
-        return self.monitor_store.get_monitor(name)
+        return self.store.get_monitor(name)
 
     def list_monitors(self) -> list[Monitor]:
-        return self.monitor_store.list_monitors()
+        return self.store.list_monitors()
 
     def delete_monitor(self, name: str) -> None:
         """Delete a monitor with its stored windows and series."""
-        self.monitor_store.delete_monitor(name)
+        self.store.delete_monitor(name)
 
     def list_monitor_windows(self, name: str, *, since: TimeLike = None, until: TimeLike = None,
                              profiles: bool = False) -> list[MonitorWindow]:
-        return self.monitor_store.list_windows(name, since_ms=to_ms(since, field="since"),
-                                               until_ms=to_ms(until, field="until"), profiles=profiles)
+        return self.store.list_windows(name, since_ms=to_ms(since, field="since"),
+                                       until_ms=to_ms(until, field="until"), profiles=profiles)
 
     # -- running --------------------------------------------------------------------------
 
-    def run_monitor(self, name: str, *, now: TimeLike = None, max_windows: int = 1000) -> MonitorRun:
+    def run_monitor(self, name: str, *, now: TimeLike = None, max_windows: int = 1000,
+                    include_partial: bool = False) -> MonitorRun:
         """Compute every closed window of monitor ``name`` not computed yet, and recompute the
-        performance of recent windows whose labels arrived since the last run."""
+        performance of recent windows whose labels arrived since the last run.
+
+        The result also says which logged rows wait for a window not computed yet
+        (``pending``); ``include_partial`` computes those windows as they stand
+        (``partial``, status ``partial``, never stored)."""
         from shipyard.monitoring.monitor import run_monitor
 
-        if self._monitor_references is None:
-            self._monitor_references = {}
-        return run_monitor(self.monitor_store.get_monitor(name), store=self.monitor_store,
-                           tracking=self.tracking_store, datasets=self.dataset_store,  # type: ignore[attr-defined]
-                           schema=self._model_schema, now_ms=to_ms(now, field="now"), max_windows=max_windows,
-                           references=self._monitor_references)
+        return run_monitor(self.store.get_monitor(name), store=self.store, tracking=self._backend.tracking,
+                           datasets=self._backend.datasets, schema=self._model_schema, now_ms=to_ms(now, field="now"),
+                           max_windows=max_windows, references=self._references, include_partial=include_partial)
 
-    def run_monitors(self, now: TimeLike = None, names: Sequence[str] | None = None) -> list[MonitorRun]:
+    def run_monitors(self, now: TimeLike = None, names: Sequence[str] | None = None, *,
+                     include_partial: bool = False) -> list[MonitorRun]:
         """Run every monitor (or those named); one failing monitor does not stop the others
-        (its error is logged and reported in its result). Alert rules are evaluated after."""
+        (its error is logged and reported in its result). Alert rules are evaluated after,
+        and each result lists the alerts on its monitor with their deliveries
+        (``MonitorRun.alerts``). ``include_partial``: see :meth:`run_monitor`."""
         from shipyard.monitoring.monitor import MonitorRun
+        from shipyard.monitoring.run_result import with_alerts
 
         now_ms = to_ms(now, field="now")
         results = []
-        for monitor in self.monitor_store.list_monitors():
+        for monitor in self.store.list_monitors():
             if names is not None and monitor.name not in names:
                 continue
             try:
-                results.append(self.run_monitor(monitor.name, now=now_ms))
+                results.append(self.run_monitor(monitor.name, now=now_ms, include_partial=include_partial))
             except ShipyardError as exc:
                 logger.warning("monitor %s: %s", monitor.name, exc)
                 results.append(MonitorRun(monitor.name, error=f"{type(exc).__name__}: {exc}"))
-        evaluate = getattr(self, "evaluate_alerts", None)
-        if evaluate is not None and any(r.points for r in results):
+        if any(r.points for r in results):
             try:
-                evaluate(now_ms=now_ms)
+                results = with_alerts(results, self._alerts.evaluate_alerts(now_ms=now_ms))
             except ShipyardError as exc:
                 logger.warning("evaluating alert rules failed: %s", exc)
         return results
@@ -162,7 +172,7 @@ class MonitoringMixin(ClientBase):
 
         if version is None or not str(version).isdigit():
             return None, None
-        registry = self.registry_store
+        registry = self._backend.registry
         try:
             mv = registry.get_model_version(name, int(version))
         except NotFound:
@@ -205,13 +215,13 @@ class MonitoringMixin(ClientBase):
             frame = frame.drop(columns=[c for c in ("label",) if c in frame.columns]).rename(columns={label: "label"})
         if model is not None and "model" not in frame.columns:
             frame = frame.assign(model=model)
-        return self.monitor_store.put_labels(frame)  # the store checks every label
+        return self.store.put_labels(frame)  # the store checks every label
 
     def query_series(self, monitor: str | None = None, series: str | None = None, *, since: TimeLike = None,
                      until: TimeLike = None, labels: Mapping[str, str] | None = None) -> list[Point]:
-        """Stored points of monitored series (see :mod:`shipyard.monitoring.series`)."""
-        return self.monitor_store.query_points(monitor, series, since_ms=to_ms(since, field="since"),
-                                               until_ms=to_ms(until, field="until"), labels=labels)
+        """Stored points of monitored series (see :mod:`shipyard.alerting.series`)."""
+        return self.store.query_points(monitor, series, since_ms=to_ms(since, field="since"),
+                                       until_ms=to_ms(until, field="until"), labels=labels)
 
     def series_frame(self, monitor: str, series: str | None = None, *, since: TimeLike = None) -> pd.DataFrame:
         """The points of a monitor as a DataFrame (window_start, window_end, series, labels, value)."""
@@ -231,7 +241,7 @@ class MonitoringMixin(ClientBase):
         current distributions and the drift score over time, plus performance over time."""
         from shipyard.monitoring.monitor_report import build_report
 
-        monitor = self.monitor_store.get_monitor(name)
+        monitor = self.store.get_monitor(name)
         until_ms = to_ms(until, field="until")
-        return build_report(monitor, store=self.monitor_store, datasets=self.dataset_store,  # type: ignore[attr-defined]
+        return build_report(monitor, store=self.store, datasets=self._backend.datasets,
                             since_ms=to_ms(since, now=until_ms, field="since"), until_ms=until_ms)

@@ -1,18 +1,15 @@
 """Datasets: content-addressed versions, profiles, data contracts and validation.
 
 A domain package (beside ``tracking`` and ``models``): it imports the storage and
-base layers only. Clients register and read versions through
-:class:`shipyard.Client` (``register_dataset``, ``get_dataset``…) or the fluent
-``shipyard.register_dataset`` / ``shipyard.get_dataset`` / ``shipyard.log_input``;
-everything that needs no store lives here:
+base layers only. Registering and reading versions needs a store, so it goes through
+a client: :class:`shipyard.Client` (``register_dataset``, ``get_dataset``…, or
+``client.datasets``) or the fluent calls of :mod:`shipyard.data`
+(``shipyard.data.register("churn", df)``, ``shipyard.data.get("churn@3")``,
+``shipyard.log_input``). Everything that needs no store lives here:
 
-* :func:`register`, :func:`get` (and ``log_input``, ``log_output``, ``list``, ``versions``)
-  — the fluent calls of :mod:`shipyard.data`, reachable here by the names users expect:
-  ``shipyard.datasets.register("churn", df)``, ``shipyard.datasets.get("churn@3")``
-  (no submodule may carry these names, or importing it would shadow them);
 * :class:`Contract`, :class:`Column`, :class:`Check` — data contracts, in Python or YAML;
 * :func:`validate` → :class:`ValidationReport` of every :class:`Violation`;
-* :func:`infer_contract` from a reference (``"churn@3"``), a profile, a version or data;
+* :func:`infer_contract` from a profile, a version or handle, or data;
 * :class:`Profile` (mergeable, JSON) and :func:`profile_table`; :func:`diff_profiles`.
 
 Names are loaded on first use, so ``import shipyard`` stays light (no numpy or Arrow).
@@ -25,8 +22,11 @@ True
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from shipyard._lazy import lazy_exports
+from shipyard.errors import InvalidInput
 
 if TYPE_CHECKING:
     from shipyard.datasets import codec
@@ -78,6 +78,7 @@ __all__ = [
 
 _WHERE = {
     "DatasetStore": "backend", "VersionSpec": "backend",
+    "codec": "codec",
     "Check": "contract", "Column": "contract", "Contract": "contract",
     "ColumnShift": "diff", "ProfileDiff": "diff", "diff_profiles": "diff",
     "Dataset": "entities", "DatasetFile": "entities", "DatasetRef": "entities", "DatasetVersion": "entities",
@@ -88,39 +89,27 @@ _WHERE = {
     "ValidationReport": "validation", "Violation": "validation", "validate": "validation",
 }
 
+# Registering and reading versions needs a store, so these calls live in the fluent layer.
+_MOVED = ("register", "get", "log_input", "log_output", "list", "versions")
+
 
 def infer_contract(source: Any, *, max_categories: int = 20, name: str | None = None) -> Contract:
-    """A contract ``source`` satisfies, to review and edit: a stored version named by
-    reference (``"churn@3"``), a version or handle, a Profile, or data."""
-    if isinstance(source, str):
-        # A reference needs the store: the fluent layer resolves it (see _FLUENT below).
-        fluent = importlib.import_module("shipyard.data")
-        return fluent.infer_contract(source, max_categories=max_categories)  # type: ignore[no-any-return]
+    """A contract ``source`` satisfies, to review and edit: a version or handle (its stored
+    profile), a Profile, or data (a table, or a Parquet or CSV file). A stored version
+    named by reference needs a store: ``shipyard.data.infer_contract("churn@3")``."""
     from shipyard.datasets.infer import infer_contract as from_source
 
+    if isinstance(source, str) and not Path(source).exists():
+        raise InvalidInput(f"no file at {source!r}; to infer from a stored version by reference use "
+                           f"shipyard.data.infer_contract({source!r}) or Client.infer_contract", field="source")
     return from_source(source, max_categories=max_categories, name=name)
 
 
-_FLUENT = ("register", "get", "log_input", "log_output", "list", "versions")
+_lazy_getattr, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
 
 
 def __getattr__(name: str) -> Any:
-    if name == "codec":
-        return importlib.import_module("shipyard.datasets.codec")
-    module = _WHERE.get(name)
-    if name in _FLUENT:
-        # The spelling users expect (``shipyard.datasets.register("churn", df)``) needs a
-        # client, which lives above this domain package: forward to the fluent module
-        # on first use. This is the one sanctioned upward import (see pyproject.toml).
-        value = getattr(importlib.import_module("shipyard.data"), name)
-        globals()[name] = value
-        return value
-    if module is None:
-        raise AttributeError(f"module 'shipyard.datasets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shipyard.datasets.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+    if name in _MOVED:
+        raise AttributeError(f"module 'shipyard.datasets' has no attribute {name!r}: it needs a store, "
+                             f"use shipyard.data.{name} (or the dataset methods of a shipyard.Client)")
+    return _lazy_getattr(name)

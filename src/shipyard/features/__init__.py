@@ -5,7 +5,7 @@
 >>> stats = sf.FeatureView("user_stats", entities=[user],
 ...                        source=sf.ParquetSource("stats/", timestamp="event_ts"),
 ...                        features={"avg_spend_7d": "float64", "orders_30d": "int64"}, ttl="7d")
->>> store = sf.FeatureStore()          # doctest: +SKIP
+>>> store = shipyard.Client().features  # doctest: +SKIP
 >>> store.apply([user, stats])         # doctest: +SKIP
 
 A domain package above serving and pipelines and beside monitoring (which it never

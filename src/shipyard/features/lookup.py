@@ -6,11 +6,12 @@ serving sits below this package and never imports it) over
 TTL rules and on-demand functions as ``get_online_features`` from Python, and the
 same definitions that built the training set.
 
-The faces (``shipyard serve``, :func:`shipyard.serve`) hand serving
-``functools.partial(OnlineLookup.from_config, config)``; a worker calls it only
+The faces (``shipyard serve``, :func:`shipyard.serve`) hand serving a factory of it
+over the feature store of the worker's own client
+(:meth:`shipyard.client.process.ProcessClient.feature_lookup`); a worker calls it only
 when a model it serves declares features.
 
->>> lookup = OnlineLookup.from_config()                                         # doctest: +SKIP
+>>> lookup = OnlineLookup(shipyard.Client().features)                           # doctest: +SKIP
 >>> lookup.prepare(["user_stats:avg_spend_7d"])                                 # doctest: +SKIP
 ['user_id']
 >>> lookup.lookup(["user_stats:avg_spend_7d"], {"user_id": np.array([5, 7])})   # doctest: +SKIP
@@ -27,7 +28,6 @@ import numpy as np
 from shipyard.features.refs import output_name, parse_ref
 
 if TYPE_CHECKING:
-    from shipyard.config import Config
     from shipyard.features.store import FeatureStore
 
 __all__ = ["OnlineLookup"]
@@ -42,13 +42,6 @@ class OnlineLookup:
 
     def __repr__(self) -> str:
         return f"OnlineLookup({self.store!r})"
-
-    @classmethod
-    def from_config(cls, config: Config | None = None) -> OnlineLookup:
-        """A lookup over ``FeatureStore(config)`` (the Shipyard configuration by default)."""
-        from shipyard.features.store import FeatureStore
-
-        return cls(FeatureStore(config))
 
     def prepare(self, refs: Sequence[str]) -> list[str]:
         """The request columns ``refs`` need: the join keys of their views, then the request

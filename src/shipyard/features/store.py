@@ -1,20 +1,18 @@
 """The feature store facade: definitions, training sets, materialization and online lookups.
 
->>> from shipyard import features as sf
->>> store = sf.FeatureStore()                                       # doctest: +SKIP
+>>> import shipyard
+>>> store = shipyard.Client().features                              # doctest: +SKIP
 >>> store.apply([user, user_stats])                                 # doctest: +SKIP
 >>> train = store.get_historical_features(entity_df, ["user_stats:avg_spend_7d"]).to_pandas()  # doctest: +SKIP
 >>> store.materialize_incremental()                                 # doctest: +SKIP
 >>> store.get_online_features(["user_stats:avg_spend_7d"], [{"user_id": 5}]).to_dict()  # doctest: +SKIP
 
-Assembly: with ``registry`` given, the store uses it (and opens the online store
-named by ``config.online_store``). With none, it asks a :class:`shipyard.Client`
-for the configuration's registry and online store: the client sits above this
-package, so it is reached lazily by name — the one upward forward of
-``shipyard.features``, like ``shipyard.datasets.register`` — and the client decides
-between the metadata database and a ``shipyard server`` (``url`` set), where the
-registry and, unless ``online_store`` says otherwise, the online store are the
-server's.
+Assembly: the store is handed its parts — the definition ``registry``, the ``online``
+store and ``datasets`` (reading and registering dataset versions) — and opens
+nothing of the configuration's itself, except the online store ``config.online_store``
+names when none is given. The parts of a configuration (embedded, or a ``shipyard
+server``'s when ``url`` is set) are assembled by :class:`shipyard.Client`:
+``Client(config).features`` is this store over them, and closing the client closes them.
 
 Definitions are cached for ``refresh_s`` seconds (a change applied through this
 store is seen at once; one applied elsewhere within ``refresh_s``), so an online
@@ -23,14 +21,13 @@ lookup costs no registry query.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.config import Config, load_config
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import ConfigError, InvalidInput, NotFound
 from shipyard.features.definitions import Definition, Entity, FeatureView, OnDemandFeatureView, fingerprint, from_spec
 
 if TYPE_CHECKING:
@@ -54,17 +51,25 @@ class DatasetAccess(Protocol):
 
 
 class FeatureStore:
-    """Feature definitions, point-in-time training sets, materialization and online lookups."""
+    """Feature definitions, point-in-time training sets, materialization and online lookups.
+
+    ``registry`` holds the definitions; ``online`` (default: the store
+    ``config.online_store`` names, opened on first use and closed by :meth:`close`)
+    the latest values; ``datasets`` reads dataset sources and registers training sets.
+    Build one over a configuration's parts with ``shipyard.Client(config).features``.
+    """
 
     def __init__(self, config: Config | None = None, *, registry: FeatureRegistry | None = None,
                  online: OnlineStore | None = None, datasets: DatasetAccess | None = None,
                  refresh_s: float = 5.0) -> None:
+        if registry is None:
+            raise ConfigError("a FeatureStore is built over its registry (registry=...); for the feature store "
+                              "of a configuration use shipyard.Client(config).features", field="registry")
         self.config = config if config is not None else load_config()
-        self._registry = registry
+        self.registry = registry
         self._online = online
         self._datasets = datasets
         self.refresh_s = refresh_s
-        self._client: Any = None
         self._owns_online = False
         self._lock = threading.RLock()
         self._defs: dict[tuple[str, str], tuple[Definition, int]] = {}
@@ -84,44 +89,22 @@ class FeatureStore:
     # -- assembly ---------------------------------------------------------------------
 
     @property
-    def registry(self) -> FeatureRegistry:
-        """The definition registry (opened on first use)."""
-        if self._registry is None:
-            self._open_via_client()
-        assert self._registry is not None
-        return self._registry
-
-    @property
     def online(self) -> OnlineStore:
-        """The online store (opened on first use)."""
+        """The online store (the configured one, opened on first use, unless one was given)."""
         if self._online is None:
-            if self._registry is None:
-                self._open_via_client()
-            if self._online is None:
-                from shipyard.features.online import open_online_store
+            with self._lock:
+                if self._online is None:
+                    from shipyard.features.online import open_online_store
 
-                self._online = open_online_store(self.config.online_store, self.config.home)
-                self._owns_online = True
+                    self._online = open_online_store(self.config.online_store, self.config.home)
+                    self._owns_online = True
         return self._online
 
-    def _open_via_client(self) -> None:
-        with self._lock:
-            if self._registry is not None:
-                return
-            client = importlib.import_module("shipyard.client").Client(self.config)
-            self._client = client
-            self._registry = client.feature_registry
-            if self._online is None:
-                self._online = client.feature_online_store
-            if self._datasets is None:
-                self._datasets = client
-
     def close(self) -> None:
-        """Release what this store opened itself (not stores it was handed)."""
+        """Release what this store opened itself (not the parts it was handed)."""
         if self._owns_online and self._online is not None:
             self._online.close()
-        if self._client is not None:
-            self._client.close()
+            self._online, self._owns_online = None, False
 
     # -- definitions ------------------------------------------------------------------
 
@@ -221,8 +204,6 @@ class FeatureStore:
         return SourceContext(connect(), self._resolve_dataset, options)
 
     def _resolve_dataset(self, ref: str) -> tuple[Any, str]:
-        if self._datasets is None and self._registry is None:
-            self._open_via_client()
         if self._datasets is None:
             raise InvalidInput("this feature store has no dataset access (pass datasets=)", field="source")
         handle = self._datasets.get_dataset(ref)
@@ -277,8 +258,6 @@ class FeatureStore:
 
     def _register_dataset(self, name: str, table: Any, description: str | None,
                           views: list[tuple[str, int]]) -> Any:
-        if self._datasets is None and self._registry is None:
-            self._open_via_client()
         if self._datasets is None:
             raise InvalidInput("this feature store has no dataset access (pass datasets=)", field="name")
         version = self._datasets.register_dataset(name, table, description=description)

@@ -26,7 +26,6 @@ Two ways to define one, both deriving the DAG from data flow:
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -53,8 +52,8 @@ class Pipeline:
     ``experiment`` (default: the pipeline's name) is where its runs are tracked.
     ``serializers`` is this pipeline's own registry (defaults included); register
     more with ``pipeline.serializers.register(...)``. ``client_factory`` builds the
-    client a run uses when none is passed (default: the fluent API's default client,
-    ``shipyard.get_client()``).
+    client a run uses when none is passed; ``@shipyard.pipeline`` sets it to the
+    fluent API's default client (``shipyard.get_client``).
     """
 
     def __init__(self, fn: Callable[..., Any] | None = None, *, name: str | None = None,
@@ -149,7 +148,7 @@ class Pipeline:
     # -- running -------------------------------------------------------------------------
 
     def __call__(self, **params: Any) -> PipelineResult:
-        """Run with these parameters and the defaults (tracked by the default client)."""
+        """Run with these parameters and the defaults (tracked by the client of ``client_factory``)."""
         return self.run(params)
 
     def run(self, params: Mapping[str, Any] | None = None, /, *, client: Any = None,
@@ -160,10 +159,10 @@ class Pipeline:
         """Run the pipeline and return its result; raise ``PipelineFailed`` if a step failed.
 
         ``client`` records the run (one tracked run with a child run per step) and
-        holds the cache index; without one, the pipeline's ``client_factory`` or else
-        the configured default client (``shipyard.get_client()``, as the fluent API
-        uses) records it — unless ``artifacts`` (an artifact store URI) is given,
-        which makes the run untracked (the cache lives in memory). ``executor`` is
+        holds the cache index; without one, the pipeline's ``client_factory`` makes
+        it — unless ``artifacts`` (an artifact store URI) is given, which makes the run
+        untracked (the cache lives in memory). With none of the three the run has
+        nowhere to go: ``InvalidInput`` naming ``client``. ``executor`` is
         ``"local"`` (processes), ``"inline"``, ``"ray"``, ``"ray://host:port"`` or an
         :class:`~shipyard.pipelines.executor.Executor`. ``resume`` (a failed run's id)
         reuses that run's parameters and every output it completed. ``run_id`` adopts
@@ -175,7 +174,11 @@ class Pipeline:
         from shipyard.store.artifacts import open_artifact_store
 
         if client is None and artifacts is None:
-            client = self.client_factory() if self.client_factory is not None else _default_client()
+            if self.client_factory is None:
+                raise InvalidInput(f"pipeline {self.name!r} has no client to record its run: pass client=, build "
+                                   "it with client_factory= (@shipyard.pipeline uses the default client), or pass "
+                                   "artifacts= for an untracked run", field="client")
+            client = self.client_factory()
         recorder = prior = None
         if client is not None:
             from shipyard.pipelines.recording import TrackingRecorder
@@ -219,15 +222,6 @@ class Pipeline:
             if owned:
                 ex.finalize(cancel=cancel)
         return PipelineResult(run, store, serializers, runner.finished_at)
-
-
-def _default_client() -> Any:
-    """The client the fluent API uses (built from the configuration on first use).
-
-    It lives above this package, so it is looked up when a run needs it rather than
-    imported: the same forwarding ``shipyard.datasets`` does for its fluent calls.
-    """
-    return importlib.import_module("shipyard.fluent").get_client()
 
 
 def _output_structure(value: Any) -> Any:

@@ -78,9 +78,10 @@ class RemoteTrackingStore:
         end_time: int | None = None,
         name: str | None = None,
         lifecycle_stage: str | None = None,
+        environment: dict[str, object] | None = None,
     ) -> Run:
         body = {"status": RunStatus(status).value if status else None, "end_time": end_time,
-                "name": name, "lifecycle_stage": lifecycle_stage}
+                "name": name, "lifecycle_stage": lifecycle_stage, "environment": environment}
         return codec.run_from_json(self._t.json("PATCH", f"/api/v1/runs/{_q(run_id)}", json=body))
 
     def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:

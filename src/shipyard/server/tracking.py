@@ -64,6 +64,7 @@ class RunUpdate(BaseModel):
     end_time: int | None = None
     name: str | None = Field(default=None, max_length=256)
     lifecycle_stage: str | None = None
+    environment: dict[str, Any] | None = None
 
 
 class RunSearch(BaseModel):
@@ -173,7 +174,7 @@ def get_run(run_id: str, request: Request) -> Response:
 def update_run(run_id: str, body: RunUpdate, request: Request) -> Response:
     run = _store(request).update_run(
         run_id, status=body.status, end_time=body.end_time, name=body.name,
-        lifecycle_stage=body.lifecycle_stage,
+        lifecycle_stage=body.lifecycle_stage, environment=body.environment,
     )
     return _json(codec.run_to_json(run))
 

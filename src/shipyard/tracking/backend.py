@@ -64,7 +64,11 @@ class TrackingStore(Protocol):
         end_time: int | None = None,
         name: str | None = None,
         lifecycle_stage: str | None = None,
-    ) -> Run: ...
+        environment: dict[str, object] | None = None,
+    ) -> Run:
+        """Change what is given; ``environment`` records where the run ran (captured after
+        the run was created, off the caller's path)."""
+        ...
 
     def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
         """Write a batch; entries for a finished run are refused unless ``allow_finished``

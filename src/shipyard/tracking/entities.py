@@ -22,6 +22,8 @@ __all__ = [
     "Page",
     "Run",
     "RunStatus",
+    "current_user",
+    "default_run_name",
     "new_run_id",
     "now_ms",
     "validate_key",
@@ -56,6 +58,21 @@ def now_ms() -> int:
 def new_run_id() -> str:
     """A fresh run id: 32 lowercase hex characters."""
     return uuid.uuid4().hex
+
+
+def default_run_name(run_id: str) -> str:
+    """The name a run gets when none is given: ``run-`` and the first 8 characters of its id."""
+    return f"run-{run_id[:8]}"
+
+
+def current_user() -> str | None:
+    """The login name of this process's user, or None when the system cannot tell."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
 
 
 def validate_key(key: Any, field_name: str = "key") -> str:
@@ -182,3 +199,9 @@ class LogBatch:
 
     def run_ids(self) -> set[str]:
         return {m[0] for m in self.metrics} | {p[0] for p in self.params} | {t[0] for t in self.tags}
+
+    def without(self, run_ids: set[str]) -> LogBatch:
+        """A copy holding nothing of the runs in ``run_ids``."""
+        return LogBatch([m for m in self.metrics if m[0] not in run_ids],
+                        [p for p in self.params if p[0] not in run_ids],
+                        [t for t in self.tags if t[0] not in run_ids])

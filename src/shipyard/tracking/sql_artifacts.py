@@ -19,10 +19,11 @@ __all__ = ["SqlRunArtifacts"]
 
 
 class SqlRunArtifacts:
-    """Artifact methods of :class:`~shipyard.tracking.sql_store.SqlTrackingStore`."""
+    """The artifact part of :class:`~shipyard.tracking.sql_store.SqlTrackingStore`."""
 
-    db: Database
-    artifacts: ArtifactStore
+    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+        self.db = db
+        self.artifacts = artifacts
 
     def log_artifact(self, run_id: str, path: str, source: str | os.PathLike[str] | BinaryIO) -> ArtifactInfo:
         """Store ``source`` (a file path or a binary stream) at logical ``path`` of the run.

@@ -1,4 +1,4 @@
-"""Experiments on the metadata database: the experiment half of SqlTrackingStore."""
+"""Experiments on the metadata database: the experiment part of SqlTrackingStore."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ def experiment_int(experiment_id: str | int) -> int:
 
 
 class SqlExperiments:
-    """Experiment methods of :class:`~shipyard.tracking.sql_store.SqlTrackingStore`."""
+    """The experiment part of :class:`~shipyard.tracking.sql_store.SqlTrackingStore`."""
 
-    db: Database
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def create_experiment(
         self, name: str, tags: dict[str, str] | None = None, artifact_location: str | None = None

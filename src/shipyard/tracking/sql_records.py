@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,13 +21,11 @@ from shipyard.store import schema as t
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.db import Database, upsert
 from shipyard.store.lineage import LineageStore
-from shipyard.tracking.entities import RunStatus, now_ms
+from shipyard.tracking.entities import RunStatus, current_user, default_run_name, now_ms
 from shipyard.tracking.records import RunRecord, check_records
 from shipyard.tracking.sql_experiments import experiment_int
+from shipyard.tracking.sql_run_data import SqlRunData
 from shipyard.types import Edge, Node
-
-if TYPE_CHECKING:
-    from shipyard.errors import ShipyardError
 
 __all__ = ["SqlRunRecords"]
 
@@ -54,15 +52,13 @@ def _latest(points: list[tuple[str, str, float | None, int, int]]) -> list[tuple
 
 
 class SqlRunRecords:
-    """:meth:`record_runs` of :class:`~shipyard.tracking.sql_store.SqlTrackingStore`."""
+    """The ``record_runs`` part of :class:`~shipyard.tracking.sql_store.SqlTrackingStore`; runs that
+    exist already get their params and points through ``data``, as a logged batch would."""
 
-    db: Database
-    artifacts: ArtifactStore
-
-    if TYPE_CHECKING:
-        def _write_params(self, conn: Connection, params: list[tuple[str, str, str]]) -> list[ShipyardError]: ...
-
-        def _write_metrics(self, conn: Connection, points: list[tuple[str, str, float, int, int]]) -> None: ...
+    def __init__(self, db: Database, artifacts: ArtifactStore, data: SqlRunData) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.data = data
 
     def record_runs(self, records: Sequence[RunRecord]) -> list[str]:
         """Write whole runs in one transaction; return their ids (see :class:`RunRecord`).
@@ -84,14 +80,14 @@ class SqlRunRecords:
             for path, digest in rec.links.items():
                 stored[(rec.id, path)] = (digest, self.artifacts.size(digest))  # NotFound if absent
         ids = [r.id for r in records]
-        user = _current_user()
+        user = current_user()
         with self.db.write() as conn:
             existing = self._check(conn, records, ids)
             new = [r for r in records if r.id not in existing]
             old = [r for r in records if r.id in existing]
             _insert(conn, "runs", ("id", "experiment_id", "name", "status", "start_time", "end_time",
                                    "parent_run_id", "lifecycle_stage", "user", "environment"), [
-                (r.id, experiment_int(r.experiment_id), r.name or f"run-{r.id[:8]}", r.status.value,
+                (r.id, experiment_int(r.experiment_id), r.name or default_run_name(r.id), r.status.value,
                  r.start_time if r.start_time is not None else (r.end_time or now), r.end_time, r.parent_run_id,
                  "active", r.user or user, json.dumps(r.environment) if r.environment else None)
                 for r in new])
@@ -104,7 +100,7 @@ class SqlRunRecords:
                 conn.execute(t.runs.update().where(t.runs.c.id == r.id).values(**values))
             _insert(conn, "params", ("run_id", "key", "value"),
                     [(r.id, k, v) for r in new for k, v in r.params.items()])
-            refusals = self._write_params(conn, [(r.id, k, v) for r in old for k, v in r.params.items()])
+            refusals = self.data.write_params(conn, [(r.id, k, v) for r in old for k, v in r.params.items()])
             if refusals:
                 raise refusals[0]
             _insert(conn, "run_tags", ("run_id", "key", "value"),
@@ -119,7 +115,7 @@ class SqlRunRecords:
             _insert(conn, "latest_metrics", ("run_id", "key", "step", "timestamp", "value"), _latest(points))
             old_points = [(r.id, m.key, m.value, m.timestamp, m.step) for r in old for m in r.metrics]
             if old_points:
-                self._write_metrics(conn, old_points)
+                self.data.write_metrics(conn, old_points)
             fresh = {r.id for r in new}
             _insert(conn, "artifacts", ("run_id", "path", "digest", "size", "created_at"),
                     [(run_id, path, d, s, now) for (run_id, path), (d, s) in stored.items() if run_id in fresh])
@@ -165,12 +161,3 @@ class SqlRunRecords:
             for missing in sorted(parents - found):
                 raise NotFound(f"parent run {missing!r} not found", resource="run", run_id=missing)
         return existing
-
-
-def _current_user() -> str | None:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return None

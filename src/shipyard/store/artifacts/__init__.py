@@ -14,8 +14,7 @@ Logical per-run paths live in the metadata database, not here; validate them wit
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
 from shipyard.store.artifacts.base import (
@@ -25,7 +24,9 @@ from shipyard.store.artifacts.base import (
     check_digest,
     safe_relpath,
 )
-from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
+
+if TYPE_CHECKING:
+    from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
 
 __all__ = [
     "ArtifactStore",
@@ -46,6 +47,11 @@ def open_artifact_store(uri: str, *, s3_endpoint_url: str | None = None) -> Arti
     server). A plain path or a ``file://`` URL opens a local directory. Any other
     scheme raises ``InvalidInput(field="uri")``.
     """
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
+
     if not isinstance(uri, str) or not uri:
         raise InvalidInput(f"artifact store URI must be a non-empty string, got {uri!r}", field="uri")
     if uri.startswith("s3://"):
@@ -58,3 +64,13 @@ def open_artifact_store(uri: str, *, s3_endpoint_url: str | None = None) -> Arti
     if "://" in uri:
         raise InvalidInput(f"unsupported artifact store URI {uri!r}", field="uri")
     return FsspecArtifactStore.local(uri)
+
+
+def __getattr__(name: str) -> Any:
+    # The fsspec store (and fsspec itself) loads on first use: importing this package for
+    # its interface and path checks, as ``import shipyard`` does, stays cheap.
+    if name == "FsspecArtifactStore":
+        from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
+
+        return FsspecArtifactStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
