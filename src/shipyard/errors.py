@@ -77,6 +77,8 @@ class Conflict(ShipyardError):
 class PromotionRefused(Conflict):
     """Moving a guarded alias failed its promotion policy; ``report`` holds every check."""
 
+    report: dict[str, Any]  # set from the context: {"checks": [...], ...}
+
 
 class IntegrityError(ShipyardError):
     """Stored bytes do not match the hash recorded for them."""

@@ -87,7 +87,8 @@ def test_run_says_what_waits_and_partial_shows_the_open_window(tmp_path: Path) -
     # Half-way through the first hour nothing has closed, yet the rows logged so far wait.
     waiting = run_cli(home, "monitor", "run", "--now", iso(T0 + H // 2))
     assert waiting.returncode == 0, waiting.stderr
-    found = re.search(r"(\d+) rows waiting in the window 2026-01-01 00:00–01:00 UTC, computed from 01:00", waiting.stdout)
+    waits = r"(\d+) rows waiting in the window 2026-01-01 00:00–01:00 UTC, computed from 01:00"
+    found = re.search(waits, waiting.stdout)
     assert found and int(found.group(1)) > 0, waiting.stdout
     partial = run_cli(home, "monitor", "run", "--now", iso(T0 + H // 2), "--partial")
     assert partial.returncode == 0, partial.stderr
