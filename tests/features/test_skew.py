@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from shipyard import Config
+from shipyard import Client, Config
 from shipyard import features as sf
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.features.online import RedisOnlineStore, SqliteOnlineStore
@@ -45,7 +45,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sf.Feature
     view = sf.FeatureView("user_stats", entities=[user], source=sf.ParquetSource(str(tmp_path / "stats"),
                                                                                  timestamp="event_ts"),
                           features={"avg_spend": "float64", "orders": "int64", "segment": "string"}, ttl="7d")
-    with sf.FeatureStore(Config(home=tmp_path / "home", online_store=online)) as s:
+    with Client(Config(home=tmp_path / "home", online_store=online)) as client, client.features as s:
         s.apply([user, view])
         s.materialize(NOW - pd.Timedelta(days=7), NOW)
         yield s
@@ -103,7 +103,7 @@ def test_entities_on_one_side_only_are_reported_missing(tmp_path: Path) -> None:
     view = sf.FeatureView("user_stats", entities=[user], source=sf.ParquetSource(str(tmp_path / "stats"),
                                                                                  timestamp="event_ts"),
                           features={"avg_spend": "float64", "orders": "int64", "segment": "string"}, ttl="7d")
-    with sf.FeatureStore(Config(home=tmp_path / "home")) as store:
+    with Client(Config(home=tmp_path / "home")) as client, client.features as store:
         store.apply([user, view])
         store.push("user_stats", frame[frame.user_id > 4])  # users 1-4 never reach the online store
         store.push("user_stats", pd.DataFrame({"user_id": [900], "event_ts": [NOW.tz_localize(None)],
@@ -123,7 +123,7 @@ def test_composite_keys_and_aware_timestamps_round_trip(tmp_path: Path) -> None:
     view = sf.FeatureView("by_shop", entities=[keys], source=sf.ParquetSource(str(tmp_path / "stats.parquet"),
                                                                               timestamp="event_ts"),
                           features={"avg_spend": "float64"}, ttl="7d")
-    with sf.FeatureStore(Config(home=tmp_path / "home")) as store:
+    with Client(Config(home=tmp_path / "home")) as client, client.features as store:
         store.apply([keys, view])
         store.materialize(NOW - pd.Timedelta(days=7), NOW)
         report = sf.check_skew(store, "by_shop", sample=10)

@@ -68,63 +68,95 @@ def build_plan(refs: Sequence[str], lookup: ViewLookup, full_feature_names: bool
         raise InvalidInput("features must be a non-empty list of 'view:feature' references", field="features")
     if len(set(refs)) != len(refs):
         raise InvalidInput(f"a feature reference is listed twice: {list(refs)}", field="features")
-    views: dict[str, ViewStep] = {}
-    demand: dict[str, OnDemandStep] = {}
-    outputs: list[str] = []
+    planner = _Planner(lookup, full_feature_names)
+    outputs = [planner.request(*parse_ref(ref)) for ref in refs]
+    if len(set(outputs)) != len(outputs):
+        raise InvalidInput("two references give columns of the same name: pass full_feature_names=True",
+                           field="features")
+    return planner.plan(outputs)
 
-    def view_step(name: str) -> ViewStep | OnDemandStep:
-        if name in views:
-            return views[name]
-        if name in demand:
-            return demand[name]
-        definition, version = lookup(name)
+
+#: Prefix of the columns that carry an on-demand view's inputs without being requested.
+_HIDDEN = "__sy_in__"
+
+
+def _hidden_name(view: str, feature: str) -> str:
+    return f"{_HIDDEN}{view}__{feature}"
+
+
+class _Planner:
+    """The steps of a plan as references are added: each view looked up once, each feature read once.
+
+    The features an on-demand view reads are read from their views under hidden
+    column names, unless (or until) they are requested themselves.
+    """
+
+    def __init__(self, lookup: ViewLookup, full_feature_names: bool) -> None:
+        self.lookup = lookup
+        self.full_feature_names = full_feature_names
+        self.views: dict[str, ViewStep] = {}
+        self.demand: dict[str, OnDemandStep] = {}
+
+    def request(self, view: str, feature: str) -> str:
+        """Add the requested ``view:feature``; return its column."""
+        step = self.step(view)
+        if feature in step.features and step.outputs[step.features.index(feature)].startswith(_HIDDEN):
+            return self._expose(step, view, feature)
+        return self.add(view, feature, hidden=False)
+
+    def step(self, name: str) -> ViewStep | OnDemandStep:
+        """The step reading view ``name``, made on first use."""
+        if name in self.views:
+            return self.views[name]
+        if name in self.demand:
+            return self.demand[name]
+        definition, version = self.lookup(name)
         if isinstance(definition, FeatureView):
-            views[name] = ViewStep(definition, version)
-            return views[name]
+            self.views[name] = ViewStep(definition, version)
+            return self.views[name]
         if isinstance(definition, OnDemandFeatureView):
-            inputs = {}
-            for item in definition.inputs:
-                if isinstance(item, RequestField):
-                    inputs[item.name] = item.name
-                else:
-                    src_view, src_feature = parse_ref(item)
-                    inputs[src_feature] = add(src_view, src_feature, hidden=True)
-            demand[name] = OnDemandStep(definition, version, inputs)
-            return demand[name]
+            self.demand[name] = self._on_demand_step(definition, version)
+            return self.demand[name]
         raise NotFound(f"no feature view {name!r}", resource="feature_view", name=name)
 
-    def add(view: str, feature: str, hidden: bool) -> str:
-        step = view_step(view)
+    def _on_demand_step(self, definition: OnDemandFeatureView, version: int) -> OnDemandStep:
+        """The step of an on-demand view, its feature inputs added (hidden) to the views they come from."""
+        inputs = {}
+        for item in definition.inputs:
+            if isinstance(item, RequestField):
+                inputs[item.name] = item.name
+            else:
+                src_view, src_feature = parse_ref(item)
+                inputs[src_feature] = self.add(src_view, src_feature, hidden=True)
+        return OnDemandStep(definition, version, inputs)
+
+    def add(self, view: str, feature: str, hidden: bool) -> str:
+        """Read ``feature`` from ``view`` (once); return the column holding it."""
+        step = self.step(view)
         if feature not in step.view.features:
             raise NotFound(f"view {view!r} has no feature {feature!r} (it has {', '.join(step.view.features)})",
                            resource="feature", name=f"{view}:{feature}")
         if feature in step.features:
             return step.outputs[step.features.index(feature)]
-        out = f"__sy_in__{view}__{feature}" if hidden else output_name(view, feature, full_feature_names)
+        out = _hidden_name(view, feature) if hidden else output_name(view, feature, self.full_feature_names)
         step.features.append(feature)
         step.outputs.append(out)
         return out
 
-    for ref in refs:
-        view, feature = parse_ref(ref)
-        step = view_step(view)
-        if feature in step.features and step.outputs[step.features.index(feature)].startswith("__sy_in__"):
-            # Read already as an on-demand input: expose it under its public name too.
-            index = step.features.index(feature)
-            public = output_name(view, feature, full_feature_names)
-            step.outputs[index] = public
-            for other in demand.values():
-                other.inputs = {k: (public if v == f"__sy_in__{view}__{feature}" else v)
-                                for k, v in other.inputs.items()}
-            outputs.append(public)
-        else:
-            outputs.append(add(view, feature, hidden=False))
-    if len(set(outputs)) != len(outputs):
-        raise InvalidInput("two references give columns of the same name: pass full_feature_names=True",
-                           field="features")
-    keys = list(dict.fromkeys(k for s in views.values() for k in s.view.join_keys))
-    fields = list({f.name: f for s in demand.values() for f in s.view.request_fields}.values())
-    return Plan(list(views.values()), list(demand.values()), keys, fields, outputs)
+    def _expose(self, step: ViewStep | OnDemandStep, view: str, feature: str) -> str:
+        """A feature read already as an on-demand input, exposed under its public name too."""
+        public = output_name(view, feature, self.full_feature_names)
+        step.outputs[step.features.index(feature)] = public
+        hidden = _hidden_name(view, feature)
+        for other in self.demand.values():
+            other.inputs = {k: (public if v == hidden else v) for k, v in other.inputs.items()}
+        return public
+
+    def plan(self, outputs: list[str]) -> Plan:
+        """The plan of the steps added, giving ``outputs``."""
+        keys = list(dict.fromkeys(k for s in self.views.values() for k in s.view.join_keys))
+        fields = list({f.name: f for s in self.demand.values() for f in s.view.request_fields}.values())
+        return Plan(list(self.views.values()), list(self.demand.values()), keys, fields, outputs)
 
 
 def run_on_demand(step: OnDemandStep, columns: Mapping[str, Any], n: int) -> dict[str, Any]:

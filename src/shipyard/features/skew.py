@@ -26,7 +26,7 @@ Running it on a schedule: it is a plain function of a store, so a scheduler face
 calls it every interval and stores or alerts on :meth:`SkewReport.to_dict`
 (``mismatch_rate`` per feature, the missing counts)::
 
-    report = check_skew(FeatureStore(), "user_stats", sample=500)
+    report = check_skew(client.features, "user_stats", sample=500)
     if not report.ok:
         notify(report.to_dict())
 
@@ -182,37 +182,12 @@ def check_skew(store: FeatureStore, view: str, *, sample: int = 1000,
     ``sample`` keys are drawn online and as many offline; ``entities`` (rows of join
     keys) checks exactly those instead. ``top`` differences are kept per feature.
     """
-    if not isinstance(sample, int) or isinstance(sample, bool) or sample < 1:
-        raise InvalidInput(f"sample must be a positive integer, got {sample!r}", field="sample")
-    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not tolerance >= 0:
-        raise InvalidInput(f"tolerance must be a number >= 0, got {tolerance!r}", field="tolerance")
-    found = store.get_view(view)
-    if not isinstance(found, FeatureView):
-        raise InvalidInput(f"{view!r} is an on-demand view: check the feature views it reads", field="view")
+    _check_arguments(sample, tolerance)
+    found = _feature_view(store, view)
     now_us = time.time_ns() // 1_000
     checked_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=now_us)
-    keys = found.join_keys
-    ctx = store._context()
-    try:
-        from shipyard.features.duck import view_relation
-
-        rel = view_relation(ctx, found)
-        if entities is not None:
-            rows = [_entity_row(e, keys) for e in entities]
-            sampled_online = sampled_offline = 0
-        else:
-            sampler = getattr(store.online, "sample_keys", None)
-            online_keys = sampler(view, sample) if sampler is not None else []
-            rows = [row for row in (_decode(k, keys, rel) for k in online_keys) if row is not None]
-            offline_rows = _offline_sample(ctx, rel, sample, now_us)
-            sampled_online, sampled_offline = len(online_keys), len(offline_rows)
-            rows += offline_rows
-    finally:
-        ctx.con.close()
-    unique: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        unique.setdefault(encode_key([row[k] for k in keys]), row)
-    entity_rows = list(unique.values())
+    rel, rows, sampled_online, sampled_offline = _entities(store, found, view, sample, entities, now_us)
+    entity_rows = _unique(rows, found.join_keys)
     features = list(found.features)
     if not entity_rows:
         return SkewReport(view, checked_at, float(tolerance), sampled_online, sampled_offline, 0, 0, 0,
@@ -221,18 +196,58 @@ def check_skew(store: FeatureStore, view: str, *, sample: int = 1000,
     offline = _offline_values(store, rel, entity_rows, refs, features, checked_at)
     online = store.get_online_features(refs, entity_rows).to_dict()
     online_values = {f: [_plain(v) for v in online[f]] for f in features}
-    on_present = [any(online_values[f][i] is not None for f in features) for i in range(len(entity_rows))]
-    off_present = [any(offline[f][i] is not None for f in features) for i in range(len(entity_rows))]
-    both = [i for i in range(len(entity_rows)) if on_present[i] and off_present[i]]
-    only_off = [entity_rows[i] for i in range(len(entity_rows)) if off_present[i] and not on_present[i]]
-    only_on = [entity_rows[i] for i in range(len(entity_rows)) if on_present[i] and not off_present[i]]
+    both, only_off, only_on = _by_presence(entity_rows, offline, online_values, features)
     skews = {f: _compare(f, found.features[f], both, entity_rows, offline[f], online_values[f], float(tolerance),
                          top) for f in features}
     return SkewReport(view, checked_at, float(tolerance), sampled_online, sampled_offline, len(both),
                       len(only_off), len(only_on), skews, only_off[:_EXAMPLES], only_on[:_EXAMPLES])
 
 
+def _check_arguments(sample: int, tolerance: float) -> None:
+    if not isinstance(sample, int) or isinstance(sample, bool) or sample < 1:
+        raise InvalidInput(f"sample must be a positive integer, got {sample!r}", field="sample")
+    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not tolerance >= 0:
+        raise InvalidInput(f"tolerance must be a number >= 0, got {tolerance!r}", field="tolerance")
+
+
+def _feature_view(store: FeatureStore, view: str) -> FeatureView:
+    found = store.get_view(view)
+    if not isinstance(found, FeatureView):
+        raise InvalidInput(f"{view!r} is an on-demand view: check the feature views it reads", field="view")
+    return found
+
+
 # -- sampling ------------------------------------------------------------------------------
+
+
+def _entities(store: FeatureStore, found: FeatureView, view: str, sample: int,
+              entities: Sequence[Mapping[str, Any]] | None,
+              now_us: int) -> tuple[ViewRelation, list[dict[str, Any]], int, int]:
+    """The view's source relation and the entities to check, with how many keys were sampled
+    online and offline: ``entities`` when given (nothing sampled), else the two samples."""
+    from shipyard.features.duck import view_relation
+
+    keys = found.join_keys
+    ctx = store._context()
+    try:
+        rel = view_relation(ctx, found)
+        if entities is not None:
+            return rel, [_entity_row(e, keys) for e in entities], 0, 0
+        sampler = getattr(store.online, "sample_keys", None)
+        online_keys = sampler(view, sample) if sampler is not None else []
+        rows = [row for row in (_decode(k, keys, rel) for k in online_keys) if row is not None]
+        offline_rows = _offline_sample(ctx, rel, sample, now_us)
+        return rel, rows + offline_rows, len(online_keys), len(offline_rows)
+    finally:
+        ctx.con.close()
+
+
+def _unique(rows: list[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` without repeated entities (the first of each kept, in order)."""
+    unique: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault(encode_key([row[k] for k in keys]), row)
+    return list(unique.values())
 
 
 def _entity_row(entity: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
@@ -299,6 +314,18 @@ def _offline_values(store: FeatureStore, rel: ViewRelation, rows: list[dict[str,
 
 
 # -- comparing -----------------------------------------------------------------------------
+
+
+def _by_presence(rows: list[dict[str, Any]], offline: Mapping[str, list[Any]], online: Mapping[str, list[Any]],
+                 features: list[str]) -> tuple[list[int], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The indexes of the entities present on both sides, then the entities present offline
+    only and online only (present: at least one feature non-null on that side)."""
+    on_present = [any(online[f][i] is not None for f in features) for i in range(len(rows))]
+    off_present = [any(offline[f][i] is not None for f in features) for i in range(len(rows))]
+    both = [i for i in range(len(rows)) if on_present[i] and off_present[i]]
+    only_off = [rows[i] for i in range(len(rows)) if off_present[i] and not on_present[i]]
+    only_on = [rows[i] for i in range(len(rows)) if on_present[i] and not off_present[i]]
+    return both, only_off, only_on
 
 
 def _compare(name: str, dtype: str, both: list[int], rows: list[dict[str, Any]], offline: list[Any],

@@ -75,50 +75,78 @@ def _names(code: types.CodeType) -> Iterator[str]:
 
 def code_fingerprint(fn: Callable[..., Any]) -> str:
     """sha256 over ``fn``'s source and the project code and constants it reaches."""
-    roots = _library_roots()
-    parts: list[str] = []
-    seen: set[int] = set()
+    walk = _Walk(_library_roots())
+    walk.visit(fn, "step")
+    return hashlib.sha256("\n".join(walk.parts).encode()).hexdigest()
 
-    def visit(obj: Any, label: str) -> None:
+
+class _Walk:
+    """A walk from a step through the project code it reaches.
+
+    ``parts`` collects, in the order reached, ``label=hash`` for each function or
+    class (once, however many names reach it) and ``name:value`` for each simple
+    constant read.
+    """
+
+    def __init__(self, roots: tuple[str, ...]) -> None:
+        self.roots = roots
+        self.parts: list[str] = []
+        self._seen: set[int] = set()
+
+    def visit(self, obj: Any, label: str) -> None:
+        """Hash ``obj`` under ``label``, then follow what its code (a class's: its methods') refers to."""
         obj = getattr(obj, "fn", obj) if type(obj).__name__ == "Step" else obj
-        if id(obj) in seen:
+        if id(obj) in self._seen:
             return
-        seen.add(id(obj))
-        parts.append(f"{label}={_source_hash(obj)}")
+        self._seen.add(id(obj))
+        self.parts.append(f"{label}={_source_hash(obj)}")
         if isinstance(obj, type):
             for member in vars(obj).values():
                 if inspect.isfunction(member):
-                    visit_refs(member)
+                    self._visit_refs(member)
         elif inspect.isfunction(obj):
-            visit_refs(obj)
+            self._visit_refs(obj)
 
-    def visit_refs(func: types.FunctionType) -> None:
-        names = sorted(set(_names(func.__code__)))
-        scope: dict[str, Any] = dict(func.__globals__)
-        for cell_name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
-            try:
-                scope[cell_name] = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            names.append(cell_name)
+    def _visit_refs(self, func: types.FunctionType) -> None:
+        names, scope = _references(func)
         for name in names:
-            if name not in scope:
-                continue
-            value = scope[name]
-            if isinstance(value, types.ModuleType):
-                if is_project_module(value, roots):
-                    for attr in names:
-                        target = getattr(value, attr, None)
-                        if target is not None and _is_project_code(target, roots):
-                            visit(target, f"{name}.{attr}")
-            elif _is_project_code(value, roots):
-                visit(value, name)  # the name the code uses, not the module's: moving code keeps hits
-            elif isinstance(value, _SIMPLE) or (isinstance(value, tuple)
-                                                 and all(isinstance(v, _SIMPLE) for v in value)):
-                parts.append(f"{name}:{value!r}")
+            if name in scope:
+                self._visit_name(name, scope[name], names)
 
-    visit(fn, "step")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    def _visit_name(self, name: str, value: Any, names: list[str]) -> None:
+        if isinstance(value, types.ModuleType):
+            if is_project_module(value, self.roots):
+                self._visit_module(name, value, names)
+        elif _is_project_code(value, self.roots):
+            self.visit(value, name)  # the name the code uses, not the module's: moving code keeps hits
+        elif _is_simple(value):
+            self.parts.append(f"{name}:{value!r}")
+
+    def _visit_module(self, name: str, module: types.ModuleType, names: list[str]) -> None:
+        """The project code reached as ``name.attr``: the module's attributes named anywhere in the code."""
+        for attr in names:
+            target = getattr(module, attr, None)
+            if target is not None and _is_project_code(target, self.roots):
+                self.visit(target, f"{name}.{attr}")
+
+
+def _references(func: types.FunctionType) -> tuple[list[str], dict[str, Any]]:
+    """The names ``func``'s code uses (sorted), then those of its filled closure cells, and the
+    scope they resolve in: its globals, overridden by those cells."""
+    names = sorted(set(_names(func.__code__)))
+    scope: dict[str, Any] = dict(func.__globals__)
+    for cell_name, cell in zip(func.__code__.co_freevars, func.__closure__ or (), strict=False):
+        try:
+            scope[cell_name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        names.append(cell_name)
+    return names, scope
+
+
+def _is_simple(value: Any) -> bool:
+    """A constant whose repr is its value: a number, string, bytes, bool, None, or a tuple of them."""
+    return isinstance(value, _SIMPLE) or (isinstance(value, tuple) and all(isinstance(v, _SIMPLE) for v in value))
 
 
 def _is_project_code(value: Any, roots: tuple[str, ...]) -> bool:

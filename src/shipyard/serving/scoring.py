@@ -89,40 +89,63 @@ def model_input(request: ScoringRequest, signature: Signature | None) -> Any:
     if kind == "csv":
         return payload
     if kind == "dataframe_split":
-        if not isinstance(payload, dict) or "data" not in payload:
-            raise _fail("dataframe_split must be an object with 'data' (and 'columns')", kind)
-        data = _rows(payload["data"], "dataframe_split.data")
-        columns = payload.get("columns")
-        if columns is None:
-            return _array(data, "dataframe_split.data")
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise _fail("dataframe_split.columns must be a list of strings", kind)
-        if not all(isinstance(row, list) and len(row) == len(columns) for row in data):
-            raise _fail(f"every row of dataframe_split.data must be a list of {len(columns)} values", kind)
-        if signature is not None and signature.kind == "columns" and columns == signature.names:
-            matrix = np.array(data)  # in order already: the validator takes it by position
-            if matrix.ndim == 2 and matrix.dtype.kind in "biuf":
-                return matrix
-        return {name: list(values) for name, values in zip(columns, zip(*data, strict=True), strict=True)}
+        return _dataframe_split(payload, signature)
     if kind == "dataframe_records":
-        records = _rows(payload, kind)
-        if not all(isinstance(r, dict) for r in records):
-            raise _fail("dataframe_records must be a list of objects", kind)
-        return records
-    # instances / inputs
+        return _dataframe_records(payload)
+    return _instances(kind, payload, signature)
+
+
+def _dataframe_split(payload: Any, signature: Signature | None) -> Any:
+    """A table of ``columns`` and row-wise ``data``: a dict of columns, or a numeric matrix when
+    the columns are the signature's in its order; rows alone (no ``columns``) as an array."""
+    if not isinstance(payload, dict) or "data" not in payload:
+        raise _fail("dataframe_split must be an object with 'data' (and 'columns')", "dataframe_split")
+    data = _rows(payload["data"], "dataframe_split.data")
+    columns = payload.get("columns")
+    if columns is None:
+        return _array(data, "dataframe_split.data")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise _fail("dataframe_split.columns must be a list of strings", "dataframe_split")
+    if not all(isinstance(row, list) and len(row) == len(columns) for row in data):
+        raise _fail(f"every row of dataframe_split.data must be a list of {len(columns)} values", "dataframe_split")
+    matrix = _numeric_matrix(data, columns, signature)
+    if matrix is not None:
+        return matrix
+    return {name: list(values) for name, values in zip(columns, zip(*data, strict=True), strict=True)}
+
+
+def _numeric_matrix(data: list[Any], columns: list[str], signature: Signature | None) -> np.ndarray | None:
+    """``data`` as one numeric matrix when its ``columns`` are the signature's, in its order
+    (the validator then takes it by position); None otherwise."""
+    if signature is None or signature.kind != "columns" or columns != signature.names:
+        return None
+    matrix = np.array(data)
+    return matrix if matrix.ndim == 2 and matrix.dtype.kind in "biuf" else None
+
+
+def _dataframe_records(payload: Any) -> list[dict[str, Any]]:
+    records = _rows(payload, "dataframe_records")
+    if not all(isinstance(r, dict) for r in records):
+        raise _fail("dataframe_records must be a list of objects", "dataframe_records")
+    return records
+
+
+def _instances(kind: str, payload: Any, signature: Signature | None) -> Any:
+    """``instances`` or ``inputs`` (``kind``): a dict of named tensors, a list of records (of
+    named tensors when the signature takes tensors), or rows read as one array."""
     if isinstance(payload, dict):
         if not payload:
             raise _fail(f"{kind} must not be empty", kind)
         return {str(k): _array(v, f"{kind}.{k}") for k, v in payload.items()}
     rows = _rows(payload, kind)
-    if all(isinstance(r, dict) for r in rows):
-        if signature is not None and signature.kind == "tensor":  # TF-serving rows of named tensors
-            names = rows[0].keys()
-            if any(r.keys() != names for r in rows):
-                raise _fail(f"every object in {kind} must have the same keys", kind)
-            return {str(k): _array([r[k] for r in rows], f"{kind}.{k}") for k in names}
-        return rows
-    return _array(rows, kind)
+    if not all(isinstance(r, dict) for r in rows):
+        return _array(rows, kind)
+    if signature is not None and signature.kind == "tensor":  # TF-serving rows of named tensors
+        names = rows[0].keys()
+        if any(r.keys() != names for r in rows):
+            raise _fail(f"every object in {kind} must have the same keys", kind)
+        return {str(k): _array([r[k] for r in rows], f"{kind}.{k}") for k in names}
+    return rows
 
 
 def encode(outputs: dict[str, Any]) -> bytes:
