@@ -30,13 +30,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import Row, best_of, print_table, scratch_dir, step  # noqa: E402
 
-from shipyard.alerting.engine import AlertEngine  # noqa: E402
-from shipyard.alerting.notifiers import WebhookNotifier  # noqa: E402
-from shipyard.alerting.rules import parse_rule  # noqa: E402
-from shipyard.alerting.series import Point  # noqa: E402
-from shipyard.alerting.sql_store import SqlAlertStore  # noqa: E402
-from shipyard.monitoring.sql_store import SqlMonitorStore  # noqa: E402
-from shipyard.store.db import Database  # noqa: E402
+from shipyard.alerting._engine import AlertEngine  # noqa: E402
+from shipyard.alerting._notifiers import WebhookNotifier  # noqa: E402
+from shipyard.alerting._rules import parse_rule  # noqa: E402
+from shipyard.alerting._series import Point  # noqa: E402
+from shipyard.alerting._sql_store import SqlAlertStore  # noqa: E402
+from shipyard.monitoring._sql_store import SqlMonitorStore  # noqa: E402
+from shipyard.store._db import Database  # noqa: E402
 from shipyard.testing.alerts import HOUR, T0, webhook_receiver  # noqa: E402
 
 MONITORS = ("churn", "fraud", "pricing")

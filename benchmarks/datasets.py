@@ -86,7 +86,7 @@ def profile_side(work: Path, rows: int) -> dict[str, float]:
     import pyarrow.parquet as pq
 
     import shipyard
-    from shipyard.datasets.profiling import profile_parquet
+    from shipyard.datasets._profiling import profile_parquet
 
     table = work / "wide.parquet"
     make_wide_parquet(table, rows)

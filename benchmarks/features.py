@@ -73,8 +73,8 @@ def make_data(folder: Path, users: int, entity_rows: int) -> dict[str, str]:
 def ours(data: Path, home: Path, online: Any = None) -> Any:
     from shipyard import Config
     from shipyard import features as sf
-    from shipyard.features.registry import SqlFeatureRegistry
-    from shipyard.store.db import Database
+    from shipyard.features import SqlFeatureRegistry
+    from shipyard.store import Database
 
     home.mkdir(parents=True, exist_ok=True)
     db = Database(f"sqlite:///{home / 'meta.db'}")

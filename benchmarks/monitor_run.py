@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import Row, print_table, scratch_dir, step  # noqa: E402
 
 import shipyard  # noqa: E402
-from shipyard.alerting.series import Point  # noqa: E402
-from shipyard.monitoring.entities import MonitorWindow  # noqa: E402
-from shipyard.serving.inference_log import RunSink  # noqa: E402
+from shipyard.alerting._series import Point  # noqa: E402
+from shipyard.monitoring._entities import MonitorWindow  # noqa: E402
+from shipyard.serving._inference_log import RunSink  # noqa: E402
 
 H = 3_600_000
 NUMERIC = [f"x{i}" for i in range(20)]

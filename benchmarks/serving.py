@@ -76,7 +76,7 @@ def shipyard_models(home: Path) -> dict[str, dict[str, float]]:
     from threadpoolctl import threadpool_limits
 
     import shipyard
-    from shipyard.serving.deployment import _fast_path
+    from shipyard.serving._deployment import _fast_path
 
     x, y = data()
     models = {"lr": LogisticRegression(max_iter=1000).fit(x, y),

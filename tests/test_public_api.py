@@ -268,7 +268,7 @@ def test_each_flat_method_forwards_to_its_facade_with_the_facades_signature_and_
 def test_client_facades_are_attributes_and_building_them_opens_nothing(tmp_path: Path) -> None:
     from shipyard import Client
     from shipyard import client as client_module
-    from shipyard.features.store import FeatureStore
+    from shipyard.features import FeatureStore
 
     with Client(home=tmp_path) as client:
         for attribute, class_name in FACADES.items():

@@ -43,7 +43,7 @@ class Config:
     makes the client talk to a Shipyard server instead of the stores directly.
     ``token`` is a secret: it is excluded from ``repr`` so it never lands in logs.
     ``alerts`` is the ``[alerts]`` table of ``shipyard.toml`` (notifiers, see
-    :mod:`shipyard.alerting.notifiers`); it holds webhook URLs and SMTP passwords,
+    :mod:`shipyard.alerting._notifiers`); it holds webhook URLs and SMTP passwords,
     so it is kept out of ``repr`` too.
     """
 

@@ -107,8 +107,8 @@ def validate(data: Any, contract: Contract | str | os.PathLike[str], *,
     """Check data, a handle, or a stored version named by reference against a contract."""
     if isinstance(data, str):
         return (client or get_client()).validate_dataset(data, contract)
-    from shipyard.datasets.contract import Contract as _Contract
-    from shipyard.datasets.validation import validate as _validate
+    from shipyard.datasets import Contract as _Contract
+    from shipyard.datasets import validate as _validate
 
     checked = contract if isinstance(contract, _Contract) else _Contract.load(contract)
     return _validate(data, checked)

@@ -20,12 +20,11 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.client import Client
-from shipyard.client.models import ModelInfo
+from shipyard.client import Client, ModelInfo
 from shipyard.errors import Conflict, ShipyardError
 from shipyard.registry import ModelVersion
 from shipyard.tracking import ArtifactInfo, Run, RunStatus
-from shipyard.tracking.entities import default_run_name
+from shipyard.tracking._entities import default_run_name
 
 if TYPE_CHECKING:
     from shipyard.models import Model, ModelManifest
@@ -288,7 +287,7 @@ def serve(model: str | os.PathLike[str] | Any, *, client: Client | None = None, 
 
     >>> shipyard.serve("models:/churn@production", port=8080, workers=2)  # doctest: +SKIP
     """
-    from shipyard.client.process import ProcessClient
+    from shipyard.client._process import ProcessClient
     from shipyard.serving import make_serve_config, run
 
     client = client or get_client()

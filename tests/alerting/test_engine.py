@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from shipyard.alerting import AlertEngine, AlertEvent, Point, SqlAlertStore, parse_rule
-from shipyard.alerting.series import labels_key
+from shipyard.alerting._series import labels_key
 from shipyard.errors import Unavailable
-from shipyard.store.db import Database
+from shipyard.store import Database
 from shipyard.testing.alerts import HOUR, T0, points
 
 

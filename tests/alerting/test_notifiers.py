@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from shipyard.alerting import EmailNotifier, LogNotifier, Notifier, WebhookNotifier, parse_rule
-from shipyard.alerting.entities import AlertEvent
-from shipyard.alerting.notifiers import mask_url, notifiers_from_config
+from shipyard.alerting import AlertEvent, EmailNotifier, LogNotifier, Notifier, WebhookNotifier, parse_rule
+from shipyard.alerting._notifiers import mask_url, notifiers_from_config
 from shipyard.config import load_config
 from shipyard.errors import ConfigError, InvalidInput, Unavailable
 from shipyard.testing.alerts import WebhookReceiver, webhook_receiver

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from shipyard.alerting import parse_rule
-from shipyard.alerting.prometheus import prometheus_expr, prometheus_rules, render_prometheus_rules
+from shipyard.alerting._prometheus import prometheus_expr, prometheus_rules, render_prometheus_rules
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(

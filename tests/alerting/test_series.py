@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipyard.alerting.series import labels_key, parse_labels_key
+from shipyard.alerting._series import labels_key, parse_labels_key
 
 
 def test_label_keys_are_canonical() -> None:

@@ -91,7 +91,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
         client.feature_store.apply([user, sf.FeatureView(
             "stats", entities=[user], features={"spend": "float64"}, ttl="1d",
             source=sf.ParquetSource(str(path / "stats.parquet"), timestamp="event_ts"))])
-        from shipyard.pipelines.loader import load_pipeline
+        from shipyard.pipelines._loader import load_pipeline
 
         result = load_pipeline(str(path / "counted.py")).run({}, client=client, executor="inline")
     return Home(path, run.id, result.run_id)

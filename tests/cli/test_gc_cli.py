@@ -16,9 +16,9 @@ import boto3
 import pytest
 
 from shipyard.errors import NotFound
+from shipyard.store import Database
 from shipyard.store.artifacts import FsspecArtifactStore
-from shipyard.store.db import Database
-from shipyard.tracking.sql_store import SqlTrackingStore
+from shipyard.tracking._sql_store import SqlTrackingStore
 from tests.cli.test_cli import run_cli
 
 _KEY, _SECRET = "testing", "testing-secret"

@@ -4,7 +4,7 @@ profile path agrees with the exact statistics computed on the raw data.
 Tables hold every kind of column a profile distinguishes: integers with ties and nulls
 (0/1 flags among them), floats with ties, NaN and nulls (continuous, rounded, zero
 inflated or constant), booleans, strings of few categories, and strings of more
-categories than a profile keeps (:data:`~shipyard.datasets.profile.TOP_K`).
+categories than a profile keeps (:data:`~shipyard.datasets._profile.TOP_K`).
 
 A reshuffled copy diffs to exactly zero while a column's quantile sketch is exact (up to
 65,536 values); past that the sketch samples values by position, so row order moves
@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard.datasets import diff_profiles, profile_table
-from shipyard.datasets.diff import PSI_LIMIT, ColumnShift
-from shipyard.datasets.profile import TOP_K
+from shipyard.datasets._diff import PSI_LIMIT, ColumnShift
+from shipyard.datasets._profile import TOP_K
 from shipyard.monitoring import detect_drift
 
 SETTINGS = settings(max_examples=100, deadline=None, database=None, derandomize=True,

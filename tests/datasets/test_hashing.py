@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.datasets.hashing import HashCache, hash_files
-from shipyard.datasets.sources import Staged, stage
+from shipyard.datasets._hashing import HashCache, hash_files
+from shipyard.datasets._sources import Staged, stage
 
 
 def _folder(tmp_path: Path, n: int = 20) -> Path:

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 from shipyard import Client, Config
-from shipyard.datasets.sql_store import SqlDatasetStore
+from shipyard.datasets._sql_store import SqlDatasetStore
 
 # Registers a folder, but the process kills itself (SIGKILL, no cleanup) once 5 uploads completed.
 _KILLED_MIDWAY = """
 import os, signal, sys, threading
 from shipyard import Client, Config
-from shipyard.datasets.sql_store import SqlDatasetStore
+from shipyard.datasets._sql_store import SqlDatasetStore
 
 real, lock, done = SqlDatasetStore.put_object, threading.Lock(), []
 def put_then_die(self, path, digest):

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from shipyard.datasets import Profile, profile_table
-from shipyard.datasets.sketches import Histogram, HyperLogLog, QuantileSketch, top_depth
+from shipyard.datasets._sketches import Histogram, HyperLogLog, QuantileSketch, top_depth
 from shipyard.errors import InvalidInput
 
 

@@ -49,7 +49,7 @@ def test_file_downloads_are_per_version_and_path(remote, tmp_path: Path) -> None
     folder = tmp_path / "src"
     folder.mkdir()
     (folder / "x.txt").write_text("payload")
-    from shipyard.datasets.registration import register_version
+    from shipyard.datasets import register_version
 
     version = register_version(store, "docs", folder)
     answer = httpx.get(f"{url}/api/v1/datasets/docs/versions/{version.version}/files/x.txt")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from shipyard import Client, Config
+from shipyard.features import FeatureRegistry, SqlFeatureRegistry
 from shipyard.features.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore
-from shipyard.features.registry import FeatureRegistry, SqlFeatureRegistry
-from shipyard.store.db import Database
+from shipyard.store import Database
 from tests.services import running_server
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

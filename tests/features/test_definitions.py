@@ -11,8 +11,8 @@ import pytest
 
 from shipyard import features as sf
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.features.definitions import fingerprint, from_spec, parse_duration
-from shipyard.features.udf import FunctionRef
+from shipyard.features._definitions import fingerprint, from_spec, parse_duration
+from shipyard.features._udf import FunctionRef
 from tests.features.defs_ondemand import spend_ratio
 
 USER = sf.Entity("user", join_keys=["user_id"])

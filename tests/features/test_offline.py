@@ -17,9 +17,9 @@ import pytest
 from shipyard import Config
 from shipyard import features as sf
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.features import SqlFeatureRegistry
 from shipyard.features.online import SqliteOnlineStore
-from shipyard.features.registry import SqlFeatureRegistry
-from shipyard.store.db import Database
+from shipyard.store import Database
 
 H = pd.Timedelta(hours=1)
 T0 = pd.Timestamp("2024-03-01")

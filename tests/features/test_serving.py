@@ -21,7 +21,7 @@ import pytest
 import shipyard
 from shipyard import Config
 from shipyard import features as sf
-from shipyard.features.lookup import OnlineLookup
+from shipyard.features import OnlineLookup
 from shipyard.serving import ServeConfig, create_app
 from tests.features.serving_defs import spend_ratio
 from tests.services import ServerThread

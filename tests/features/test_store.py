@@ -13,9 +13,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from shipyard import Client, Config
 from shipyard import features as sf
 from shipyard.errors import ConfigError, Conflict, InvalidInput, MissingExtra, NotFound
+from shipyard.features import SqlFeatureRegistry
 from shipyard.features.online import SqliteOnlineStore
-from shipyard.features.registry import SqlFeatureRegistry
-from shipyard.store.db import Database
+from shipyard.store import Database
 from tests.features.defs_ondemand import spend_ratio
 from tests.services import running_server
 

@@ -139,7 +139,7 @@ def test_a_converted_version_carries_its_sources_metrics_and_passes_the_same_met
     tabular: Any, tmp_path: Path
 ) -> None:
     from shipyard import Client, MinMetric, PromotionPolicy
-    from shipyard.client.models import CONVERSION_METRIC
+    from shipyard.client._models import CONVERSION_METRIC
 
     X, y = tabular
     with Client(home=tmp_path / "home") as client:

@@ -11,7 +11,7 @@ import yaml
 import shipyard
 from shipyard.errors import InvalidInput
 from shipyard.models import ModelManifest
-from shipyard.models.package import feature_columns
+from shipyard.models._package import feature_columns
 from tests.serving.feature_models import Weighted
 
 REFS = ["user_stats:avg_spend", "user_stats:orders"]

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from shipyard.errors import InvalidInput, MissingExtra
 from shipyard.models import flavor_for_model, get_flavor, load_model, save_model
-from shipyard.models.flavors.python import PythonModelContext
+from shipyard.models.flavors import PythonModelContext
 
 
 class Thresholded:

@@ -10,8 +10,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from shipyard.errors import IntegrityError, InvalidInput
-from shipyard.models.integrity import hash_files
-from shipyard.models.mlflow_format import is_mlflow_package, load_mlflow_model, signature_from_mlflow
+from shipyard.models._integrity import hash_files
+from shipyard.models._mlflow_format import is_mlflow_package, load_mlflow_model, signature_from_mlflow
 
 mlflow_sklearn = pytest.importorskip("mlflow.sklearn", reason="the dev extra installs mlflow-skinny")
 

@@ -2,7 +2,7 @@
 
 Segments are written the way serving writes them (a run per model and process in
 experiment ``serving:<model>``, ``inference/<day>/<worker>-<seq>.parquet``), with the
-columns of :mod:`shipyard.serving.inference_log`, but with timestamps chosen by the
+columns of :mod:`shipyard.serving._inference_log`, but with timestamps chosen by the
 test, so windows of any date can be filled.
 """
 
@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from shipyard import Client
-from shipyard.serving import log_layout as layout
-from shipyard.serving.inference_log import RunSink
+from shipyard.serving import _log_layout as layout
+from shipyard.serving._inference_log import RunSink
 
 H = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z

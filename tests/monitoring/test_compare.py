@@ -11,8 +11,8 @@ import pytest
 
 from shipyard.datasets import profile_table
 from shipyard.monitoring import WindowProfile, detect_drift
-from shipyard.monitoring.compare import compare_numeric, compare_sketches
-from shipyard.monitoring.sketch import TOP_K, CategoricalSketch, categorical
+from shipyard.monitoring._compare import compare_numeric, compare_sketches
+from shipyard.monitoring._sketch import TOP_K, CategoricalSketch, categorical
 
 
 def test_category_lists_kept_to_different_depths_compare_equal_on_the_same_data() -> None:

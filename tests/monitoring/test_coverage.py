@@ -8,7 +8,7 @@ import pytest
 
 from shipyard import Client
 from shipyard.errors import InvalidInput
-from shipyard.monitoring.coverage import CoverageWarning
+from shipyard.monitoring import CoverageWarning
 from tests.monitoring.conftest import T0, H, log_frame, reference_frame, write_segments
 
 

@@ -12,8 +12,7 @@ import pyarrow as pa
 import pytest
 
 import shipyard
-from shipyard.datasets import profile_table
-from shipyard.datasets.entities import DatasetVersion
+from shipyard.datasets import DatasetVersion, profile_table
 from shipyard.errors import InvalidInput
 from shipyard.monitoring import DriftReport, WindowProfile, detect_drift
 

@@ -13,7 +13,7 @@ import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 import shipyard
-from shipyard.monitoring.report import render_html
+from shipyard.monitoring import render_html
 from shipyard.serving import InferenceLogConfig, ServeConfig
 from tests.services import running_server
 from tests.serving.conftest import COLUMNS, in_process, registry_template, table  # noqa: F401 - a fixture

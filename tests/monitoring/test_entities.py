@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring.entities import ModelRef, Monitor, default_monitor_name, parse_model_ref
+from shipyard.monitoring._entities import ModelRef, Monitor, default_monitor_name, parse_model_ref
 
 H = 3_600_000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from shipyard import Client
-from shipyard.monitoring.entities import parse_model_ref
-from shipyard.monitoring.inference import InferenceLogReader
+from shipyard.monitoring._entities import parse_model_ref
+from shipyard.monitoring._inference import InferenceLogReader
 from tests.monitoring.conftest import T0, H, feedback_frame, log_frame, truth, write_segments
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring.labels import decode_label, encode_label, join_labels, latest_labels, normalize_labels
+from shipyard.monitoring._labels import decode_label, encode_label, join_labels, latest_labels, normalize_labels
 
 
 def labels(ids: list[str], rows: list[int], values: list[object], arrived: list[int]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from shipyard import Client
-from shipyard.monitoring.entities import MonitorWindow
+from shipyard.monitoring._entities import MonitorWindow
 from tests.monitoring.conftest import T0, H, feedback_frame, log_frame, reference_frame, truth, write_segments
 
 DELAY = 60_000
@@ -134,7 +134,7 @@ def test_two_runners_at_once_compute_each_window_once(monitored: tuple[Client, l
 
 
 def test_a_broken_monitor_does_not_stop_the_others(client: Client) -> None:
-    from shipyard.monitoring.entities import Monitor
+    from shipyard.monitoring._entities import Monitor
 
     write_segments(client, log_frame(T0, 50))
     # Its reference vanished (the client refuses a missing one at creation; the store does not check).

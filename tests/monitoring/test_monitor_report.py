@@ -8,7 +8,7 @@ import orjson
 import pandas as pd
 
 from shipyard import Client
-from shipyard.monitoring.report import ReportData, render_html
+from shipyard.monitoring import ReportData, render_html
 from tests.monitoring.conftest import T0, H, log_frame, reference_frame, truth, write_segments
 
 

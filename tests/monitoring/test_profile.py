@@ -17,7 +17,7 @@ import pytest
 from shipyard.datasets import profile_table
 from shipyard.errors import InvalidInput
 from shipyard.monitoring import WindowProfile
-from shipyard.monitoring.sketch import BINS, TOP_K, CategoricalSketch, NumericSketch
+from shipyard.monitoring._sketch import BINS, TOP_K, CategoricalSketch, NumericSketch
 
 
 def frame(n: int, seed: int) -> pd.DataFrame:
@@ -132,7 +132,7 @@ _MEMORY_PROBE = textwrap.dedent("""
     import resource, sys
     import pyarrow as pa
     from shipyard.monitoring import WindowProfile
-    import shipyard.monitoring.profile, shipyard.monitoring.sketch, pyarrow.parquet
+    import shipyard.monitoring._profile, shipyard.monitoring._sketch, pyarrow.parquet
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     profile = WindowProfile.of_parquet(sys.argv[1], batch_rows=65_536)
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before

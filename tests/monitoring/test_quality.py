@@ -11,7 +11,7 @@ import pytest
 
 from shipyard.datasets import Column, Contract
 from shipyard.errors import InvalidInput
-from shipyard.models.signature import ColumnSpec, Signature
+from shipyard.models import ColumnSpec, Signature
 from shipyard.monitoring import QualityReport, WindowProfile, check_quality
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shipyard.datasets.sketches import QuantileSketch
-from shipyard.monitoring import sketch
+from shipyard.datasets._sketches import QuantileSketch
+from shipyard.monitoring import _sketch as sketch
 
 
 def test_continuous_values_are_cut_at_their_percentiles() -> None:

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as scipy_stats
 from scipy.spatial.distance import jensenshannon as scipy_js
 
-from shipyard.monitoring import stats
+from shipyard.monitoring import _stats as stats
 
 RTOL = 1e-9
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from shipyard import Client, Config
-from shipyard.monitoring.backend import MonitorStore
+from shipyard.monitoring._backend import MonitorStore
 from shipyard.testing.monitoring import MonitorStoreConformance
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from shipyard import Client
 from shipyard.pipelines import PipelineFailed, pipeline, step
-from shipyard.pipelines.fingerprint import code_fingerprint
-from shipyard.pipelines.loader import load_module
+from shipyard.pipelines._fingerprint import code_fingerprint
+from shipyard.pipelines._loader import load_module
 from tests.pipelines import steps
 
 PROJECT = '''

@@ -13,9 +13,9 @@ import pytest
 
 from shipyard import Client
 from shipyard.errors import NotFound
+from shipyard.lineage import Node
 from shipyard.pipelines import LocalExecutor, pipeline, step
-from shipyard.pipelines.records import list_pipelines, load_run, step_logs
-from shipyard.types import Node
+from shipyard.pipelines._records import list_pipelines, load_run, step_logs
 from tests.pipelines import steps
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from shipyard import Client, Config
 from shipyard.errors import InvalidInput
-from shipyard.pipelines.records import load_run
-from shipyard.pipelines.scheduler import Scheduler, dataset_versions
-from shipyard.pipelines.schedules import Schedule, ScheduleBook
+from shipyard.pipelines._records import load_run
+from shipyard.pipelines._scheduler import Scheduler, dataset_versions
+from shipyard.pipelines._schedules import Schedule, ScheduleBook
 
 JAN_1 = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
 HOUR = 3_600_000
@@ -145,7 +145,7 @@ CLAIMER = """
 import sys, time
 from pathlib import Path
 from shipyard import Client, Config
-from shipyard.pipelines.scheduler import Scheduler
+from shipyard.pipelines._scheduler import Scheduler
 
 client = Client(Config(home=Path(sys.argv[1])))
 scheduler = Scheduler(client, launcher=lambda *args: None, clock=lambda: float(sys.argv[2]))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from shipyard.pipelines import NoSerializer, SerializerRegistry
-from shipyard.pipelines.serializers import PickleSerializer
+from shipyard.pipelines._serializers import PickleSerializer
 
 
 @pytest.fixture

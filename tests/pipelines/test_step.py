@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipyard.pipelines import PipelineDefinitionError, StepContext, step
-from shipyard.pipelines.step import parse_memory
+from shipyard.pipelines._step import parse_memory
 
 
 @step

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from shipyard.pipelines import PipelineFailed, PipelineHooks, StepState
-from shipyard.pipelines.view import LiveView
+from shipyard.pipelines._view import LiveView
 from tests.pipelines import steps
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from shipyard import Client
-from shipyard.registry.entities import ENTITY_KEYS_TAG, FEATURES_TAG
+from shipyard.registry._entities import ENTITY_KEYS_TAG, FEATURES_TAG
 from tests.serving.feature_models import Weighted
 
 EXAMPLE = pd.DataFrame({"avg_spend": [1.0, 2.0], "orders": [3.0, 4.0]})

@@ -11,9 +11,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
 from shipyard import Client, Config
-from shipyard.alerting.series import Point
-from shipyard.monitoring.entities import Monitor, MonitorWindow
-from shipyard.server.metrics import COLLECTORS, create_registry
+from shipyard.alerting import Point
+from shipyard.monitoring._entities import Monitor, MonitorWindow
+from shipyard.server._metrics import COLLECTORS, create_registry
 from tests.prometheus import running_prometheus
 from tests.services import running_server
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from shipyard.serving import BatchingConfig, InferenceTimeout, Overloaded
-from shipyard.serving.batcher import AdaptiveBatcher, _CannotMerge, concat_inputs, split_outputs
+from shipyard.serving._batcher import AdaptiveBatcher, _CannotMerge, concat_inputs, split_outputs
 
 
 class Recorder:

@@ -7,7 +7,9 @@ import orjson
 import pytest
 
 from shipyard.models import ColumnSpec, Signature
-from shipyard.serving import MalformedRequest, scoring, v2
+from shipyard.serving import MalformedRequest
+from shipyard.serving import _scoring as scoring
+from shipyard.serving import _v2 as v2
 
 COLUMNS = Signature([ColumnSpec("a", "float64"), ColumnSpec("b", "float64")])
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.serving import InferenceLogConfig
-from shipyard.serving.inference_log import Entry, InferenceLog
-from shipyard.serving.metrics import Metrics
+from shipyard.serving._inference_log import Entry, InferenceLog
+from shipyard.serving._metrics import Metrics
 
 
 class MemorySink:
@@ -91,7 +91,7 @@ def test_a_failing_sink_is_counted_and_never_raises() -> None:
 
 
 def test_segments_follow_the_layout_monitoring_reads() -> None:
-    from shipyard.serving import log_layout as layout
+    from shipyard.serving import _log_layout as layout
 
     sink = MemorySink()
     log = InferenceLog(InferenceLogConfig(flush_interval_s=60), sink, worker="w1")

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import shipyard
 from shipyard.serving import ServeConfig
-from shipyard.serving.metrics import Metrics, MetricsDirectory, render
+from shipyard.serving._metrics import Metrics, MetricsDirectory, render
 from tests.serving.conftest import in_process
 
 

@@ -19,19 +19,18 @@ import pytest
 import sqlalchemy as sa
 from fsspec.implementations.local import LocalFileSystem
 
-from shipyard.datasets.backend import VersionSpec
-from shipyard.datasets.entities import DatasetFile
-from shipyard.datasets.sql_store import SqlDatasetStore
+from shipyard.datasets import DatasetFile, VersionSpec
+from shipyard.datasets._sql_store import SqlDatasetStore
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.registry.sql_store import SqlRegistryStore
+from shipyard.registry._sql_store import SqlRegistryStore
+from shipyard.store import Database
 from shipyard.store import schema as t
+from shipyard.store._gc import collect_garbage
+from shipyard.store._migrate import upgrade
 from shipyard.store.artifacts import ArtifactStore, FsspecArtifactStore, ObjectRef
-from shipyard.store.db import Database
-from shipyard.store.gc import collect_garbage
-from shipyard.store.migrate import upgrade
 from shipyard.testing.registry import fake_package_run
 from shipyard.tracking import LogBatch
-from shipyard.tracking.sql_store import SqlTrackingStore
+from shipyard.tracking._sql_store import SqlTrackingStore
 
 _CREDENTIALS = {"key": "testing", "secret": "testing-secret"}
 _S3_OPTIONS: dict[str, Any] = {**_CREDENTIALS, "client_kwargs": {"region_name": "us-east-1"}}

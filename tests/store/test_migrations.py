@@ -12,18 +12,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import shipyard.store.db
+import shipyard.store._db
 from shipyard.errors import ConfigError, StorageError, Unavailable
-from shipyard.store import schema
-from shipyard.store.db import Database
-from shipyard.store.migrate import head_revision
+from shipyard.store import Database, schema
+from shipyard.store._migrate import head_revision
 
 # Each child imports everything first, reports "ready", then waits for the parent's
 # start time on stdin: all six reach ensure_schema() within a few milliseconds.
 _RACER = """
 import sys, time
-from shipyard.store.db import Database
-import shipyard.store.migrate
+from shipyard.store import Database
+import shipyard.store._migrate
 print("ready", flush=True)
 start = float(sys.stdin.readline())
 time.sleep(max(0.0, start - time.time()))
@@ -48,7 +47,7 @@ def experiments(db: Database) -> list[tuple[int, str]]:
 
 
 def test_pinned_head_revision_is_the_newest_migration() -> None:
-    assert head_revision() == shipyard.store.db._HEAD_REVISION
+    assert head_revision() == shipyard.store._db._HEAD_REVISION
 
 
 def test_fresh_database_has_no_revision(db: Database) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 import shipyard
 from shipyard import Client, Conflict, NotFound, RunStatus, StorageError
-from shipyard.client.backend import LocalBackend
-from shipyard.client.background import EnvironmentRecorder, RunStarts
+from shipyard.client import LocalBackend
+from shipyard.client._background import EnvironmentRecorder, RunStarts
 from shipyard.tracking import Run
 
 
@@ -73,7 +73,7 @@ def test_the_environment_is_captured_off_the_callers_path_and_stored_by_end_run(
         assert release.wait(30)
         return {"python": "3.11", "packages": {"numpy": "2.0"}, "git": None}
 
-    monkeypatch.setattr("shipyard.client.tracking.capture_environment", slow_capture)
+    monkeypatch.setattr("shipyard.client._tracking.capture_environment", slow_capture)
     client = Client(home=tmp_path)
     started = time.monotonic()
     run = client.create_run("env")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from shipyard.errors import InvalidInput
 from shipyard.store import schema
-from shipyard.tracking.search import (
+from shipyard.tracking._search import (
     Clause,
     OrderKey,
     build_search_query,

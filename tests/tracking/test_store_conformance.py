@@ -10,11 +10,11 @@ import pytest
 
 from shipyard.config import Config
 from shipyard.remote import RemoteTrackingStore
+from shipyard.store import Database
 from shipyard.store.artifacts import FsspecArtifactStore, open_artifact_store
-from shipyard.store.db import Database
 from shipyard.testing.tracking import TrackingStoreConformance
 from shipyard.tracking import RunStatus, TrackingStore
-from shipyard.tracking.sql_store import SqlTrackingStore
+from shipyard.tracking._sql_store import SqlTrackingStore
 from tests.services import running_server
 
 

@@ -1,7 +1,7 @@
 """Alerting: rules over monitored series, the engine that fires and resolves them, notifiers.
 
 A domain package that knows nothing of monitors: it reads time series through the
-:class:`SeriesStore` contract (:mod:`~shipyard.alerting.series`), which the monitoring
+:class:`SeriesStore` contract (:mod:`~shipyard.alerting._series`), which the monitoring
 stores implement, and keeps rules, alert states and their history in an
 :class:`AlertStore` (:class:`SqlAlertStore` on the metadata database).
 
@@ -26,32 +26,33 @@ from typing import TYPE_CHECKING
 from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from shipyard.alerting.backend import AlertStateStore, AlertStore
-    from shipyard.alerting.engine import AlertEngine
-    from shipyard.alerting.entities import Alert, AlertEvent, Delivery, HistoryEntry
-    from shipyard.alerting.notifiers import (
+    from shipyard.alerting._backend import AlertStateStore, AlertStore
+    from shipyard.alerting._engine import AlertEngine
+    from shipyard.alerting._entities import Alert, AlertEvent, Delivery, HistoryEntry
+    from shipyard.alerting._notifiers import (
         EmailNotifier,
         LogNotifier,
         Notifier,
         WebhookNotifier,
         notifiers_from_config,
     )
-    from shipyard.alerting.prometheus import render_prometheus_rules
-    from shipyard.alerting.rules import AlertRule, parse_rule
-    from shipyard.alerting.series import Point, SeriesStore
-    from shipyard.alerting.sql_store import SqlAlertStore
+    from shipyard.alerting._prometheus import render_prometheus_rules
+    from shipyard.alerting._rules import AlertRule, parse_rule
+    from shipyard.alerting._series import Point, SeriesStore
+    from shipyard.alerting._sql_store import SqlAlertStore
 
 # Public name -> the submodule defining it. Add a name here and to __all__ (kept sorted) to export it.
 _WHERE = {
-    "AlertRule": "rules", "parse_rule": "rules",
-    "Alert": "entities", "AlertEvent": "entities", "Delivery": "entities", "HistoryEntry": "entities",
-    "AlertEngine": "engine",
-    "AlertStateStore": "backend", "AlertStore": "backend",
-    "SqlAlertStore": "sql_store",
-    "EmailNotifier": "notifiers", "LogNotifier": "notifiers", "Notifier": "notifiers", "WebhookNotifier": "notifiers",
-    "notifiers_from_config": "notifiers",
-    "Point": "series", "SeriesStore": "series",
-    "render_prometheus_rules": "prometheus",
+    "AlertRule": "_rules", "parse_rule": "_rules",
+    "Alert": "_entities", "AlertEvent": "_entities", "Delivery": "_entities", "HistoryEntry": "_entities",
+    "AlertEngine": "_engine",
+    "AlertStateStore": "_backend", "AlertStore": "_backend",
+    "SqlAlertStore": "_sql_store",
+    "EmailNotifier": "_notifiers", "LogNotifier": "_notifiers", "Notifier": "_notifiers",
+    "WebhookNotifier": "_notifiers",
+    "notifiers_from_config": "_notifiers",
+    "Point": "_series", "SeriesStore": "_series",
+    "render_prometheus_rules": "_prometheus",
 }
 
 __all__ = [

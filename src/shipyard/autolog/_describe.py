@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.tracking.entities import MAX_PARAM_LENGTH
+from shipyard.tracking._entities import MAX_PARAM_LENGTH
 
 __all__ = ["FitInputs", "class_tags", "data_hash", "example_rows", "params_of", "render", "training_metrics"]
 

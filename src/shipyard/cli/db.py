@@ -13,8 +13,8 @@ app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 @app.command("upgrade")
 def upgrade() -> None:
     """Apply pending schema migrations to the configured database."""
-    from shipyard.store.db import Database
-    from shipyard.store.migrate import upgrade as run_upgrade
+    from shipyard.store import Database
+    from shipyard.store._migrate import upgrade as run_upgrade
 
     db = Database(load_config().database_url)
     try:
@@ -33,7 +33,7 @@ def upgrade() -> None:
 @app.command("current")
 def current() -> None:
     """Print the schema revision the configured database is at."""
-    from shipyard.store.db import Database
+    from shipyard.store import Database
 
     db = Database(load_config().database_url)
     console.print(db.current_revision() or "empty")

@@ -17,7 +17,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Include deleted experi
     with Client() as client:
         exps = client.list_experiments(include_deleted=all_)
     if as_json:
-        from shipyard.tracking.codec import experiment_to_json
+        from shipyard.tracking._codec import experiment_to_json
 
         print_json({"items": [experiment_to_json(e) for e in exps]})
         return

@@ -31,7 +31,7 @@ def _store() -> Iterator[Any]:
 def load_definitions(path: Path) -> list[Any]:
     """Execute a Python file and collect the Entity, FeatureView and OnDemandFeatureView objects
     it defines at module level (its folder goes on ``sys.path`` so it can import neighbours)."""
-    from shipyard.features.definitions import Entity, FeatureView, OnDemandFeatureView
+    from shipyard.features import Entity, FeatureView, OnDemandFeatureView
 
     path = Path(path).resolve()
     if not path.is_file():
@@ -68,7 +68,7 @@ def apply(path: Path = typer.Argument(..., help="Python file defining entities a
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List feature views and on-demand views."""
-    from shipyard.features.definitions import FeatureView
+    from shipyard.features import FeatureView
 
     with _store() as store:
         rows, items = [], []
@@ -93,7 +93,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @app.command("show")
 def show(view: str = typer.Argument(..., help="View name"), as_json: bool = JSON_OPTION) -> None:
     """Show a view's definition, its versions and its materialization state."""
-    from shipyard.features.definitions import FeatureView
+    from shipyard.features import FeatureView
 
     with _store() as store:
         kind = "feature_view" if isinstance(store.get_view(view), FeatureView) else "on_demand_view"

@@ -59,7 +59,7 @@ def gc(
     no run, model version or dataset version references.
 
     Works on the configured database and artifact store, which must not be shared with
-    another Shipyard database. Safe while others write: see shipyard.store.gc.
+    another Shipyard database. Safe while others write: see shipyard.store._gc.
     """
     retention = parse_duration(older_than, "--older-than")
     young = parse_duration(grace, "--grace")
@@ -68,9 +68,9 @@ def gc(
         raise ConfigError(
             f"shipyard gc works on the database and artifact store directly, but the configuration points "
             f"at the server {config.url}; run it with the server's configuration", field="url")
+    from shipyard.store import Database
+    from shipyard.store._gc import collect_garbage
     from shipyard.store.artifacts import open_artifact_store
-    from shipyard.store.db import Database
-    from shipyard.store.gc import collect_garbage
 
     db = Database(config.database_url)
     try:

@@ -21,7 +21,7 @@ def list_(name_like: str | None = typer.Option(None, "--like", help="SQL LIKE pa
     with Client() as client:
         page = client.search_registered_models(name_like, max_results=1000)
     if as_json:
-        from shipyard.registry.codec import to_json
+        from shipyard.registry._codec import to_json
 
         print_json({"items": [to_json(m) for m in page.items]})
         return
@@ -40,7 +40,7 @@ def show(uri: str = typer.Argument(..., help="models:/name/3, models:/name@alias
                                              "or a model name for every version"),
          as_json: bool = JSON_OPTION) -> None:
     """Show a version (or every version of a model)."""
-    from shipyard.registry.codec import to_json
+    from shipyard.registry._codec import to_json
 
     with Client() as client:
         if uri.startswith("models:/") or "@" in uri or "/" in uri:
@@ -106,7 +106,7 @@ def history(name: str, as_json: bool = JSON_OPTION) -> None:
         if not events:  # the trail outlives a deleted model, so only a name never used has none
             client.get_registered_model(name)
     if as_json:
-        from shipyard.registry.codec import to_json
+        from shipyard.registry._codec import to_json
 
         print_json({"items": [to_json(e) for e in events]})
         return

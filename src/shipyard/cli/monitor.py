@@ -77,7 +77,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     with Client() as client:
         monitors = client.list_monitors()
     if as_json:
-        from shipyard.monitoring.codec import monitor_to_json
+        from shipyard.monitoring._codec import monitor_to_json
 
         print_json({"items": [monitor_to_json(m) for m in monitors]})
         return
@@ -95,7 +95,7 @@ def show(name: str = typer.Argument(..., help="Monitor name"),
         windows = client.list_monitor_windows(name)[-last:]
         points = client.query_series(name, since=windows[0].window_end - 1) if windows else []
     if as_json:
-        from shipyard.monitoring.codec import monitor_to_json, window_to_json
+        from shipyard.monitoring._codec import monitor_to_json, window_to_json
 
         series: dict[int, dict[str, float | None]] = {}
         for p in points:
@@ -158,7 +158,7 @@ def report(name: str = typer.Argument(..., help="Monitor name"),
     """Write a self-contained HTML report (and optionally JSON) of a monitor over a period."""
     import orjson
 
-    from shipyard.monitoring.report import render_html
+    from shipyard.monitoring import render_html
     from shipyard.timeutil import parse_duration
 
     try:

@@ -51,7 +51,7 @@ class _Lines:
                     console.print(f"  {status.node}: {status.state.value}{took}", highlight=False)
 
             def on_pipeline_end(self, run: Any) -> None:
-                from shipyard.pipelines.view import failure_panel
+                from shipyard.pipelines._view import failure_panel
 
                 for status in run.steps.values():
                     if status.state is StepState.FAILED:
@@ -63,9 +63,9 @@ class _Lines:
 
 def _run(target: str, param: list[str] | None, executor: str, resume: str | None, no_cache: bool,
          live: bool | None, processes: int | None) -> None:
-    from shipyard.pipelines.executor import executor_from_spec
-    from shipyard.pipelines.loader import load_pipeline
-    from shipyard.pipelines.view import LiveView
+    from shipyard.pipelines import executor_from_spec
+    from shipyard.pipelines._loader import load_pipeline
+    from shipyard.pipelines._view import LiveView
 
     with loading(target):
         pipeline = load_pipeline(target)
@@ -115,8 +115,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
     """List the pipelines that have run here, with their latest run and schedules."""
     from dataclasses import asdict
 
-    from shipyard.pipelines.records import list_pipelines
-    from shipyard.tracking.codec import run_to_json
+    from shipyard.pipelines._records import list_pipelines
+    from shipyard.tracking._codec import run_to_json
 
     rows, items = [], []
     with Client() as client:
@@ -145,8 +145,8 @@ def show(what: str = typer.Argument(..., help="a pipeline name, or a pipeline ru
     from rich.markup import escape
     from rich.panel import Panel
 
-    from shipyard.pipelines.records import list_pipelines, load_run
-    from shipyard.tracking.codec import run_to_json
+    from shipyard.pipelines._records import list_pipelines, load_run
+    from shipyard.tracking._codec import run_to_json
 
     with Client() as client:
         if len(what) == 32 and all(c in "0123456789abcdef" for c in what):
@@ -200,7 +200,7 @@ def show(what: str = typer.Argument(..., help="a pipeline name, or a pipeline ru
 def logs(run_id: str = typer.Argument(..., help="a pipeline run id"),
          step: str | None = typer.Argument(None, help="one step (default: all)")) -> None:
     """Print the captured output (and tracebacks) of a pipeline run's steps."""
-    from shipyard.pipelines.records import step_logs
+    from shipyard.pipelines._records import step_logs
 
     with Client() as client:
         for node, text in step_logs(client, run_id, step).items():
@@ -223,9 +223,9 @@ def schedule(
     """Run a pipeline on a cron schedule or when a dataset gets a new version."""
     import hashlib
 
-    from shipyard.pipelines.records import list_pipelines
-    from shipyard.pipelines.scheduler import dataset_versions
-    from shipyard.pipelines.schedules import Schedule, ScheduleBook
+    from shipyard.pipelines._records import list_pipelines
+    from shipyard.pipelines._scheduler import dataset_versions
+    from shipyard.pipelines._schedules import Schedule, ScheduleBook
     from shipyard.tracking import now_ms
 
     with Client() as client:
@@ -255,7 +255,7 @@ def schedule(
 def unschedule(pipeline: str = typer.Argument(...), schedule_id: str = typer.Argument(..., help="see pipelines show")
                ) -> None:
     """Remove a schedule (its past runs stay)."""
-    from shipyard.pipelines.schedules import ScheduleBook
+    from shipyard.pipelines._schedules import ScheduleBook
 
     with Client() as client:
         removed = ScheduleBook(client).remove(pipeline, schedule_id)

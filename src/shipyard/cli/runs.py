@@ -23,7 +23,7 @@ def list_(
     with Client() as client:
         page = client.search_runs(experiment, filter_, order_by, max_results)
     if as_json:
-        from shipyard.tracking.codec import page_to_json, run_to_json
+        from shipyard.tracking._codec import page_to_json, run_to_json
 
         print_json(page_to_json(page, run_to_json))
         return
@@ -45,7 +45,7 @@ def show(run_id: str, as_json: bool = JSON_OPTION) -> None:
         run = client.get_run(run_id)
         artifacts = client.list_artifacts(run_id)
     if as_json:
-        from shipyard.tracking.codec import artifact_to_json, run_to_json
+        from shipyard.tracking._codec import artifact_to_json, run_to_json
 
         print_json({**run_to_json(run), "artifacts": [artifact_to_json(a) for a in artifacts]})
         return

@@ -66,7 +66,7 @@ def _scheduler(client: Client, grace: float, skew: SkewChecks | None = None) -> 
     tick did beyond the pipeline fires it returns.
     """
     from shipyard.cli.monitor import run_due_monitors
-    from shipyard.pipelines.scheduler import Fire, Scheduler, dataset_versions
+    from shipyard.pipelines._scheduler import Fire, Scheduler, dataset_versions
 
     class WithMonitors(Scheduler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

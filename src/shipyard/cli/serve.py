@@ -30,7 +30,7 @@ def serve(
     """Serve a model (or several, from a YAML file) until Ctrl-C or SIGTERM."""
     from shipyard.auth import check_bind
     from shipyard.client import Client
-    from shipyard.client.process import ProcessClient
+    from shipyard.client._process import ProcessClient
     from shipyard.config import load_config
     from shipyard.serving import BatchingConfig, InferenceLogConfig, make_serve_config, run
 

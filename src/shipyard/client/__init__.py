@@ -14,13 +14,13 @@ plus the flat methods (``client.log_metric``…) that forward to them (:mod:`~.c
 >>> client.end_run(run.id)                                     # doctest: +SKIP
 """
 
-from shipyard.client.alerts import Alerts
-from shipyard.client.backend import Backend, LocalBackend, RemoteBackend
-from shipyard.client.client import Client
-from shipyard.client.datasets import Datasets
-from shipyard.client.models import ModelInfo, ModelRegistry
-from shipyard.client.monitoring import Monitoring
-from shipyard.client.tracking import Tracking
+from shipyard.client._alerts import Alerts
+from shipyard.client._backend import Backend, LocalBackend, RemoteBackend
+from shipyard.client._client import Client
+from shipyard.client._datasets import Datasets
+from shipyard.client._models import ModelInfo, ModelRegistry
+from shipyard.client._monitoring import Monitoring
+from shipyard.client._tracking import Tracking
 
 __all__ = [
     "Alerts",

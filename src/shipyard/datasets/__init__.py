@@ -29,11 +29,11 @@ from shipyard._lazy import lazy_exports
 from shipyard.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from shipyard.datasets import codec
-    from shipyard.datasets.backend import DatasetStore, VersionSpec
-    from shipyard.datasets.contract import Check, Column, Contract
-    from shipyard.datasets.diff import ColumnShift, ProfileDiff, diff_profiles
-    from shipyard.datasets.entities import (
+    from shipyard.datasets import _codec as codec
+    from shipyard.datasets._backend import DatasetStore, VersionSpec
+    from shipyard.datasets._contract import Check, Column, Contract
+    from shipyard.datasets._diff import ColumnShift, ProfileDiff, diff_profiles
+    from shipyard.datasets._entities import (
         Dataset,
         DatasetFile,
         DatasetRef,
@@ -42,11 +42,11 @@ if TYPE_CHECKING:
         parse_dataset_ref,
         validate_dataset_name,
     )
-    from shipyard.datasets.handle import DatasetHandle
-    from shipyard.datasets.profile import ColumnProfile, Profile
-    from shipyard.datasets.profiling import profile_table
-    from shipyard.datasets.registration import register_version
-    from shipyard.datasets.validation import ValidationReport, Violation, validate
+    from shipyard.datasets._handle import DatasetHandle
+    from shipyard.datasets._profile import ColumnProfile, Profile
+    from shipyard.datasets._profiling import profile_table
+    from shipyard.datasets._registration import register_version
+    from shipyard.datasets._validation import ValidationReport, Violation, validate
 
 __all__ = [
     "Check",
@@ -77,16 +77,16 @@ __all__ = [
 ]
 
 _WHERE = {
-    "DatasetStore": "backend", "VersionSpec": "backend",
-    "codec": "codec",
-    "Check": "contract", "Column": "contract", "Contract": "contract",
-    "ColumnShift": "diff", "ProfileDiff": "diff", "diff_profiles": "diff",
-    "Dataset": "entities", "DatasetFile": "entities", "DatasetRef": "entities", "DatasetVersion": "entities",
-    "content_hash": "entities", "parse_dataset_ref": "entities", "validate_dataset_name": "entities",
-    "DatasetHandle": "handle",
-    "ColumnProfile": "profile", "Profile": "profile", "profile_table": "profiling",
-    "register_version": "registration",
-    "ValidationReport": "validation", "Violation": "validation", "validate": "validation",
+    "DatasetStore": "_backend", "VersionSpec": "_backend",
+    "codec": "_codec",
+    "Check": "_contract", "Column": "_contract", "Contract": "_contract",
+    "ColumnShift": "_diff", "ProfileDiff": "_diff", "diff_profiles": "_diff",
+    "Dataset": "_entities", "DatasetFile": "_entities", "DatasetRef": "_entities", "DatasetVersion": "_entities",
+    "content_hash": "_entities", "parse_dataset_ref": "_entities", "validate_dataset_name": "_entities",
+    "DatasetHandle": "_handle",
+    "ColumnProfile": "_profile", "Profile": "_profile", "profile_table": "_profiling",
+    "register_version": "_registration",
+    "ValidationReport": "_validation", "Violation": "_validation", "validate": "_validation",
 }
 
 # Registering and reading versions needs a store, so these calls live in the fluent layer.
@@ -97,7 +97,7 @@ def infer_contract(source: Any, *, max_categories: int = 20, name: str | None = 
     """A contract ``source`` satisfies, to review and edit: a version or handle (its stored
     profile), a Profile, or data (a table, or a Parquet or CSV file). A stored version
     named by reference needs a store: ``shipyard.data.infer_contract("churn@3")``."""
-    from shipyard.datasets.infer import infer_contract as from_source
+    from shipyard.datasets._infer import infer_contract as from_source
 
     if isinstance(source, str) and not Path(source).exists():
         raise InvalidInput(f"no file at {source!r}; to infer from a stored version by reference use "

@@ -29,23 +29,23 @@ from typing import TYPE_CHECKING
 from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from shipyard.features.definitions import Entity, FeatureView, OnDemandFeatureView, RequestField
-    from shipyard.features.lookup import OnlineLookup
-    from shipyard.features.metrics import FreshnessCollector
-    from shipyard.features.offline import HistoricalFeatures
-    from shipyard.features.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore, open_online_store
-    from shipyard.features.registry import (
+    from shipyard.features._definitions import Entity, FeatureView, OnDemandFeatureView, RequestField
+    from shipyard.features._lookup import OnlineLookup
+    from shipyard.features._metrics import FreshnessCollector
+    from shipyard.features._offline import HistoricalFeatures
+    from shipyard.features._registry import (
         Applied,
         FeatureObject,
         FeatureRegistry,
         MaterializationState,
         SqlFeatureRegistry,
     )
-    from shipyard.features.retrieval import OnlineResponse
-    from shipyard.features.skew import SkewReport, check_skew
-    from shipyard.features.sources import CsvSource, DataFrameSource, DatasetSource, ParquetSource
-    from shipyard.features.sql_source import SqlSource
-    from shipyard.features.store import FeatureStore
+    from shipyard.features._retrieval import OnlineResponse
+    from shipyard.features._skew import SkewReport, check_skew
+    from shipyard.features._sources import CsvSource, DataFrameSource, DatasetSource, ParquetSource
+    from shipyard.features._sql_source import SqlSource
+    from shipyard.features._store import FeatureStore
+    from shipyard.features.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore, open_online_store
 
 __all__ = [
     "Applied",
@@ -76,20 +76,20 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Entity": "definitions", "FeatureView": "definitions", "OnDemandFeatureView": "definitions",
-    "RequestField": "definitions",
-    "FreshnessCollector": "metrics",
-    "HistoricalFeatures": "offline",
+    "Entity": "_definitions", "FeatureView": "_definitions", "OnDemandFeatureView": "_definitions",
+    "RequestField": "_definitions",
+    "FreshnessCollector": "_metrics",
+    "HistoricalFeatures": "_offline",
     "OnlineStore": "online", "RedisOnlineStore": "online", "SqliteOnlineStore": "online",
     "open_online_store": "online",
-    "Applied": "registry", "FeatureObject": "registry", "FeatureRegistry": "registry",
-    "MaterializationState": "registry", "SqlFeatureRegistry": "registry",
-    "OnlineResponse": "retrieval",
-    "OnlineLookup": "lookup",
-    "SkewReport": "skew", "check_skew": "skew",
-    "CsvSource": "sources", "DataFrameSource": "sources", "DatasetSource": "sources", "ParquetSource": "sources",
-    "SqlSource": "sql_source",
-    "FeatureStore": "store",
+    "Applied": "_registry", "FeatureObject": "_registry", "FeatureRegistry": "_registry",
+    "MaterializationState": "_registry", "SqlFeatureRegistry": "_registry",
+    "OnlineResponse": "_retrieval",
+    "OnlineLookup": "_lookup",
+    "SkewReport": "_skew", "check_skew": "_skew",
+    "CsvSource": "_sources", "DataFrameSource": "_sources", "DatasetSource": "_sources", "ParquetSource": "_sources",
+    "SqlSource": "_sql_source",
+    "FeatureStore": "_store",
 }
 
 

@@ -11,12 +11,12 @@ around any model). Loading verifies every hash before anything is unpickled.
 >>> model.predict(X[:2]), model.predict_proba([{"f0": 1.0, ...}])  # doctest: +SKIP
 """
 
-from shipyard.models.convert import convert_to_onnx
+from shipyard.models._convert import convert_to_onnx
+from shipyard.models._manifest import ModelManifest
+from shipyard.models._model import Model
+from shipyard.models._package import load_model, save_model
+from shipyard.models._signature import ColumnSpec, Signature, infer_signature
 from shipyard.models.flavors import Flavor, Predictor, PythonModelContext, flavor_for_model, get_flavor
-from shipyard.models.manifest import ModelManifest
-from shipyard.models.model import Model
-from shipyard.models.package import load_model, save_model
-from shipyard.models.signature import ColumnSpec, Signature, infer_signature
 
 __all__ = [
     "ColumnSpec",

@@ -43,29 +43,29 @@ if TYPE_CHECKING:
         WebhookNotifier,
         parse_rule,
     )
-    from shipyard.monitoring.coverage import CoverageWarning
-    from shipyard.monitoring.drift import ColumnDrift, DriftReport, detect_drift
-    from shipyard.monitoring.performance import (
+    from shipyard.monitoring._coverage import CoverageWarning
+    from shipyard.monitoring._drift import ColumnDrift, DriftReport, detect_drift
+    from shipyard.monitoring._performance import (
         Metrics,
         classification_metrics,
         estimate_performance,
         regression_metrics,
     )
-    from shipyard.monitoring.profile import WindowProfile
-    from shipyard.monitoring.quality import QualityIssue, QualityReport, check_quality
-    from shipyard.monitoring.report import Distribution, FeatureReport, ReportData, render_html
-    from shipyard.monitoring.run_result import MonitorRun, PartialWindow, Pending
+    from shipyard.monitoring._profile import WindowProfile
+    from shipyard.monitoring._quality import QualityIssue, QualityReport, check_quality
+    from shipyard.monitoring._report import Distribution, FeatureReport, ReportData, render_html
+    from shipyard.monitoring._run_result import MonitorRun, PartialWindow, Pending
 
 # Public name -> the submodule defining it. Add a name here and to __all__ (kept sorted) to export it.
 _WHERE = {
-    "ColumnDrift": "drift", "DriftReport": "drift", "detect_drift": "drift",
-    "Metrics": "performance", "classification_metrics": "performance", "estimate_performance": "performance",
-    "regression_metrics": "performance",
-    "WindowProfile": "profile",
-    "QualityIssue": "quality", "QualityReport": "quality", "check_quality": "quality",
-    "Distribution": "report", "FeatureReport": "report", "ReportData": "report", "render_html": "report",
-    "CoverageWarning": "coverage",
-    "MonitorRun": "run_result", "PartialWindow": "run_result", "Pending": "run_result",
+    "ColumnDrift": "_drift", "DriftReport": "_drift", "detect_drift": "_drift",
+    "Metrics": "_performance", "classification_metrics": "_performance", "estimate_performance": "_performance",
+    "regression_metrics": "_performance",
+    "WindowProfile": "_profile",
+    "QualityIssue": "_quality", "QualityReport": "_quality", "check_quality": "_quality",
+    "Distribution": "_report", "FeatureReport": "_report", "ReportData": "_report", "render_html": "_report",
+    "CoverageWarning": "_coverage",
+    "MonitorRun": "_run_result", "PartialWindow": "_run_result", "Pending": "_run_result",
 }
 # Public names whose home is :mod:`shipyard.alerting`, kept reachable here.
 _FROM_ALERTING = frozenset({"AlertEngine", "AlertRule", "EmailNotifier", "LogNotifier", "Notifier",

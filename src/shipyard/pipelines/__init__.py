@@ -19,21 +19,21 @@ and :mod:`~.cache` (cache keys), :mod:`~.task` (one attempt, as a worker runs it
 :mod:`~.scheduler` and :mod:`~.liveness` (heartbeats, abandoned runs), :mod:`~.loader`.
 """
 
-from shipyard.pipelines.cache import CacheEntry, CacheIndex, MemoryCacheIndex
-from shipyard.pipelines.errors import (
+from shipyard.pipelines._cache import CacheEntry, CacheIndex, MemoryCacheIndex
+from shipyard.pipelines._errors import (
     NoSerializer,
     PipelineDefinitionError,
     PipelineFailed,
     StepTimeout,
     WorkerLost,
 )
-from shipyard.pipelines.executor import Executor, InlineExecutor, executor_from_spec
-from shipyard.pipelines.graph import Dag
-from shipyard.pipelines.hooks import PipelineHooks, RunInfo, StepState, StepStatus
-from shipyard.pipelines.local_executor import LocalExecutor
-from shipyard.pipelines.pipeline import Pipeline, PipelineResult, pipeline
-from shipyard.pipelines.serializers import Serializer, SerializerRegistry
-from shipyard.pipelines.step import Resources, Step, StepContext, step
+from shipyard.pipelines._executor import Executor, InlineExecutor, executor_from_spec
+from shipyard.pipelines._graph import Dag
+from shipyard.pipelines._hooks import PipelineHooks, RunInfo, StepState, StepStatus
+from shipyard.pipelines._local_executor import LocalExecutor
+from shipyard.pipelines._pipeline import Pipeline, PipelineResult, pipeline
+from shipyard.pipelines._serializers import Serializer, SerializerRegistry
+from shipyard.pipelines._step import Resources, Step, StepContext, step
 
 __all__ = [
     "CacheEntry",

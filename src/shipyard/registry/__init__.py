@@ -4,10 +4,10 @@ Builds on ``tracking`` (a version comes from a run's logged package) and ``model
 (packages are loaded to measure latency gates). Public names are re-exported here.
 """
 
-from shipyard.registry import codec
-from shipyard.registry.backend import RegistryStore
-from shipyard.registry.entities import AuditEvent, ModelVersion, RegisteredModel
-from shipyard.registry.policy import (
+from shipyard.registry import _codec as codec
+from shipyard.registry._backend import RegistryStore
+from shipyard.registry._entities import AuditEvent, ModelVersion, RegisteredModel
+from shipyard.registry._policy import (
     BeatsHolder,
     CheckResult,
     CompatibleSignature,
@@ -16,7 +16,7 @@ from shipyard.registry.policy import (
     MinMetric,
     PromotionPolicy,
 )
-from shipyard.registry.uri import ModelRef, parse_model_uri
+from shipyard.registry._uri import ModelRef, parse_model_uri
 
 __all__ = [
     "AuditEvent",

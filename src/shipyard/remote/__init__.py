@@ -1,8 +1,8 @@
 """Clients of a remote ``shipyard server``: the same interfaces as the local stores, over HTTP."""
 
-from shipyard.remote.datasets import RemoteDatasetStore
-from shipyard.remote.http import HttpTransport
-from shipyard.remote.registry import RemoteRegistryStore
-from shipyard.remote.tracking import RemoteTrackingStore
+from shipyard.remote._datasets import RemoteDatasetStore
+from shipyard.remote._http import HttpTransport
+from shipyard.remote._registry import RemoteRegistryStore
+from shipyard.remote._tracking import RemoteTrackingStore
 
 __all__ = ["HttpTransport", "RemoteDatasetStore", "RemoteRegistryStore", "RemoteTrackingStore"]

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shipyard.serving.batcher import AdaptiveBatcher
-from shipyard.serving.config import (
+from shipyard.serving._batcher import AdaptiveBatcher
+from shipyard.serving._config import (
     BatchingConfig,
     InferenceLogConfig,
     ModelConfig,
@@ -34,9 +34,9 @@ from shipyard.serving.config import (
     load_serve_config,
     make_serve_config,
 )
-from shipyard.serving.errors import InferenceTimeout, MalformedRequest, ModelFailed, Overloaded, PayloadTooLarge
-from shipyard.serving.features import FeatureLookup, FeatureLookupFactory
-from shipyard.serving.service import Backend, Prediction, ServingService
+from shipyard.serving._errors import InferenceTimeout, MalformedRequest, ModelFailed, Overloaded, PayloadTooLarge
+from shipyard.serving._features import FeatureLookup, FeatureLookupFactory
+from shipyard.serving._service import Backend, Prediction, ServingService
 
 __all__ = [
     "AdaptiveBatcher",
@@ -64,9 +64,9 @@ __all__ = [
 
 
 def create_app(config: ServeConfig, backend: Backend, **options: Any) -> Any:
-    """The ASGI app for ``config`` in this process (see :func:`shipyard.serving.worker.create_app`)."""
-    from shipyard.serving.worker import create_app as _create_app
-    from shipyard.serving.worker import secured
+    """The ASGI app for ``config`` in this process (see :func:`shipyard.serving._worker.create_app`)."""
+    from shipyard.serving._worker import create_app as _create_app
+    from shipyard.serving._worker import secured
 
     return secured(_create_app(config, backend, **options), config)
 
@@ -78,10 +78,10 @@ def run(config: ServeConfig, backend_factory: Callable[[], Backend], *,
     ``backend_factory`` is called in each worker to open its stores; it must be
     picklable (``functools.partial(shipyard.Client, config)``), and so must
     ``features``, called in a worker that serves a model declaring features
-    (``shipyard.client.process.ProcessClient(config).feature_lookup``, which shares
+    (``shipyard.client._process.ProcessClient(config).feature_lookup``, which shares
     the worker's client when ``backend_factory`` is the same object's ``client``).
     Returns the exit status.
     """
-    from shipyard.serving.supervisor import Supervisor
+    from shipyard.serving._supervisor import Supervisor
 
     return Supervisor(config, backend_factory, features).run(on_ready)

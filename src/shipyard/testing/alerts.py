@@ -4,7 +4,7 @@ Subclass :class:`AlertsConformance` and provide three fixtures: ``webhook``, a r
 :class:`WebhookReceiver`; ``alert_client``, a :class:`~shipyard.client.Client`
 whose evaluating side (itself when embedded, its server when remote) has a webhook
 notifier named ``hook`` posting to that receiver; and ``rule_store``, the
-:class:`~shipyard.alerting.backend.AlertStore` that evaluating side reads,
+:class:`~shipyard.alerting._backend.AlertStore` that evaluating side reads,
 written to directly (as by a rule stored before a notifier left the configuration).
 Points go in through the client's monitor store, rules and evaluation through the
 client, and notifications arrive over real HTTP: the suite pins the whole path, on
@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.alerting.rules import parse_rule
-from shipyard.alerting.series import Point
+from shipyard.alerting import Point, parse_rule
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
 
 __all__ = ["HOUR", "T0", "AlertsConformance", "WebhookReceiver", "points", "webhook_receiver"]

@@ -1,8 +1,8 @@
-"""Conformance suite for :class:`~shipyard.datasets.backend.DatasetStore` implementations.
+"""Conformance suite for :class:`~shipyard.datasets._backend.DatasetStore` implementations.
 
 Subclass :class:`DatasetStoreConformance` and provide a ``stores`` fixture giving
 ``(tracking_store, dataset_store)`` over the same backend. Registration goes
-through :func:`~shipyard.datasets.registration.register_version`, the pipeline every
+through :func:`~shipyard.datasets._registration.register_version`, the pipeline every
 client uses, so the suite pins the whole contract: content addressing, dedup,
 references, clean refusal of bad input, lineage.
 """
@@ -17,9 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from shipyard.datasets import DatasetStore, content_hash
-from shipyard.datasets.handle import DatasetHandle
-from shipyard.datasets.registration import register_version
+from shipyard.datasets import DatasetHandle, DatasetStore, content_hash, register_version
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.tracking import TrackingStore
 

@@ -15,10 +15,8 @@ import pyarrow as pa
 import pytest
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
-from shipyard.features.definitions import Entity, FeatureView, OnDemandFeatureView, RequestField
-from shipyard.features.online.base import OnlineStore, encode_key
-from shipyard.features.registry import FeatureRegistry
-from shipyard.features.sources import ParquetSource
+from shipyard.features import Entity, FeatureRegistry, FeatureView, OnDemandFeatureView, ParquetSource, RequestField
+from shipyard.features.online import OnlineStore, encode_key
 
 __all__ = ["FeatureRegistryConformance", "OnlineStoreConformance", "double_spend", "rows", "user_view"]
 

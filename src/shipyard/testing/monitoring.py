@@ -1,4 +1,4 @@
-"""Conformance suite for :class:`~shipyard.monitoring.backend.MonitorStore` implementations.
+"""Conformance suite for :class:`~shipyard.monitoring._backend.MonitorStore` implementations.
 
 Subclass :class:`MonitorStoreConformance` and provide a ``monitor_store`` fixture. The
 suite pins the contract the monitor runner and the Prometheus exporter rely on:
@@ -14,10 +14,10 @@ import time
 import pandas as pd
 import pytest
 
-from shipyard.alerting.series import Point
+from shipyard.alerting import Point
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from shipyard.monitoring.backend import MonitorStore
-from shipyard.monitoring.entities import Monitor, MonitorWindow
+from shipyard.monitoring._backend import MonitorStore
+from shipyard.monitoring._entities import Monitor, MonitorWindow
 
 __all__ = ["MonitorStoreConformance"]
 

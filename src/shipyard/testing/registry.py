@@ -1,4 +1,4 @@
-"""Conformance suite for :class:`~shipyard.registry.backend.RegistryStore` implementations.
+"""Conformance suite for :class:`~shipyard.registry._backend.RegistryStore` implementations.
 
 Subclass :class:`RegistryStoreConformance` and provide a ``stores`` fixture giving
 ``(tracking_store, registry_store)`` over the same backend.

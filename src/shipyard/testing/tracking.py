@@ -1,4 +1,4 @@
-"""Conformance suite for :class:`~shipyard.tracking.backend.TrackingStore` implementations.
+"""Conformance suite for :class:`~shipyard.tracking._backend.TrackingStore` implementations.
 
 Subclass :class:`TrackingStoreConformance` in a test module and provide a
 ``tracking_store`` fixture; every backend (SQLite, PostgreSQL, the HTTP client

@@ -3,9 +3,9 @@
 Imports the storage layer and the base layer only. Public names are re-exported here.
 """
 
-from shipyard.tracking.backend import TrackingStore
-from shipyard.tracking.compare import RunComparison, compare_runs
-from shipyard.tracking.entities import (
+from shipyard.tracking._backend import TrackingStore
+from shipyard.tracking._compare import RunComparison, compare_runs
+from shipyard.tracking._entities import (
     ArtifactInfo,
     Experiment,
     LogBatch,
@@ -18,9 +18,9 @@ from shipyard.tracking.entities import (
     validate_key,
     validate_run_id,
 )
-from shipyard.tracking.environment import capture_environment
-from shipyard.tracking.records import RunRecord
-from shipyard.tracking.writer import BatchWriter
+from shipyard.tracking._environment import capture_environment
+from shipyard.tracking._records import RunRecord
+from shipyard.tracking._writer import BatchWriter
 
 __all__ = [
     "ArtifactInfo",

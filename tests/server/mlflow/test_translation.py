@@ -14,12 +14,12 @@ from shipyard.errors import (
     Unavailable,
 )
 from shipyard.server.mlflow import route_path
-from shipyard.server.mlflow.artifacts import Location, children, locate
-from shipyard.server.mlflow.errors import STATUS_BY_CODE, code_for
-from shipyard.server.mlflow.filters import Clause, matches, parse, sort_key
-from shipyard.server.mlflow.logged_models import status_name
-from shipyard.server.mlflow.routing import Routes
-from shipyard.server.mlflow.runs import rewrite_search_text
+from shipyard.server.mlflow._artifacts import Location, children, locate
+from shipyard.server.mlflow._errors import STATUS_BY_CODE, code_for
+from shipyard.server.mlflow._filters import Clause, matches, parse, sort_key
+from shipyard.server.mlflow._logged_models import status_name
+from shipyard.server.mlflow._routing import Routes
+from shipyard.server.mlflow._runs import rewrite_search_text
 from shipyard.tracking import ArtifactInfo
 
 RUN = "0123456789abcdef0123456789abcdef"

@@ -15,15 +15,15 @@ from shipyard._lazy import lazy_exports
 from shipyard.errors import ConfigError
 
 if TYPE_CHECKING:
-    from shipyard.features.online.base import OnlineRows, OnlineStore, encode_key
-    from shipyard.features.online.redis import RedisOnlineStore
-    from shipyard.features.online.sqlite import SqliteOnlineStore
+    from shipyard.features.online._base import OnlineRows, OnlineStore, encode_key
+    from shipyard.features.online._redis import RedisOnlineStore
+    from shipyard.features.online._sqlite import SqliteOnlineStore
 
 __all__ = ["OnlineRows", "OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "encode_key",
            "open_online_store"]
 
-_WHERE = {"OnlineRows": "base", "OnlineStore": "base", "encode_key": "base",
-          "RedisOnlineStore": "redis", "SqliteOnlineStore": "sqlite"}
+_WHERE = {"OnlineRows": "_base", "OnlineStore": "_base", "encode_key": "_base",
+          "RedisOnlineStore": "_redis", "SqliteOnlineStore": "_sqlite"}
 
 
 def open_online_store(setting: str | None, home: Path) -> OnlineStore:
@@ -31,15 +31,15 @@ def open_online_store(setting: str | None, home: Path) -> OnlineStore:
     or ``redis://host:port/db[?prefix=name]`` (also ``rediss://``, ``unix://``)."""
     setting = (setting or "sqlite").strip()
     if setting == "sqlite":
-        from shipyard.features.online.sqlite import SqliteOnlineStore
+        from shipyard.features.online._sqlite import SqliteOnlineStore
 
         return SqliteOnlineStore(Path(home).absolute() / "online.db")
     if setting.startswith("sqlite:///"):
-        from shipyard.features.online.sqlite import SqliteOnlineStore
+        from shipyard.features.online._sqlite import SqliteOnlineStore
 
         return SqliteOnlineStore(setting.removeprefix("sqlite:///"))
     if setting.startswith(("redis://", "rediss://", "unix://")):
-        from shipyard.features.online.redis import RedisOnlineStore
+        from shipyard.features.online._redis import RedisOnlineStore
 
         return RedisOnlineStore(setting)
     raise ConfigError(f"online_store must be 'sqlite', 'sqlite:///path' or 'redis://…', got {setting!r}",

@@ -20,13 +20,13 @@ from types import MappingProxyType
 from typing import Any
 
 from shipyard.errors import InvalidInput
-from shipyard.models.flavors.base import Flavor, Predictor
-from shipyard.models.flavors.lightgbm import LightGBMFlavor
-from shipyard.models.flavors.onnx import OnnxFlavor
-from shipyard.models.flavors.python import PythonFlavor, PythonModelContext
-from shipyard.models.flavors.sklearn import SklearnFlavor
-from shipyard.models.flavors.torch import TorchFlavor
-from shipyard.models.flavors.xgboost import XGBoostFlavor
+from shipyard.models.flavors._base import Flavor, Predictor
+from shipyard.models.flavors._lightgbm import LightGBMFlavor
+from shipyard.models.flavors._onnx import OnnxFlavor
+from shipyard.models.flavors._python import PythonFlavor, PythonModelContext
+from shipyard.models.flavors._sklearn import SklearnFlavor
+from shipyard.models.flavors._torch import TorchFlavor
+from shipyard.models.flavors._xgboost import XGBoostFlavor
 
 __all__ = ["ENTRY_POINT_GROUP", "Flavor", "Predictor", "PythonModelContext", "flavor_for_model", "get_flavor"]
 

@@ -27,9 +27,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shipyard.server.mlflow import artifacts, experiments, logged_model_routes, registry, runs
-from shipyard.server.mlflow.errors import endpoint_not_found, response_for
-from shipyard.server.mlflow.routing import Routes
+from shipyard.server.mlflow import _artifacts as artifacts
+from shipyard.server.mlflow import _experiments as experiments
+from shipyard.server.mlflow import _logged_model_routes as logged_model_routes
+from shipyard.server.mlflow import _registry as registry
+from shipyard.server.mlflow import _runs as runs
+from shipyard.server.mlflow._errors import endpoint_not_found, response_for
+from shipyard.server.mlflow._routing import Routes
 
 __all__ = ["PREFIXES", "ROUTES", "MlflowApi"]
 

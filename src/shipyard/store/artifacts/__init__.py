@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
-from shipyard.store.artifacts.base import (
+from shipyard.store.artifacts._base import (
     ArtifactStore,
     ObjectReader,
     ObjectRef,
@@ -26,7 +26,7 @@ from shipyard.store.artifacts.base import (
 )
 
 if TYPE_CHECKING:
-    from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
+    from shipyard.store.artifacts._fsspec_store import FsspecArtifactStore
 
 __all__ = [
     "ArtifactStore",
@@ -50,7 +50,7 @@ def open_artifact_store(uri: str, *, s3_endpoint_url: str | None = None) -> Arti
     from urllib.parse import urlsplit
     from urllib.request import url2pathname
 
-    from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
+    from shipyard.store.artifacts._fsspec_store import FsspecArtifactStore
 
     if not isinstance(uri, str) or not uri:
         raise InvalidInput(f"artifact store URI must be a non-empty string, got {uri!r}", field="uri")
@@ -70,7 +70,7 @@ def __getattr__(name: str) -> Any:
     # The fsspec store (and fsspec itself) loads on first use: importing this package for
     # its interface and path checks, as ``import shipyard`` does, stays cheap.
     if name == "FsspecArtifactStore":
-        from shipyard.store.artifacts.fsspec_store import FsspecArtifactStore
+        from shipyard.store.artifacts._fsspec_store import FsspecArtifactStore
 
         return FsspecArtifactStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by ``shipyard.store.migrate``."""
+"""Alembic environment: runs on the connection handed over by ``shipyard.store._migrate``."""
 
 from alembic import context
 

@@ -1,0 +1,68 @@
+"""The ``shipyard server`` application: assembles the routers over one Client's stores."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from shipyard.client import Client
+from shipyard.config import Config
+from shipyard.errors import ConfigError
+from shipyard.server import _alerts as alerts
+from shipyard.server import _datasets as datasets
+from shipyard.server import _docs as docs
+from shipyard.server import _features as features
+from shipyard.server import _metrics as metrics
+from shipyard.server import _monitoring as monitoring
+from shipyard.server import _registry as registry
+from shipyard.server import _tracking as tracking
+from shipyard.server import mlflow
+from shipyard.server._auth import TokenAuthMiddleware
+from shipyard.server._errors import install_error_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Config | None = None, *, client: Client | None = None) -> FastAPI:
+    """Build the REST API. The server always works on the stores directly.
+
+    A ``config`` with ``url`` set is refused: a server that forwarded to another
+    server would hide where the data lives. ``/`` is a landing page and ``/docs``
+    the API documentation (Swagger UI). With ``config.token`` set, every request
+    but ``/api/v1/health`` and those pages needs ``Authorization: Bearer <token>``.
+    """
+    client = client or Client(config)
+    if client.config.url:
+        raise ConfigError("the server needs direct store access: unset SHIPYARD_URL", field="url")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        app.state.tracking = client.tracking_store  # opens and migrates the database once
+        app.state.registry = client.registry_store
+        app.state.artifacts = client.registry_store.artifacts  # type: ignore[attr-defined]
+        app.state.datasets = client.dataset_store
+        app.state.features = client.feature_store
+        app.state.monitoring = client.monitor_store
+        app.state.alerts = client.alert_store
+        app.state.alert_engine = client.alert_engine()  # notifiers from the server's config
+        app.state.metrics = metrics.create_registry(client)
+        yield
+        client.close()
+
+    # The documentation page is served from vendored assets (server/docs.py), not a CDN.
+    app = FastAPI(title="Shipyard", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+    app.include_router(docs.router)
+    app.include_router(tracking.router)
+    app.include_router(registry.router)
+    app.include_router(datasets.router)
+    app.include_router(features.router)
+    app.include_router(monitoring.router)
+    app.include_router(alerts.router)
+    app.include_router(metrics.router)
+    app.add_middleware(mlflow.MlflowApi)  # MLflow's REST API, served before FastAPI routing
+    if client.config.token:
+        app.add_middleware(TokenAuthMiddleware, token=client.config.token)
+    return app

@@ -1,0 +1,197 @@
+"""Monitoring endpoints: ``/api/v1/monitors`` and ``/api/v1/monitoring/{series,labels}``.
+
+A thin skin over a :class:`~shipyard.monitoring._backend.MonitorStore`: monitors are
+computed by the clients (``shipyard monitor run``, the scheduler), which commit each
+window's results here in one request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from shipyard.errors import InvalidInput
+from shipyard.monitoring import _codec as codec
+from shipyard.monitoring._backend import MonitorStore
+
+__all__ = ["router"]
+
+router = APIRouter()
+_MONITORS = "/api/v1/monitors"
+_API = "/api/v1/monitoring"
+_MAX_ITEMS = 100_000
+
+
+def _store(request: Request) -> MonitorStore:
+    store: MonitorStore = request.app.state.monitoring
+    return store
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not JSON: {exc}", field="body") from None
+
+
+def _int_or_none(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"{field} must be an integer or null, got {value!r}", field=field)
+    return value
+
+
+def _list(data: Any, key: str) -> list[Any]:
+    items = data.get(key, []) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InvalidInput(f"{key} must be a list", field=key)
+    if len(items) > _MAX_ITEMS:
+        raise InvalidInput(f"at most {_MAX_ITEMS} {key} per request", field=key)
+    return items
+
+
+# -- monitors ---------------------------------------------------------------------------
+
+
+@router.get(_MONITORS)
+def list_monitors(request: Request) -> Response:
+    return _json({"items": [codec.monitor_to_json(m) for m in _store(request).list_monitors()]})
+
+
+@router.post(_MONITORS)
+async def create_monitor(request: Request) -> Response:
+    monitor = codec.monitor_from_json(await _body(request))
+    created = await run_in_threadpool(_store(request).create_monitor, monitor)
+    return _json(codec.monitor_to_json(created), 201)
+
+
+@router.get(_MONITORS + "/{name}")
+def get_monitor(name: str, request: Request) -> Response:
+    return _json(codec.monitor_to_json(_store(request).get_monitor(name)))
+
+
+@router.delete(_MONITORS + "/{name}")
+def delete_monitor(name: str, request: Request) -> Response:
+    _store(request).delete_monitor(name)
+    return _json({})
+
+
+@router.post(_MONITORS + "/{name}/commit")
+async def commit(name: str, request: Request) -> Response:
+    data = await _body(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("body must be an object", field="body")
+    expect = data.get("expect")
+    if not isinstance(expect, list) or len(expect) != 2:
+        raise InvalidInput("expect must be [cursor, label_watermark]", field="expect")
+    windows = [codec.window_from_json(w) for w in _list(data, "windows")]
+    points = [codec.point_from_json(p) for p in _list(data, "points")]
+    monitor = await run_in_threadpool(
+        _store(request).commit, name,
+        expect=(_int_or_none(expect[0], "expect"), _int_or_none(expect[1], "expect")), windows=windows,
+        points=points, cursor=_int_or_none(data.get("cursor"), "cursor"),
+        label_watermark=_int_or_none(data.get("label_watermark"), "label_watermark"))
+    return _json(codec.monitor_to_json(monitor))
+
+
+@router.get(_MONITORS + "/{name}/windows")
+def list_windows(name: str, request: Request, since_ms: int | None = None, until_ms: int | None = None,
+                 profiles: bool = False) -> Response:
+    windows = _store(request).list_windows(name, since_ms=since_ms, until_ms=until_ms, profiles=profiles)
+    return _json({"items": [codec.window_to_json(w) for w in windows]})
+
+
+# -- series -----------------------------------------------------------------------------
+
+
+@router.get(_API + "/series")
+def query_points(request: Request, monitor: str | None = None, series: str | None = None,
+                 since_ms: int | None = None, until_ms: int | None = None,
+                 labels: str | None = Query(default=None, max_length=4096)) -> Response:
+    wanted = None
+    if labels:
+        try:
+            wanted = orjson.loads(labels)
+        except orjson.JSONDecodeError:
+            wanted = None
+        if not isinstance(wanted, dict) or not all(isinstance(v, str) for v in wanted.values()):
+            raise InvalidInput('labels must be a JSON object of strings, e.g. {"feature":"age"}', field="labels")
+    points = _store(request).query_points(monitor, series, since_ms=since_ms, until_ms=until_ms, labels=wanted)
+    return _json({"items": [codec.point_to_json(p) for p in points]})
+
+
+@router.get(_API + "/series/latest")
+def latest_points(request: Request, monitor: str | None = None) -> Response:
+    return _json({"items": [codec.point_to_json(p) for p in _store(request).latest_points(monitor)]})
+
+
+@router.post(_API + "/series")
+async def write_points(request: Request) -> Response:
+    points = [codec.point_from_json(p) for p in _list(await _body(request), "points")]
+    await run_in_threadpool(_store(request).write_points, points)
+    return _json({"stored": len(points)})
+
+
+# -- labels -----------------------------------------------------------------------------
+
+
+@router.post(_API + "/labels")
+async def put_labels(request: Request) -> Response:
+    data = await _body(request)
+    if isinstance(data, dict) and any(isinstance(v, list) and len(v) > _MAX_ITEMS for v in data.values()):
+        raise InvalidInput(f"at most {_MAX_ITEMS} labels per request", field="labels")
+    frame = codec.labels_from_json(data)
+    stored = await run_in_threadpool(_store(request).put_labels, frame)
+    return _json({"stored": stored})
+
+
+@router.post(_API + "/labels/query")
+async def query_labels(request: Request) -> Response:
+    data = await _body(request)
+    if not isinstance(data, dict) or not isinstance(data.get("model"), str):
+        raise InvalidInput("give the model whose labels to read", field="model")
+    ids = data.get("request_ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise InvalidInput("request_ids must be a list of strings", field="request_ids")
+    frame = await run_in_threadpool(_store(request).get_labels, data["model"],
+                                    arrived_after=_int_or_none(data.get("arrived_after"), "arrived_after"),
+                                    request_ids=ids)
+    return _json(codec.labels_to_json(frame))
+
+
+# -- segment index ----------------------------------------------------------------------
+
+
+@router.post(_API + "/segments/query")
+async def segment_spans(request: Request) -> Response:
+    digests = _list(await _body(request), "digests")
+    if not all(isinstance(d, str) for d in digests):
+        raise InvalidInput("digests must be strings", field="digests")
+    spans = await run_in_threadpool(_store(request).segment_spans, digests)
+    return _json({"spans": {d: list(v) for d, v in spans.items()}})
+
+
+@router.post(_API + "/segments")
+async def record_segment_spans(request: Request) -> Response:
+    data = await _body(request)
+    spans = data.get("spans") if isinstance(data, dict) else None
+    if not isinstance(spans, dict) or len(spans) > _MAX_ITEMS:
+        raise InvalidInput(f"spans must map at most {_MAX_ITEMS} digests to [first_ms, last_ms, rows]", field="spans")
+    checked: dict[str, tuple[int, int, int]] = {}
+    for digest, span in spans.items():
+        if not (isinstance(digest, str) and len(digest) == 64 and isinstance(span, list) and len(span) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in span)):
+            raise InvalidInput(f"malformed span for {digest!r}: give a sha256 and [first_ms, last_ms, rows]",
+                               field="spans")
+        checked[digest] = (span[0], span[1], span[2])
+    await run_in_threadpool(_store(request).record_segment_spans, checked)
+    return _json({"stored": len(checked)})

@@ -1,0 +1,211 @@
+"""Model registry endpoints under ``/api/v1/registry``: a thin skin over a RegistryStore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response, StreamingResponse
+
+from shipyard.registry import RegistryStore, codec
+from shipyard.tracking import Page
+from shipyard.tracking._codec import artifact_to_json
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/registry")
+
+
+def _store(request: Request) -> RegistryStore:
+    store: RegistryStore = request.app.state.registry
+    return store
+
+
+def _json(data: Any) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+def _page(page: Page) -> Response:
+    out: dict[str, Any] = {"items": [codec.to_json(x) for x in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return _json(out)
+
+
+class ModelCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=256)
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    actor: str | None = None
+
+
+class Description(BaseModel):
+    description: str | None = None
+    actor: str | None = None
+
+
+class TagValue(BaseModel):
+    value: str
+
+
+class VersionCreate(BaseModel):
+    source: str = Field(min_length=1)
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    actor: str | None = None
+
+
+class AliasSet(BaseModel):
+    version: int = Field(ge=1)
+    reason: str | None = None
+    force: bool = False
+    actor: str | None = None
+
+
+class Reason(BaseModel):
+    reason: str | None = None
+    actor: str | None = None
+
+
+class PolicySet(BaseModel):
+    policy: dict[str, Any] | None
+    reason: str | None = None
+    actor: str | None = None
+
+
+@router.get("/generation")
+def generation(request: Request) -> Response:
+    return _json({"generation": _store(request).generation()})
+
+
+@router.get("/resolve")
+def resolve(request: Request, uri: str = Query(min_length=1)) -> Response:
+    return _json(codec.to_json(_store(request).resolve(uri)))
+
+
+@router.get("/lineage")
+def lineage(request: Request, type: str = Query(min_length=1), id: str = Query(min_length=1),
+            max_depth: int = Query(default=10, ge=1, le=100)) -> Response:
+    return _json(_store(request).lineage(type, id, max_depth).to_json())
+
+
+@router.post("/models")
+def create_model(body: ModelCreate, request: Request) -> Response:
+    model = _store(request).create_registered_model(body.name, body.description, body.tags, body.actor)
+    return _json(codec.to_json(model))
+
+
+@router.get("/models")
+def search_models(request: Request, name_like: str | None = None, max_results: int = Query(100, ge=1, le=10_000),
+                  page_token: str | None = None) -> Response:
+    return _page(_store(request).search_registered_models(name_like, max_results, page_token))
+
+
+@router.get("/models/{name}")
+def get_model(name: str, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).get_registered_model(name)))
+
+
+@router.patch("/models/{name}")
+def update_model(name: str, body: Description, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).update_registered_model(name, body.description, body.actor)))
+
+
+@router.put("/models/{name}/tags/{key:path}")
+def set_model_tag(name: str, key: str, body: TagValue, request: Request) -> Response:
+    _store(request).set_registered_model_tag(name, key, body.value)
+    return _json({})
+
+
+@router.delete("/models/{name}")
+def delete_model(name: str, request: Request, reason: str | None = None, actor: str | None = None) -> Response:
+    _store(request).delete_registered_model(name, actor, reason)
+    return _json({})
+
+
+@router.post("/models/{name}/versions")
+def create_version(name: str, body: VersionCreate, request: Request) -> Response:
+    version = _store(request).create_model_version(name, body.source, body.description, body.tags, body.actor)
+    return _json(codec.to_json(version))
+
+
+@router.get("/versions")
+def search_versions(request: Request, name: str | None = None, run_id: str | None = None,
+                    max_results: int = Query(100, ge=1, le=10_000), page_token: str | None = None) -> Response:
+    return _page(_store(request).search_model_versions(name, run_id, max_results, page_token))
+
+
+@router.get("/models/{name}/versions/{version}")
+def get_version(name: str, version: int, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).get_model_version(name, version)))
+
+
+@router.patch("/models/{name}/versions/{version}")
+def update_version(name: str, version: int, body: Description, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).update_model_version(name, version, body.description, body.actor)))
+
+
+@router.put("/models/{name}/versions/{version}/tags/{key:path}")
+def set_version_tag(name: str, version: int, key: str, body: TagValue, request: Request) -> Response:
+    _store(request).set_model_version_tag(name, version, key, body.value)
+    return _json({})
+
+
+@router.delete("/models/{name}/versions/{version}")
+def delete_version(name: str, version: int, request: Request, reason: str | None = None,
+                   actor: str | None = None) -> Response:
+    _store(request).delete_model_version(name, version, actor, reason)
+    return _json({})
+
+
+@router.get("/models/{name}/versions/{version}/files")
+def list_files(name: str, version: int, request: Request) -> Response:
+    return _json({"items": [artifact_to_json(f) for f in _store(request).list_version_files(name, version)]})
+
+
+@router.get("/models/{name}/versions/{version}/files/{path:path}")
+def download_file(name: str, version: int, path: str, request: Request) -> Response:
+    store = _store(request)
+    files = {f.path: f for f in store.list_version_files(name, version)}
+    if path not in files:
+        from shipyard.errors import NotFound
+
+        raise NotFound(f"model version {name}/{version} has no file {path!r}", resource="file", path=path)
+    chunks = request.app.state.artifacts.open(files[path].digest)
+    return StreamingResponse(chunks, media_type="application/octet-stream",
+                             headers={"x-shipyard-digest": files[path].digest})
+
+
+@router.get("/models/{name}/aliases/{alias}")
+def get_alias(name: str, alias: str, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).get_version_by_alias(name, alias)))
+
+
+@router.put("/models/{name}/aliases/{alias}")
+def set_alias(name: str, alias: str, body: AliasSet, request: Request) -> Response:
+    version = _store(request).set_alias(name, alias, body.version, body.actor, body.reason, body.force)
+    return _json(codec.to_json(version))
+
+
+@router.delete("/models/{name}/aliases/{alias}")
+def delete_alias(name: str, alias: str, request: Request, reason: str | None = None,
+                 actor: str | None = None) -> Response:
+    _store(request).delete_alias(name, alias, actor, reason)
+    return _json({})
+
+
+@router.post("/models/{name}/aliases/{alias}/rollback")
+def rollback(name: str, alias: str, body: Reason, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).rollback(name, alias, body.actor, body.reason)))
+
+
+@router.put("/models/{name}/policy")
+def set_policy(name: str, body: PolicySet, request: Request) -> Response:
+    return _json(codec.to_json(_store(request).set_policy(name, body.policy, body.actor, body.reason)))
+
+
+@router.get("/models/{name}/history")
+def history(name: str, request: Request) -> Response:
+    return _json({"items": [codec.to_json(e) for e in _store(request).history(name)]})

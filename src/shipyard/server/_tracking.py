@@ -1,0 +1,228 @@
+"""Tracking endpoints under ``/api/v1``: a thin HTTP skin over a TrackingStore.
+
+No business logic lives here: each handler parses its request, calls the store
+and encodes the answer. Errors travel as Shipyard exceptions to ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import partial
+from typing import Any, BinaryIO, cast
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from shipyard.errors import InvalidInput
+from shipyard.tracking import RunStatus, TrackingStore, validate_key, validate_run_id
+from shipyard.tracking import _codec as codec
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _store(request: Request) -> TrackingStore:
+    store: TrackingStore = request.app.state.tracking
+    return store
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+class ExperimentCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=256)
+    tags: dict[str, str] | None = None
+    artifact_location: str | None = Field(default=None, max_length=1024)
+
+
+class ExperimentUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    lifecycle_stage: str | None = None
+
+
+class TagValue(BaseModel):
+    value: str
+
+
+class RunCreate(BaseModel):
+    experiment_id: str
+    name: str | None = Field(default=None, max_length=256)
+    start_time: int | None = None
+    tags: dict[str, str] | None = None
+    parent_run_id: str | None = None
+    user: str | None = Field(default=None, max_length=256)
+    environment: dict[str, Any] | None = None
+    run_id: str | None = None
+
+
+class RunUpdate(BaseModel):
+    status: RunStatus | None = None
+    end_time: int | None = None
+    name: str | None = Field(default=None, max_length=256)
+    lifecycle_stage: str | None = None
+    environment: dict[str, Any] | None = None
+
+
+class RunSearch(BaseModel):
+    experiment_ids: list[str]
+    filter: str | None = None
+    order_by: list[str] | None = None
+    max_results: int = Field(default=1000, ge=1, le=50_000)
+    page_token: str | None = None
+    include_deleted: bool = False
+
+
+@router.get("/health")
+def health() -> Response:
+    return _json({"status": "ok"})
+
+
+@router.post("/experiments")
+def create_experiment(body: ExperimentCreate, request: Request) -> Response:
+    exp = _store(request).create_experiment(body.name, body.tags, body.artifact_location)
+    return _json(codec.experiment_to_json(exp))
+
+
+@router.get("/experiments")
+def list_experiments(request: Request, include_deleted: bool = False) -> Response:
+    exps = _store(request).list_experiments(include_deleted)
+    return _json({"items": [codec.experiment_to_json(e) for e in exps]})
+
+
+@router.get("/experiments/by-name")
+def get_experiment_by_name(request: Request, name: str = Query(min_length=1)) -> Response:
+    return _json(codec.experiment_to_json(_store(request).get_experiment_by_name(name)))
+
+
+@router.get("/experiments/{experiment_id}")
+def get_experiment(experiment_id: str, request: Request) -> Response:
+    return _json(codec.experiment_to_json(_store(request).get_experiment(experiment_id)))
+
+
+@router.patch("/experiments/{experiment_id}")
+def update_experiment(experiment_id: str, body: ExperimentUpdate, request: Request) -> Response:
+    exp = _store(request).update_experiment(
+        experiment_id, name=body.name, lifecycle_stage=body.lifecycle_stage
+    )
+    return _json(codec.experiment_to_json(exp))
+
+
+@router.put("/experiments/{experiment_id}/tags/{key:path}")
+def set_experiment_tag(experiment_id: str, key: str, body: TagValue, request: Request) -> Response:
+    _store(request).set_experiment_tag(experiment_id, key, body.value)
+    return _json({})
+
+
+@router.post("/runs")
+def create_run(body: RunCreate, request: Request) -> Response:
+    run = _store(request).create_run(
+        body.experiment_id, name=body.name, start_time=body.start_time, tags=body.tags,
+        parent_run_id=body.parent_run_id, user=body.user, environment=body.environment,
+        run_id=body.run_id,
+    )
+    return _json(codec.run_to_json(run))
+
+
+@router.post("/runs/search")
+def search_runs(body: RunSearch, request: Request) -> Response:
+    page = _store(request).search_runs(
+        body.experiment_ids, body.filter, body.order_by, body.max_results, body.page_token,
+        body.include_deleted,
+    )
+    return _json(codec.page_to_json(page, codec.run_to_json))
+
+
+@router.post("/runs/log-batch")
+async def log_batch(request: Request) -> Response:
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}", field="body") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("body must be a JSON object", field="body")
+    batch = codec.batch_from_json(data)
+    for run_id in batch.run_ids():
+        validate_run_id(run_id)
+    for key in {m[1] for m in batch.metrics} | {p[1] for p in batch.params} | {t[1] for t in batch.tags}:
+        validate_key(key)
+    allow_finished = request.query_params.get("allow_finished", "false").lower() == "true"
+    await run_in_threadpool(partial(_store(request).log_batch, batch, allow_finished=allow_finished))
+    return _json({})
+
+
+@router.post("/runs/record")
+async def record_runs(request: Request) -> Response:
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}", field="body") from None
+    records = codec.records_from_json(data)
+    ids = await run_in_threadpool(_store(request).record_runs, records)
+    return _json({"run_ids": ids})
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: str, request: Request) -> Response:
+    return _json(codec.run_to_json(_store(request).get_run(run_id)))
+
+
+@router.patch("/runs/{run_id}")
+def update_run(run_id: str, body: RunUpdate, request: Request) -> Response:
+    run = _store(request).update_run(
+        run_id, status=body.status, end_time=body.end_time, name=body.name,
+        lifecycle_stage=body.lifecycle_stage, environment=body.environment,
+    )
+    return _json(codec.run_to_json(run))
+
+
+@router.delete("/runs/{run_id}/tags/{key:path}")
+def delete_tag(run_id: str, key: str, request: Request) -> Response:
+    _store(request).delete_tag(run_id, key)
+    return _json({})
+
+
+@router.get("/runs/{run_id}/metric-history")
+def metric_history(
+    run_id: str,
+    request: Request,
+    key: str = Query(min_length=1),
+    max_points: int | None = Query(default=None, ge=2),
+    page_token: str | None = None,
+    max_results: int | None = Query(default=None, ge=1),
+) -> Response:
+    page = _store(request).get_metric_history(run_id, key, max_points, page_token, max_results)
+    return _json(codec.page_to_json(page, codec.metric_to_json))
+
+
+@router.get("/runs/{run_id}/artifacts")
+def list_artifacts(run_id: str, request: Request, prefix: str = "") -> Response:
+    infos = _store(request).list_artifacts(run_id, prefix)
+    return _json({"items": [codec.artifact_to_json(i) for i in infos]})
+
+
+@router.put("/runs/{run_id}/artifacts/{path:path}")
+async def upload_artifact(run_id: str, path: str, request: Request) -> Response:
+    # Spool the body to disk so an upload of any size never sits whole in memory.
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as tmp:
+        async for chunk in request.stream():
+            tmp.write(chunk)
+        tmp.seek(0)
+        info = await run_in_threadpool(_store(request).log_artifact, run_id, path, cast(BinaryIO, tmp))
+    return _json(codec.artifact_to_json(info))
+
+
+@router.get("/runs/{run_id}/artifacts/{path:path}")
+def download_artifact(run_id: str, path: str, request: Request) -> Response:
+    chunks = _store(request).open_artifact(run_id, path)
+    return StreamingResponse(chunks, media_type="application/octet-stream")
+
+
+@router.delete("/runs/{run_id}/artifacts/{path:path}")
+def delete_artifact(run_id: str, path: str, request: Request) -> Response:
+    _store(request).delete_artifact(run_id, path)
+    return _json({})
