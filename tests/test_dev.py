@@ -29,7 +29,7 @@ def checkout(tmp_path: Path) -> Path:
     (tmp_path / "scripts" / "services.sh").chmod(0o755)
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    for name in ("python", "shipyard"):
+    for name in ("python", "shipyard", "ruff", "mypy", "lint-imports"):
         (bin_dir / name).write_text(RECORDER)
         (bin_dir / name).chmod(0o755)
     return tmp_path

@@ -35,7 +35,11 @@ from shipyard.server.mlflow import _runs as runs
 from shipyard.server.mlflow._errors import endpoint_not_found, response_for
 from shipyard.server.mlflow._routing import Routes
 
-__all__ = ["PREFIXES", "ROUTES", "MlflowApi"]
+__all__ = [
+    "MlflowApi",
+    "PREFIXES",
+    "ROUTES",
+]
 
 PREFIXES = ("/api/2.0/mlflow/", "/api/2.0/mlflow-artifacts/", "/api/3.0/mlflow/")
 
