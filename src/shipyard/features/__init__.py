@@ -29,21 +29,16 @@ from typing import TYPE_CHECKING
 from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from shipyard.features._backend import Applied, FeatureObject, FeatureRegistry, MaterializationState
     from shipyard.features._definitions import Entity, FeatureView, OnDemandFeatureView, RequestField
     from shipyard.features._lookup import OnlineLookup
     from shipyard.features._metrics import FreshnessCollector
     from shipyard.features._offline import HistoricalFeatures
-    from shipyard.features._registry import (
-        Applied,
-        FeatureObject,
-        FeatureRegistry,
-        MaterializationState,
-        SqlFeatureRegistry,
-    )
     from shipyard.features._retrieval import OnlineResponse
     from shipyard.features._skew import SkewReport, check_skew
     from shipyard.features._sources import CsvSource, DataFrameSource, DatasetSource, ParquetSource
     from shipyard.features._sql_source import SqlSource
+    from shipyard.features._sql_store import SqlFeatureRegistry
     from shipyard.features._store import FeatureStore
     from shipyard.features.online import OnlineStore, RedisOnlineStore, SqliteOnlineStore, open_online_store
 
@@ -82,8 +77,8 @@ _WHERE = {
     "HistoricalFeatures": "_offline",
     "OnlineStore": "online", "RedisOnlineStore": "online", "SqliteOnlineStore": "online",
     "open_online_store": "online",
-    "Applied": "_registry", "FeatureObject": "_registry", "FeatureRegistry": "_registry",
-    "MaterializationState": "_registry", "SqlFeatureRegistry": "_registry",
+    "Applied": "_backend", "FeatureObject": "_backend", "FeatureRegistry": "_backend",
+    "MaterializationState": "_backend", "SqlFeatureRegistry": "_sql_store",
     "OnlineResponse": "_retrieval",
     "OnlineLookup": "_lookup",
     "SkewReport": "_skew", "check_skew": "_skew",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
 from shipyard.features._plan import Plan, run_on_demand
-from shipyard.features.online._base import encode_key, key_part
+from shipyard.features.online._backend import encode_key, key_part
 
 if TYPE_CHECKING:
     import pandas as pd

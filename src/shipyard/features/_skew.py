@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.errors import InvalidInput
 from shipyard.features._definitions import FeatureView
-from shipyard.features.online._base import KEY_SEPARATOR, encode_key
+from shipyard.features.online._backend import KEY_SEPARATOR, encode_key
 
 if TYPE_CHECKING:
     from shipyard.features._duck import ViewRelation

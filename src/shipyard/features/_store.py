@@ -31,9 +31,9 @@ from shipyard.errors import ConfigError, InvalidInput, NotFound
 from shipyard.features._definitions import Definition, Entity, FeatureView, OnDemandFeatureView, fingerprint, from_spec
 
 if TYPE_CHECKING:
+    from shipyard.features._backend import Applied, FeatureRegistry, MaterializationState
     from shipyard.features._offline import HistoricalFeatures
     from shipyard.features._plan import Plan
-    from shipyard.features._registry import Applied, FeatureRegistry, MaterializationState
     from shipyard.features._retrieval import OnlineResponse
     from shipyard.features._sources import SourceContext
     from shipyard.features.online import OnlineStore

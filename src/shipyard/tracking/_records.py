@@ -160,6 +160,87 @@ def _links(values: Any, where: str, artifacts: dict[str, bytes]) -> dict[str, st
     return out
 
 
+def _run_id(value: Any, where: str) -> None:
+    try:
+        validate_run_id(value)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc.message}", field=where) from None
+
+
+def _check_batch(records: Any) -> None:
+    if isinstance(records, RunRecord) or not isinstance(records, Sequence):
+        raise InvalidInput("runs must be a list of RunRecord", field="runs")
+    if len(records) > MAX_RECORDS:
+        raise InvalidInput(f"at most {MAX_RECORDS} runs per call, got {len(records)}", field="runs")
+
+
+def _check_ids(rec: RunRecord, at: str, seen: set[str]) -> None:
+    """The run's own id (unique within the batch), its experiment's and its parent's."""
+    _run_id(rec.id, f"{at}.id")
+    if rec.id in seen:
+        raise InvalidInput(f"{at}.id {rec.id!r} appears twice in one batch", field=f"{at}.id")
+    seen.add(rec.id)
+    if not isinstance(rec.experiment_id, str) or not rec.experiment_id.isdigit():
+        raise InvalidInput(f"{at}.experiment_id must be a string of digits, got {rec.experiment_id!r}",
+                           field=f"{at}.experiment_id")
+    if rec.parent_run_id is not None:
+        if rec.parent_run_id == rec.id:
+            raise InvalidInput(f"{at} names itself as its parent", field=f"{at}.parent_run_id")
+        _run_id(rec.parent_run_id, f"{at}.parent_run_id")
+
+
+def _status(value: Any, at: str) -> RunStatus:
+    try:
+        return RunStatus(value)
+    except ValueError:
+        raise InvalidInput(f"{at}.status must be one of {[s.value for s in RunStatus]}, got {value!r}",
+                           field=f"{at}.status") from None
+
+
+def _check_labels(rec: RunRecord, at: str) -> None:
+    for name, text in (("name", rec.name), ("user", rec.user)):
+        if text is not None and (not isinstance(text, str) or not text or len(text) > _MAX_NAME):
+            raise InvalidInput(f"{at}.{name} must be a string of 1 to {_MAX_NAME} characters",
+                               field=f"{at}.{name}")
+
+
+def _times(rec: RunRecord, at: str, status: RunStatus, now: int) -> tuple[int | None, int | None]:
+    """Start and end time; a terminal run without an end time ends now (never before its start)."""
+    start = _time(rec.start_time, f"{at}.start_time")
+    end = _time(rec.end_time, f"{at}.end_time")
+    if status.is_terminal and end is None:
+        end = max(now, start or 0)
+    if start is not None and end is not None and end < start:
+        raise InvalidInput(f"{at}.end_time {end} is before its start_time {start}", field=f"{at}.end_time")
+    return start, end
+
+
+def _check_record(rec: Any, at: str, now: int, seen: set[str], valid: set[str]) -> RunRecord:
+    """One record checked and normalised; its fields are checked in a fixed order, the first bad one named.
+
+    ``seen`` holds the ids met so far in the batch; ``valid`` the param, tag and metric keys already checked.
+    """
+    if not isinstance(rec, RunRecord):
+        raise InvalidInput(f"{at} must be a RunRecord, got {type(rec).__name__}", field=at)
+    _check_ids(rec, at, seen)
+    status = _status(rec.status, at)
+    _check_labels(rec, at)
+    start, end = _times(rec, at, status, now)
+    if rec.environment is not None and not isinstance(rec.environment, Mapping):
+        raise InvalidInput(f"{at}.environment must be a mapping", field=f"{at}.environment")
+    artifacts = _artifacts(rec.artifacts, f"{at}.artifacts")
+    checked: dict[str, Any] = {
+        "status": status, "start_time": start, "end_time": end,
+        "params": _strings(rec.params, f"{at}.params", "param", MAX_PARAM_LENGTH, valid),
+        "tags": _strings(rec.tags, f"{at}.tags", "tag", None, valid),
+        "metrics": _metrics(rec.metrics, f"{at}.metrics", valid),
+        "artifacts": artifacts, "links": _links(rec.links, f"{at}.links", artifacts),
+    }
+    changed = {k: v for k, v in checked.items() if v is not getattr(rec, k)}
+    # A record already in normal form is kept as it is (the common case, and cheaper).
+    return replace(rec, **changed) if changed else rec
+
+
 def check_records(records: Sequence[RunRecord], now: int | None = None) -> list[RunRecord]:
     """Validate ``records`` and fill their defaults; raise InvalidInput naming the first bad field.
 
@@ -167,61 +248,8 @@ def check_records(records: Sequence[RunRecord], now: int | None = None) -> list[
     artifact paths normalised. Whether runs, parents and experiments exist is the
     backend's to check.
     """
-    if isinstance(records, RunRecord) or not isinstance(records, Sequence):
-        raise InvalidInput("runs must be a list of RunRecord", field="runs")
-    if len(records) > MAX_RECORDS:
-        raise InvalidInput(f"at most {MAX_RECORDS} runs per call, got {len(records)}", field="runs")
+    _check_batch(records)
     now = now or now_ms()
     seen: set[str] = set()
     valid: set[str] = set()
-    out = []
-    for i, rec in enumerate(records):
-        at = f"runs[{i}]"
-        if not isinstance(rec, RunRecord):
-            raise InvalidInput(f"{at} must be a RunRecord, got {type(rec).__name__}", field=at)
-        try:
-            validate_run_id(rec.id)
-        except InvalidInput as exc:
-            raise InvalidInput(f"{at}.id: {exc.message}", field=f"{at}.id") from None
-        if rec.id in seen:
-            raise InvalidInput(f"{at}.id {rec.id!r} appears twice in one batch", field=f"{at}.id")
-        seen.add(rec.id)
-        if not isinstance(rec.experiment_id, str) or not rec.experiment_id.isdigit():
-            raise InvalidInput(f"{at}.experiment_id must be a string of digits, got {rec.experiment_id!r}",
-                               field=f"{at}.experiment_id")
-        if rec.parent_run_id is not None:
-            if rec.parent_run_id == rec.id:
-                raise InvalidInput(f"{at} names itself as its parent", field=f"{at}.parent_run_id")
-            try:
-                validate_run_id(rec.parent_run_id)
-            except InvalidInput as exc:
-                raise InvalidInput(f"{at}.parent_run_id: {exc.message}", field=f"{at}.parent_run_id") from None
-        try:
-            status = RunStatus(rec.status)
-        except ValueError:
-            raise InvalidInput(f"{at}.status must be one of {[s.value for s in RunStatus]}, got {rec.status!r}",
-                               field=f"{at}.status") from None
-        for name, text in (("name", rec.name), ("user", rec.user)):
-            if text is not None and (not isinstance(text, str) or not text or len(text) > _MAX_NAME):
-                raise InvalidInput(f"{at}.{name} must be a string of 1 to {_MAX_NAME} characters",
-                                   field=f"{at}.{name}")
-        start = _time(rec.start_time, f"{at}.start_time")
-        end = _time(rec.end_time, f"{at}.end_time")
-        if status.is_terminal and end is None:
-            end = max(now, start or 0)
-        if start is not None and end is not None and end < start:
-            raise InvalidInput(f"{at}.end_time {end} is before its start_time {start}", field=f"{at}.end_time")
-        if rec.environment is not None and not isinstance(rec.environment, Mapping):
-            raise InvalidInput(f"{at}.environment must be a mapping", field=f"{at}.environment")
-        artifacts = _artifacts(rec.artifacts, f"{at}.artifacts")
-        checked: dict[str, Any] = {
-            "status": status, "start_time": start, "end_time": end,
-            "params": _strings(rec.params, f"{at}.params", "param", MAX_PARAM_LENGTH, valid),
-            "tags": _strings(rec.tags, f"{at}.tags", "tag", None, valid),
-            "metrics": _metrics(rec.metrics, f"{at}.metrics", valid),
-            "artifacts": artifacts, "links": _links(rec.links, f"{at}.links", artifacts),
-        }
-        changed = {k: v for k, v in checked.items() if v is not getattr(rec, k)}
-        # A record already in normal form is kept as it is (the common case, and cheaper).
-        out.append(replace(rec, **changed) if changed else rec)
-    return out
+    return [_check_record(rec, f"runs[{i}]", now, seen, valid) for i, rec in enumerate(records)]

@@ -51,6 +51,49 @@ def _latest(points: list[tuple[str, str, float | None, int, int]]) -> list[tuple
     return [(r, k, s, ts, v) for (r, k), (s, ts, v) in latest.items()]
 
 
+def _run_row(r: RunRecord, now: int, user: str | None) -> tuple[Any, ...]:
+    """The ``runs`` row of a new run, its defaults filled: a run with no start time starts when it ends, or now."""
+    return (r.id, experiment_int(r.experiment_id), r.name or default_run_name(r.id), r.status.value,
+            r.start_time if r.start_time is not None else (r.end_time or now), r.end_time, r.parent_run_id,
+            "active", r.user or user, json.dumps(r.environment) if r.environment else None)
+
+
+def _insert_runs(conn: Connection, new: list[RunRecord], now: int, user: str | None) -> None:
+    _insert(conn, "runs", ("id", "experiment_id", "name", "status", "start_time", "end_time",
+                           "parent_run_id", "lifecycle_stage", "user", "environment"),
+            [_run_row(r, now, user) for r in new])
+
+
+def _update_runs(conn: Connection, old: list[RunRecord]) -> None:
+    """Move stored runs to their record's status; the end time only when terminal, the name only when given."""
+    for r in old:
+        values: dict[str, Any] = {"status": r.status.value}
+        if r.status.is_terminal:
+            values["end_time"] = r.end_time
+        if r.name:
+            values["name"] = r.name
+        conn.execute(t.runs.update().where(t.runs.c.id == r.id).values(**values))
+
+
+def _write_tags(conn: Connection, new: list[RunRecord], old: list[RunRecord]) -> None:
+    """Tags of new runs are inserted; those of stored runs replace any value under the same key."""
+    _insert(conn, "run_tags", ("run_id", "key", "value"),
+            [(r.id, k, v) for r in new for k, v in r.tags.items()])
+    _insert(conn, "run_tags", ("run_id", "key", "value"),
+            [(r.id, k, v) for r in old for k, v in r.tags.items()],
+            'ON CONFLICT ("run_id", "key") DO UPDATE SET "value" = excluded."value"')
+
+
+def _write_artifacts(conn: Connection, stored: dict[tuple[str, str], tuple[str, int]], fresh: set[str],
+                     now: int) -> None:
+    """Artifact paths of the ``fresh`` (new) runs are inserted; those of stored runs replace the same path."""
+    _insert(conn, "artifacts", ("run_id", "path", "digest", "size", "created_at"),
+            [(run_id, path, d, s, now) for (run_id, path), (d, s) in stored.items() if run_id in fresh])
+    upsert(conn, t.artifacts, [{"run_id": run_id, "path": path, "digest": d, "size": s, "created_at": now}
+                               for (run_id, path), (d, s) in stored.items() if run_id not in fresh],
+           keys=["run_id", "path"], update=["digest", "size", "created_at"])
+
+
 class SqlRunRecords:
     """The ``record_runs`` part of :class:`~shipyard.tracking._sql_store.SqlTrackingStore`; runs that
     exist already get their params and points through ``data``, as a logged batch would."""
@@ -72,6 +115,28 @@ class SqlRunRecords:
         records = check_records(records, now)
         if not records:
             return []
+        stored = self._store_objects(records)
+        ids = [r.id for r in records]
+        user = current_user()
+        with self.db.write() as conn:
+            existing = self._check(conn, records, ids)
+            new = [r for r in records if r.id not in existing]
+            old = [r for r in records if r.id in existing]
+            _insert_runs(conn, new, now, user)
+            _update_runs(conn, old)
+            self._write_params(conn, new, old)
+            _write_tags(conn, new, old)
+            self._write_metrics(conn, new, old)
+            _write_artifacts(conn, stored, {r.id for r in new}, now)
+            LineageStore.add_in(conn, [Edge(Node("run", r.parent_run_id), "parent", Node("run", r.id))
+                                       for r in new if r.parent_run_id], now)
+        return ids
+
+    def _store_objects(self, records: list[RunRecord]) -> dict[tuple[str, str], tuple[str, int]]:
+        """Put artifact bytes in the artifact store (before any row names them) and size the linked objects.
+
+        Returns ``(digest, size)`` by ``(run id, path)``; a link to an object the store lacks raises NotFound.
+        """
         stored: dict[tuple[str, str], tuple[str, int]] = {}
         for rec in records:
             for path, data in rec.artifacts.items():
@@ -79,52 +144,26 @@ class SqlRunRecords:
                 stored[(rec.id, path)] = (ref.digest, ref.size)
             for path, digest in rec.links.items():
                 stored[(rec.id, path)] = (digest, self.artifacts.size(digest))  # NotFound if absent
-        ids = [r.id for r in records]
-        user = current_user()
-        with self.db.write() as conn:
-            existing = self._check(conn, records, ids)
-            new = [r for r in records if r.id not in existing]
-            old = [r for r in records if r.id in existing]
-            _insert(conn, "runs", ("id", "experiment_id", "name", "status", "start_time", "end_time",
-                                   "parent_run_id", "lifecycle_stage", "user", "environment"), [
-                (r.id, experiment_int(r.experiment_id), r.name or default_run_name(r.id), r.status.value,
-                 r.start_time if r.start_time is not None else (r.end_time or now), r.end_time, r.parent_run_id,
-                 "active", r.user or user, json.dumps(r.environment) if r.environment else None)
-                for r in new])
-            for r in old:
-                values: dict[str, Any] = {"status": r.status.value}
-                if r.status.is_terminal:
-                    values["end_time"] = r.end_time
-                if r.name:
-                    values["name"] = r.name
-                conn.execute(t.runs.update().where(t.runs.c.id == r.id).values(**values))
-            _insert(conn, "params", ("run_id", "key", "value"),
-                    [(r.id, k, v) for r in new for k, v in r.params.items()])
-            refusals = self.data.write_params(conn, [(r.id, k, v) for r in old for k, v in r.params.items()])
-            if refusals:
-                raise refusals[0]
-            _insert(conn, "run_tags", ("run_id", "key", "value"),
-                    [(r.id, k, v) for r in new for k, v in r.tags.items()])
-            _insert(conn, "run_tags", ("run_id", "key", "value"),
-                    [(r.id, k, v) for r in old for k, v in r.tags.items()],
-                    'ON CONFLICT ("run_id", "key") DO UPDATE SET "value" = excluded."value"')
-            # A new run has no stored points: its latest values are known here, no upsert needed.
-            points = [(r.id, m.key, None if m.value != m.value else m.value, m.timestamp, m.step)
-                      for r in new for m in r.metrics]
-            _insert(conn, "metrics", ("run_id", "key", "value", "timestamp", "step"), points)
-            _insert(conn, "latest_metrics", ("run_id", "key", "step", "timestamp", "value"), _latest(points))
-            old_points = [(r.id, m.key, m.value, m.timestamp, m.step) for r in old for m in r.metrics]
-            if old_points:
-                self.data.write_metrics(conn, old_points)
-            fresh = {r.id for r in new}
-            _insert(conn, "artifacts", ("run_id", "path", "digest", "size", "created_at"),
-                    [(run_id, path, d, s, now) for (run_id, path), (d, s) in stored.items() if run_id in fresh])
-            upsert(conn, t.artifacts, [{"run_id": run_id, "path": path, "digest": d, "size": s, "created_at": now}
-                                       for (run_id, path), (d, s) in stored.items() if run_id not in fresh],
-                   keys=["run_id", "path"], update=["digest", "size", "created_at"])
-            LineageStore.add_in(conn, [Edge(Node("run", r.parent_run_id), "parent", Node("run", r.id))
-                                       for r in new if r.parent_run_id], now)
-        return ids
+        return stored
+
+    def _write_params(self, conn: Connection, new: list[RunRecord], old: list[RunRecord]) -> None:
+        """Params of new runs are inserted; those of stored runs go through ``data``, which refuses a clash."""
+        _insert(conn, "params", ("run_id", "key", "value"),
+                [(r.id, k, v) for r in new for k, v in r.params.items()])
+        refusals = self.data.write_params(conn, [(r.id, k, v) for r in old for k, v in r.params.items()])
+        if refusals:
+            raise refusals[0]
+
+    def _write_metrics(self, conn: Connection, new: list[RunRecord], old: list[RunRecord]) -> None:
+        """Points of new runs and their latest values are inserted; those of stored runs go through ``data``."""
+        # A new run has no stored points: its latest values are known here, no upsert needed.
+        points = [(r.id, m.key, None if m.value != m.value else m.value, m.timestamp, m.step)
+                  for r in new for m in r.metrics]
+        _insert(conn, "metrics", ("run_id", "key", "value", "timestamp", "step"), points)
+        _insert(conn, "latest_metrics", ("run_id", "key", "step", "timestamp", "value"), _latest(points))
+        old_points = [(r.id, m.key, m.value, m.timestamp, m.step) for r in old for m in r.metrics]
+        if old_points:
+            self.data.write_metrics(conn, old_points)
 
     def _check(self, conn: Connection, records: list[RunRecord], ids: list[str]) -> dict[str, Any]:
         """Refuse what the database makes impossible; return the stored runs among ``ids``."""

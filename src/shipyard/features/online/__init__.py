@@ -15,14 +15,14 @@ from shipyard._lazy import lazy_exports
 from shipyard.errors import ConfigError
 
 if TYPE_CHECKING:
-    from shipyard.features.online._base import OnlineRows, OnlineStore, encode_key
+    from shipyard.features.online._backend import OnlineRows, OnlineStore, encode_key
     from shipyard.features.online._redis import RedisOnlineStore
     from shipyard.features.online._sqlite import SqliteOnlineStore
 
 __all__ = ["OnlineRows", "OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "encode_key",
            "open_online_store"]
 
-_WHERE = {"OnlineRows": "_base", "OnlineStore": "_base", "encode_key": "_base",
+_WHERE = {"OnlineRows": "_backend", "OnlineStore": "_backend", "encode_key": "_backend",
           "RedisOnlineStore": "_redis", "SqliteOnlineStore": "_sqlite"}
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from shipyard.errors import InvalidInput, MissingExtra, StorageError, Unavailable
-from shipyard.features.online._base import OnlineRows, encode_payloads, pick
+from shipyard.features.online._backend import OnlineRows, encode_payloads, pick
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import StorageError
-from shipyard.features.online._base import OnlineRows, encode_payloads, pick
+from shipyard.features.online._backend import OnlineRows, encode_payloads, pick
 
 if TYPE_CHECKING:
     import pyarrow as pa
