@@ -7,7 +7,13 @@ Workloads (the same on both sides):
   (MLflow on SQLite) and through a server (``shipyard server`` vs ``mlflow server``);
 * search: ``search_runs`` with ``metrics.auc > 0.8`` ordered by ``metrics.auc DESC``,
   50 results, over 10,000 runs (best of 5);
-* history: fetching a 100,000-step metric history (best of 3).
+* history: fetching a 100,000-step metric history (best of 3);
+* startup: what a user pays at start-up -- in a fresh process, ``import shipyard`` + the
+  first ``start_run`` + 10 ``log_metric`` + ``end_run`` (until durably stored) against
+  ``import mlflow`` + ``mlflow.start_run()`` + 10 ``log_metric`` + ``end_run()`` on
+  SQLite, each timed from just before the interpreter is launched, on a fresh store;
+  the time until ``start_run`` returns and the total, best and median of 7 runs
+  alternating between the two sides (after one untimed warm-up of each).
 
 Targets: in-process >= 50x faster than MLflow; via server >= 20x faster than
 ``mlflow server``; search over 10,000 runs under 100 ms.
@@ -17,7 +23,7 @@ first use and runs in a subprocess; Shipyard runs in this interpreter. All state
 on tmpfs (``/dev/shm``) because disk speed here swings 20x. Compare the ratios, not the
 seconds: this machine is noisy.
 
-    .venv/bin/python benchmarks/tracking.py [--skip-peer] [--steps N] [--only search,history]
+    .venv/bin/python benchmarks/tracking.py [--skip-peer] [--steps N] [--only search,startup]
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import argparse
 import json
 import random
 import sqlite3
+import statistics
 import sys
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -42,6 +50,7 @@ from _peers import (  # noqa: E402
     Row,
     Timer,
     best_of,
+    fmt_seconds,
     free_port,
     peer_venv,
     print_table,
@@ -57,7 +66,7 @@ MLFLOW_REQUIREMENTS = ["mlflow==3.17.0"]
 PEER_SCRIPT = BENCH_DIR / "peers" / "mlflow_tracking.py"
 PEER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 PEER_TIMEOUT_S = 1800  # mlflow server needs about 150 s for the default workload
-WORKLOADS = ("inprocess", "server", "search", "history")
+WORKLOADS = ("inprocess", "server", "search", "history", "startup")
 Result = dict[str, Any]
 OursFn = Callable[..., Result]  # (shipyard module, work dir, sizes) -> result
 PeerFn = Callable[[Path, Path], Result]  # (peer venv, work dir) -> result
@@ -70,6 +79,8 @@ class Sizes:
     steps: int = 500
     runs: int = 10_000
     points: int = 100_000
+    startups: int = 7  # fresh processes per side for the startup workload
+    startup_metrics: int = 10  # log_metric calls in each of them
 
     @property
     def calls(self) -> int:
@@ -234,7 +245,70 @@ def sy_history(sy: Any, work: Path, sizes: Sizes) -> dict[str, Any]:
     return {"seconds": full, "max_points_1000_s": sampled, "setup_s": setup.seconds, "points": sizes.points}
 
 
+# The startup workload's child processes. Each prints wall-clock marks (time.time(), the
+# clock the parent reads just before launching it) after the import, when start_run has
+# returned and when end_run has returned, then checks outside the clock that every point
+# was stored. The store location comes from the environment (a fresh one per process).
+SY_STARTUP_CODE = """
+import time
+import shipyard
+imported = time.time()
+run = shipyard.start_run()
+started = time.time()
+for i in range({n}):
+    shipyard.log_metric("m", float(i), step=i)
+shipyard.end_run()
+ended = time.time()
+import json
+stored = len(shipyard.get_client().get_metric_history(run.id, "m"))
+print(json.dumps({{"imported": imported, "started": started, "ended": ended, "stored": stored}}))
+"""
+
+MLFLOW_STARTUP_CODE = """
+import time
+import mlflow
+imported = time.time()
+run = mlflow.start_run()
+started = time.time()
+for i in range({n}):
+    mlflow.log_metric("m", float(i), step=i)
+mlflow.end_run()
+ended = time.time()
+import json
+from mlflow.tracking import MlflowClient
+stored = len(MlflowClient().get_metric_history(run.info.run_id, "m"))
+print(json.dumps({{"imported": imported, "started": started, "ended": ended, "stored": stored}}))
+"""
+
+
+def _startup_sample(venv: Path, code: str, env: dict[str, str], work: Path, n_metrics: int) -> Result:
+    """Launch one fresh interpreter running ``code``; seconds from launch to each mark."""
+    launched = time.time()
+    marks = run_in_venv(venv, code, timeout=300, env=env, cwd=work)
+    if marks["stored"] != n_metrics:
+        raise AssertionError(f"expected {n_metrics} points stored, found {marks['stored']}")
+    return {
+        "import_s": marks["imported"] - launched,
+        "start_run_s": marks["started"] - launched,
+        "seconds": marks["ended"] - launched,
+    }
+
+
+def sy_startup(sy: Any, work: Path, sizes: Sizes) -> Result:
+    # This interpreter's venv and, on PYTHONPATH, the very code this process imported.
+    env = {"SHIPYARD_HOME": str(work / "sy"), "PYTHONPATH": str(Path(sy.__file__).parent.parent)}
+    code = SY_STARTUP_CODE.format(n=sizes.startup_metrics)
+    return _startup_sample(Path(sys.prefix), code, env, work, sizes.startup_metrics)
+
+
 # --- MLflow side -------------------------------------------------------------------------
+
+
+def mlflow_startup(venv: Path, work: Path, sizes: Sizes) -> Result:
+    env = {**PEER_ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    code = MLFLOW_STARTUP_CODE.format(n=sizes.startup_metrics)
+    return _startup_sample(venv, code, env, work, sizes.startup_metrics)
+
 
 
 def mlflow_local(venv: Path, mode: str, work: Path, sizes: Sizes) -> dict[str, Any]:
@@ -292,6 +366,35 @@ class Bench:
                 self.results.setdefault(workload, {})[side] = fn(work)
             except Exception as exc:  # report every failure, run the rest
                 self.errors.append((f"{side} {workload}", "".join(traceback.format_exception(exc))))
+
+    def alternate(self, workload: str, sides: dict[str, tuple[str, Callable[[Path], Result]]], runs: int) -> None:
+        """Run the sides in turn, ``runs`` rounds after one untimed warm-up round, each sample in
+        a fresh tmpfs directory; keep, per side and figure, the best and the median."""
+        samples: dict[str, list[Result]] = {side: [] for side in sides}
+        failed: set[str] = set()
+        for round_no in range(runs + 1):
+            for side, (label, fn) in sides.items():
+                if side in failed:
+                    continue
+                which = "warm-up" if round_no == 0 else f"{round_no}/{runs}"
+                with scratch_dir(f"bench-{workload}-{side}-") as work, step(f"{label} ({which})"):
+                    try:
+                        result = fn(work)
+                    except Exception as exc:  # report it, and stop timing this side
+                        failed.add(side)
+                        self.errors.append((f"{side} {workload}", "".join(traceback.format_exception(exc))))
+                        continue
+                if round_no:
+                    samples[side].append(result)
+        for side, results in samples.items():
+            if side in failed or not results:
+                continue
+            summary: dict[str, Any] = {"runs": len(results), "samples": results}
+            for field in results[0]:
+                values = [r[field] for r in results]
+                summary[field] = min(values)
+                summary[f"{field}_median"] = statistics.median(values)
+            self.results.setdefault(workload, {})[side] = summary
 
     def seconds(self, workload: str, side: str, field: str = "seconds") -> float | None:
         value = self.results.get(workload, {}).get(side, {}).get(field)
@@ -354,9 +457,24 @@ def main(argv: list[str] | None = None) -> int:
             f"{sizes.points:,}-step metric history, seeding included",
             35,
         ),
+        "startup": (
+            sy_startup,
+            lambda v, w: mlflow_startup(v, w, sizes),
+            f"fresh process: import + start_run + {sizes.startup_metrics} log_metric + end_run",
+            5,
+        ),
     }
     for workload in selected:
         ours, peer, label, peer_estimate = plan[workload]
+        if workload == "startup":
+            # Alternating, so that a change in the machine's load hits both sides alike.
+            sides: dict[str, tuple[str, Callable[[Path], Result]]] = {}
+            if sy is not None:
+                sides["shipyard"] = (f"Shipyard: {label}", partial(ours, sy, sizes=sizes))
+            if venv is not None:
+                sides["mlflow"] = (f"MLflow:   {label} (about {peer_estimate:.0f} s)", partial(peer, venv))
+            bench.alternate(workload, sides, sizes.startups)
+            continue
         if sy is not None:
             bench.run(workload, "shipyard", f"Shipyard: {label}", partial(ours, sy, sizes=sizes))
         if venv is not None:
@@ -406,6 +524,17 @@ def main(argv: list[str] | None = None) -> int:
                 "  the same, max_points=1000", bench.seconds("history", "shipyard", "max_points_1000_s"), None
             )
         )
+    if "startup" in selected:
+        what = f"import + first start_run + {sizes.startup_metrics} log_metric + end_run"
+        for field, name in (("start_run_s", "until start_run returns"), ("seconds", f"{what}, stored")):
+            for stat, suffix in (("best", ""), ("median", "_median")):
+                rows.append(
+                    Row(
+                        f"fresh process, {name} ({stat} of {sizes.startups})",
+                        bench.seconds("startup", "shipyard", field + suffix),
+                        bench.seconds("startup", "mlflow", field + suffix),
+                    )
+                )
     title = "Tracking: Shipyard vs MLflow 3.17 (ratio = MLflow seconds / Shipyard seconds)"
     print_table(rows, peer="MLflow 3.17", title=title)
 
@@ -417,6 +546,14 @@ def main(argv: list[str] | None = None) -> int:
                 if side in bench.results.get(workload, {})
             ]
             print(f"logging calls/s, {workload}: {', '.join(rates) or '-'}")
+    if "startup" in selected:
+        imports = [
+            f"{side} {fmt_seconds(bench.seconds('startup', side, 'import_s'))}"
+            f" (median {fmt_seconds(bench.seconds('startup', side, 'import_s_median'))})"
+            for side in ("shipyard", "mlflow")
+            if side in bench.results.get("startup", {})
+        ]
+        print(f"startup, launch until the import is done: {', '.join(imports) or '-'}")
     if args.json:
         args.json.write_text(
             json.dumps(
