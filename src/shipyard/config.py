@@ -32,6 +32,8 @@ _ENV_KEYS = {
     "s3_endpoint_url": "SHIPYARD_S3_ENDPOINT_URL",
     "flush_interval": "SHIPYARD_FLUSH_INTERVAL",
     "online_store": "SHIPYARD_ONLINE_STORE",
+    "retries": "SHIPYARD_RETRIES",
+    "retry_max_wait": "SHIPYARD_RETRY_MAX_WAIT",
 }
 
 
@@ -44,7 +46,9 @@ class Config:
     ``token`` is a secret: it is excluded from ``repr`` so it never lands in logs.
     ``alerts`` is the ``[alerts]`` table of ``shipyard.toml`` (notifiers, see
     :mod:`shipyard.alerting._notifiers`); it holds webhook URLs and SMTP passwords,
-    so it is kept out of ``repr`` too.
+    so it is kept out of ``repr`` too. ``retries`` is how many tries a remote call gets
+    at most (1: never retry) and ``retry_max_wait`` how many seconds it may spend
+    retrying; only calls that are safe to repeat are ever retried.
     """
 
     home: Path = Path(".shipyard")
@@ -55,6 +59,8 @@ class Config:
     s3_endpoint_url: str | None = None
     flush_interval: float = 1.0
     online_store: str | None = None  # feature store: "sqlite" (default), "sqlite:///path", "redis://…"
+    retries: int = 5
+    retry_max_wait: float = 30.0
     alerts: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +70,13 @@ class Config:
             raise ConfigError(
                 f"flush_interval must be positive, got {self.flush_interval!r}",
                 field="flush_interval",
+            )
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 1:
+            raise ConfigError(f"retries must be an integer of at least 1, got {self.retries!r}", field="retries")
+        if not math.isfinite(self.retry_max_wait) or self.retry_max_wait < 0:
+            raise ConfigError(
+                f"retry_max_wait must be a non-negative number of seconds, got {self.retry_max_wait!r}",
+                field="retry_max_wait",
             )
 
     @property
@@ -97,13 +110,18 @@ def _coerce(name: str, raw: Any) -> Any:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"alerts must be a table ([alerts]), got {type(raw).__name__}", field=name)
         return dict(raw)
-    if name == "flush_interval":
+    if name in ("flush_interval", "retry_max_wait"):
         try:
             return float(raw)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"flush_interval must be a number of seconds, got {raw!r}", field=name
+                f"{name} must be a number of seconds, got {raw!r}", field=name
             ) from None
+    if name == "retries":
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"retries must be an integer, got {raw!r}", field=name) from None
     return str(raw) if raw is not None else None
 
 

@@ -27,7 +27,7 @@ from shipyard.store import Database
 from shipyard.store import schema as t
 from shipyard.store._gc import collect_garbage
 from shipyard.store._migrate import upgrade
-from shipyard.store.artifacts import ArtifactStore, FsspecArtifactStore, ObjectRef
+from shipyard.store.artifacts import ArtifactStore, FsspecArtifactStore, ObjectRef, open_artifact_store
 from shipyard.testing.registry import fake_package_run
 from shipyard.tracking import LogBatch
 from shipyard.tracking._sql_store import SqlTrackingStore
@@ -390,3 +390,20 @@ def test_a_store_that_cannot_list_its_objects_is_refused(tmp_path: Path) -> None
     with pytest.raises(InvalidInput) as info:
         collect_garbage(Database(f"sqlite:///{tmp_path / 'meta.db'}"), Opaque())
     assert info.value.context["field"] == "artifacts"
+
+
+def test_gc_purges_idempotency_keys_older_than_a_day(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'keys.db'}")
+    db.ensure_schema()
+    now = time.time_ns() // 1_000_000
+    with db.write() as conn:
+        conn.execute(sa.insert(t.idempotency_keys), [
+            {"key": "old", "scope": "POST /api/v1/runs/log-batch", "created_at": now - 25 * 3600 * 1000,
+             "response": "{}"},
+            {"key": "new", "scope": "POST /api/v1/runs/log-batch", "created_at": now - 3600 * 1000,
+             "response": "{}"},
+        ])
+    assert collect_garbage(db, open_artifact_store(str(tmp_path / "blobs")), dry_run=True).idempotency_keys == 1
+    assert collect_garbage(db, open_artifact_store(str(tmp_path / "blobs"))).idempotency_keys == 1
+    with db.read() as conn:
+        assert list(conn.scalars(sa.select(t.idempotency_keys.c.key))) == ["new"]

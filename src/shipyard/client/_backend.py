@@ -211,10 +211,17 @@ class RemoteBackend(Backend):
     remote = True
 
     @property
+    def _connection(self) -> dict[str, Any]:
+        """What every remote store needs to reach the server: the token and the retry policy."""
+        from shipyard.remote import RetryPolicy
+
+        return {"token": self.config.token, "retry": RetryPolicy.from_config(self.config)}
+
+    @property
     def tracking(self) -> TrackingStore:
         from shipyard.remote import RemoteTrackingStore
 
-        return self._resource("tracking", lambda: RemoteTrackingStore(self.config.url or "", token=self.config.token),
+        return self._resource("tracking", lambda: RemoteTrackingStore(self.config.url or "", **self._connection),
                               _close)
 
     @property
@@ -222,13 +229,13 @@ class RemoteBackend(Backend):
         from shipyard.remote import RemoteRegistryStore
 
         return self._resource("registry", lambda: RemoteRegistryStore(
-            self.config.url or "", token=self.config.token, cache_dir=self.model_cache_dir), _close)
+            self.config.url or "", **self._connection, cache_dir=self.model_cache_dir), _close)
 
     @property
     def datasets(self) -> DatasetStore:
         from shipyard.remote import RemoteDatasetStore
 
-        return self._resource("datasets", lambda: RemoteDatasetStore(self.config.url or "", token=self.config.token),
+        return self._resource("datasets", lambda: RemoteDatasetStore(self.config.url or "", **self._connection),
                               _close)
 
     @property
@@ -236,14 +243,14 @@ class RemoteBackend(Backend):
         from shipyard.remote._monitoring import RemoteMonitorStore
 
         return self._resource("monitoring", lambda: RemoteMonitorStore(self.config.url or "",
-                                                                       token=self.config.token), _close)
+                                                                       **self._connection), _close)
 
     @property
     def alerts(self) -> RemoteAlertStore:
         """The server's alert store; it also evaluates the rules, with the server's notifiers."""
         from shipyard.remote._alerts import RemoteAlertStore
 
-        return self._resource("alerts", lambda: RemoteAlertStore(self.config.url or "", token=self.config.token),
+        return self._resource("alerts", lambda: RemoteAlertStore(self.config.url or "", **self._connection),
                               _close)
 
     @property
@@ -251,7 +258,7 @@ class RemoteBackend(Backend):
         from shipyard.remote._features import RemoteFeatureRegistry
 
         return self._resource("feature_registry", lambda: RemoteFeatureRegistry(self.config.url or "",
-                                                                                token=self.config.token), _close)
+                                                                                **self._connection), _close)
 
     @property
     def online_store(self) -> OnlineStore:
@@ -260,4 +267,4 @@ class RemoteBackend(Backend):
         from shipyard.remote._features import RemoteOnlineStore
 
         return self._resource("online_store", lambda: RemoteOnlineStore(self.config.url or "",
-                                                                        token=self.config.token), _close)
+                                                                        **self._connection), _close)

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shipyard.alerting import Alert, AlertEvent, AlertRule, HistoryEntry
-from shipyard.remote._http import HttpTransport
+from shipyard.remote._http import HttpTransport, RetryPolicy
 
 __all__ = ["RemoteAlertStore"]
 
@@ -21,9 +21,9 @@ _API = "/api/v1/alerts"
 class RemoteAlertStore:
     """:class:`~shipyard.alerting._backend.AlertStore` talking to ``shipyard server``."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, retry: RetryPolicy | None = None) -> None:
         # Evaluation waits for notifications (each bounded by its notifier's timeout).
-        self._t = HttpTransport(url, token, timeout=120.0)
+        self._t = HttpTransport(url, token, timeout=120.0, retry=retry)
 
     def close(self) -> None:
         self._t.close()

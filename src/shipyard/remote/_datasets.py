@@ -18,7 +18,7 @@ from urllib.parse import quote
 from shipyard.datasets import Dataset, DatasetFile, DatasetVersion, VersionSpec, codec
 from shipyard.errors import IntegrityError, NotFound
 from shipyard.lineage import Edge, LineageGraph, Node
-from shipyard.remote._http import HttpTransport
+from shipyard.remote._http import HttpTransport, RetryPolicy
 
 __all__ = ["RemoteDatasetStore"]
 
@@ -32,8 +32,8 @@ def _q(text: str) -> str:
 class RemoteDatasetStore:
     """:class:`~shipyard.datasets._backend.DatasetStore` talking to ``shipyard server``."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self._t = HttpTransport(url, token, timeout=300.0)
+    def __init__(self, url: str, token: str | None = None, retry: RetryPolicy | None = None) -> None:
+        self._t = HttpTransport(url, token, timeout=300.0, retry=retry)
 
     def close(self) -> None:
         self._t.close()

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from shipyard.features import Applied, FeatureObject, MaterializationState
 from shipyard.features.online import OnlineRows
-from shipyard.remote._http import HttpTransport
+from shipyard.remote._http import HttpTransport, RetryPolicy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -31,8 +31,8 @@ def _q(text: str) -> str:
 class RemoteFeatureRegistry:
     """:class:`~shipyard.features.FeatureRegistry` talking to ``shipyard server``."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self._t = HttpTransport(url, token, timeout=120.0)
+    def __init__(self, url: str, token: str | None = None, retry: RetryPolicy | None = None) -> None:
+        self._t = HttpTransport(url, token, timeout=120.0, retry=retry)
 
     def close(self) -> None:
         self._t.close()
@@ -70,8 +70,8 @@ class RemoteFeatureRegistry:
 class RemoteOnlineStore:
     """:class:`~shipyard.features.online.OnlineStore`: the server's online store, over HTTP."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self._t = HttpTransport(url, token, timeout=120.0)
+    def __init__(self, url: str, token: str | None = None, retry: RetryPolicy | None = None) -> None:
+        self._t = HttpTransport(url, token, timeout=120.0, retry=retry)
 
     def __repr__(self) -> str:
         return f"RemoteOnlineStore({self._t.url!r})"

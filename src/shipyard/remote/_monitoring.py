@@ -18,7 +18,7 @@ from shipyard.alerting import Point
 from shipyard.monitoring import _codec as codec
 from shipyard.monitoring._entities import Monitor, MonitorWindow
 from shipyard.monitoring._labels import latest_labels, normalize_labels
-from shipyard.remote._http import HttpTransport
+from shipyard.remote._http import HttpTransport, RetryPolicy
 
 __all__ = ["RemoteMonitorStore"]
 
@@ -34,8 +34,8 @@ def _q(text: str) -> str:
 class RemoteMonitorStore:
     """:class:`~shipyard.monitoring._backend.MonitorStore` talking to ``shipyard server``."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self._t = HttpTransport(url, token, timeout=300.0)
+    def __init__(self, url: str, token: str | None = None, retry: RetryPolicy | None = None) -> None:
+        self._t = HttpTransport(url, token, timeout=300.0, retry=retry)
 
     def close(self) -> None:
         self._t.close()

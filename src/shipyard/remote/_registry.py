@@ -13,7 +13,7 @@ from shipyard.errors import IntegrityError
 from shipyard.lineage import LineageGraph
 from shipyard.registry import AuditEvent, ModelVersion, RegisteredModel, codec
 from shipyard.registry._materialize import Materializer
-from shipyard.remote._http import HttpTransport
+from shipyard.remote._http import HttpTransport, RetryPolicy
 from shipyard.tracking import ArtifactInfo, Page
 from shipyard.tracking._codec import artifact_from_json
 
@@ -29,8 +29,10 @@ def _q(text: str) -> str:
 class RemoteRegistryStore:
     """:class:`~shipyard.registry._backend.RegistryStore` talking to ``shipyard server``."""
 
-    def __init__(self, url: str, token: str | None = None, cache_dir: Path | None = None) -> None:
-        self._t = HttpTransport(url, token)
+    def __init__(
+        self, url: str, token: str | None = None, cache_dir: Path | None = None, retry: RetryPolicy | None = None
+    ) -> None:
+        self._t = HttpTransport(url, token, retry=retry)
         self._materializer = Materializer(cache_dir or Path(tempfile.gettempdir()) / "shipyard-models")
 
     def close(self) -> None:

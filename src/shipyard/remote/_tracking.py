@@ -7,13 +7,16 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from shipyard.errors import IntegrityError
 from shipyard.tracking import ArtifactInfo, Experiment, LogBatch, Page, Run, RunRecord, RunStatus
 from shipyard.tracking import _codec as codec
 from shipyard.tracking._records import check_records
+
+if TYPE_CHECKING:
+    from shipyard.remote._http import RetryPolicy
 
 __all__ = ["RemoteTrackingStore"]
 
@@ -25,10 +28,11 @@ def _q(path: str) -> str:
 class RemoteTrackingStore:
     """:class:`~shipyard.tracking._backend.TrackingStore` talking to ``shipyard server``."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        from shipyard.remote._http import HttpTransport
+    def __init__(self, url: str, token: str | None = None, retry: RetryPolicy | None = None) -> None:
+        from shipyard.remote._http import HttpTransport, new_idempotency_key
 
-        self._t = HttpTransport(url, token)
+        self._t = HttpTransport(url, token, retry=retry)
+        self._new_key = new_idempotency_key
 
     def close(self) -> None:
         self._t.close()
@@ -88,13 +92,16 @@ class RemoteTrackingStore:
     def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
         if batch:
             params = {"allow_finished": "true"} if allow_finished else None
-            self._t.request("POST", "/api/v1/runs/log-batch", json=codec.batch_to_json(batch), params=params)
+            # One key per logical write: a retry after a lost response is answered, not stored twice.
+            self._t.request("POST", "/api/v1/runs/log-batch", json=codec.batch_to_json(batch), params=params,
+                            idempotency_key=self._new_key())
 
     def record_runs(self, records: Sequence[RunRecord]) -> list[str]:
         records = check_records(records)  # bad input fails here, naming the field, before any request
         if not records:
             return []
-        data = self._t.json("POST", "/api/v1/runs/record", json=codec.records_to_json(records))
+        data = self._t.json("POST", "/api/v1/runs/record", json=codec.records_to_json(records),
+                            idempotency_key=self._new_key())
         return list(data["run_ids"])
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -111,7 +118,7 @@ class RemoteTrackingStore:
     ) -> Page:
         body = {"experiment_ids": [str(e) for e in experiment_ids], "filter": filter, "order_by": order_by,
                 "max_results": max_results, "page_token": page_token, "include_deleted": include_deleted}
-        data = self._t.json("POST", "/api/v1/runs/search", json=body)
+        data = self._t.json("POST", "/api/v1/runs/search", json=body, idempotent=True)  # a query
         return Page([codec.run_from_json(r) for r in data["items"]], data.get("next_page_token"))
 
     def get_metric_history(

@@ -7,16 +7,22 @@ and encodes the answer. Errors travel as Shipyard exceptions to ``errors.py``.
 from __future__ import annotations
 
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, BinaryIO, cast
 
 import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import Conflict, InvalidInput, ShipyardError, Unavailable
+from shipyard.server._errors import STATUS_BY_ERROR, error_response
+from shipyard.store import Database
+from shipyard.store.schema import idempotency_keys
 from shipyard.tracking import RunStatus, TrackingStore, validate_key, validate_run_id
 from shipyard.tracking import _codec as codec
 
@@ -32,6 +38,90 @@ def _store(request: Request) -> TrackingStore:
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+# -- idempotent writes ---------------------------------------------------------------------
+# A write that appends data (a log batch, recorded runs) may carry an ``Idempotency-Key``.
+# The key is claimed (a row with no response) before the write and given the write's
+# response after it, so a retry whose first try's response was lost is answered with that
+# response and writes nothing; a retry racing a try still running is told to wait (503,
+# Retry-After). A claim left without a response this long (a server that died mid-write)
+# is taken over by the next try.
+
+_KEY_HEADER = "Idempotency-Key"
+_STALE_CLAIM_MS = 10 * 60 * 1000
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _claim(db: Database, key: str, scope: str) -> Response | None:
+    """Claim ``key`` for a write; the stored answer instead when the key was used already."""
+    now = _now_ms()
+    k = idempotency_keys.c
+    try:
+        with db.write() as conn:
+            row = conn.execute(sa.select(k.scope, k.created_at, k.response).where(k.key == key)).first()
+            if row is None:
+                conn.execute(sa.insert(idempotency_keys).values(key=key, scope=scope, created_at=now, response=None))
+                return None
+            if row.scope != scope:
+                raise Conflict(f"{_KEY_HEADER} {key!r} was already used for {row.scope}", field=_KEY_HEADER)
+            if row.response is None:
+                if now - row.created_at < _STALE_CLAIM_MS:
+                    raise Unavailable(f"a request with {_KEY_HEADER} {key!r} is still being processed",
+                                      field=_KEY_HEADER)
+                conn.execute(sa.update(idempotency_keys).where(k.key == key).values(created_at=now))
+                return None
+    except Conflict as exc:
+        if exc.context.get("field") == _KEY_HEADER:
+            raise
+        # The key's primary key refused a concurrent claim: that try is running now.
+        raise Unavailable(f"a request with {_KEY_HEADER} {key!r} is still being processed",
+                          field=_KEY_HEADER) from None
+    stored = orjson.loads(row.response)
+    return Response(orjson.dumps(stored["body"]), status_code=stored["status"], media_type="application/json")
+
+
+def _settle(db: Database, key: str, status: int | None, body: bytes = b"") -> None:
+    """Store the write's answer with its key, or (``status`` None) release the claim for a retry."""
+    k = idempotency_keys.c
+    with db.write() as conn:
+        if status is None:
+            conn.execute(sa.delete(idempotency_keys).where(k.key == key, k.response.is_(None)))
+        else:
+            response = orjson.dumps({"status": status, "body": orjson.loads(body)}).decode()
+            conn.execute(sa.update(idempotency_keys).where(k.key == key).values(response=response))
+
+
+async def _idempotent(request: Request, write: Callable[[], Awaitable[Response]]) -> Response:
+    """Run ``write`` at most once per ``Idempotency-Key``; a request without a key just runs it."""
+    key = request.headers.get(_KEY_HEADER)
+    db = getattr(_store(request), "db", None)
+    if key is None or not isinstance(db, Database):
+        return await write()
+    if not 1 <= len(key) <= 128 or not key.isprintable():
+        raise InvalidInput(f"{_KEY_HEADER} must be 1 to 128 printable characters", field=_KEY_HEADER)
+    scope = f"{request.method} {request.url.path}"
+    stored = await run_in_threadpool(_claim, db, key, scope)
+    if stored is not None:
+        return stored
+    try:
+        response = await write()
+    except ShipyardError as exc:
+        status = next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
+        if status >= 500:  # the write failed as a whole: let a retry do it
+            await run_in_threadpool(_settle, db, key, None)
+        else:  # refused, maybe after writing the rest: a retry gets the same refusal
+            body = error_response(status, type(exc).__name__, exc.message, **exc.context).body
+            await run_in_threadpool(_settle, db, key, status, bytes(body))
+        raise
+    except BaseException:
+        await run_in_threadpool(_settle, db, key, None)
+        raise
+    await run_in_threadpool(_settle, db, key, response.status_code, bytes(response.body))
+    return response
 
 
 class ExperimentCreate(BaseModel):
@@ -139,6 +229,10 @@ def search_runs(body: RunSearch, request: Request) -> Response:
 
 @router.post("/runs/log-batch")
 async def log_batch(request: Request) -> Response:
+    return await _idempotent(request, partial(_log_batch, request))
+
+
+async def _log_batch(request: Request) -> Response:
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -157,6 +251,10 @@ async def log_batch(request: Request) -> Response:
 
 @router.post("/runs/record")
 async def record_runs(request: Request) -> Response:
+    return await _idempotent(request, partial(_record_runs, request))
+
+
+async def _record_runs(request: Request) -> Response:
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:

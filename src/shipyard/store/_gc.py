@@ -90,6 +90,8 @@ _SWEEP_BATCH = 200
 _REMOTE_WORKERS = 8
 # Some stores (S3) keep modification times in whole seconds, rounded down.
 _TIME_SLACK_MS = 1000
+# A client retries a keyed write within seconds; a day covers any retry budget and clock skew.
+_IDEMPOTENCY_RETENTION_MS = 24 * 60 * 60 * 1000
 _FAN = re.compile(r"[0-9a-f]{2}")
 _REST = re.compile(r"[0-9a-f]{62}")
 
@@ -109,6 +111,7 @@ class GcReport:
     runs: tuple[str, ...] = ()
     blobs: tuple[ObjectRef, ...] = ()
     kept_young: int = 0
+    idempotency_keys: int = 0  # idempotency keys purged (or, with dry_run, that would be)
 
     @property
     def bytes_freed(self) -> int:
@@ -157,6 +160,7 @@ def collect_garbage(
             runs = list(conn.scalars(sa.select(t.runs.c.id).where(_purgeable(cutoff, started)).order_by(t.runs.c.id)))
     else:
         runs = _purge_runs(db, cutoff, started)
+    keys = _purge_idempotency_keys(db, started - _IDEMPOTENCY_RETENTION_MS, dry_run)
     phase("purged")
 
     listed = list(_list_blobs(artifacts))
@@ -181,10 +185,20 @@ def collect_garbage(
             removed.extend(swept)
             young += rewritten
     phase("swept")
-    report = GcReport(dry_run, started, tuple(runs), tuple(removed), young)
+    report = GcReport(dry_run, started, tuple(runs), tuple(removed), young, keys)
     logger.info("gc%s: %d runs purged, %d blobs removed (%d bytes), %d unreferenced blobs too young",
                 " (dry run)" if dry_run else "", len(runs), len(removed), report.bytes_freed, young)
     return report
+
+
+def _purge_idempotency_keys(db: Database, cutoff: int, dry_run: bool) -> int:
+    """Forget the idempotency keys stored before ``cutoff``: their writes can no longer be retried."""
+    old = t.idempotency_keys.c.created_at < cutoff
+    if dry_run:
+        with db.read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(t.idempotency_keys).where(old)) or 0)
+    with db.write() as conn:
+        return int(conn.execute(sa.delete(t.idempotency_keys).where(old)).rowcount or 0)
 
 
 def _duration_ms(value: object, name: str) -> int:
