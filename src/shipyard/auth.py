@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.errors import ConfigError
@@ -43,17 +44,31 @@ def check_bind(host: str, token: str | None, insecure: bool) -> None:
 
 
 class TokenAuthMiddleware:
-    """Require ``Authorization: Bearer <token>`` on every request but those to ``open_paths``."""
+    """Require ``Authorization: Bearer <token>`` on every request but those to ``open_paths``.
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: Iterable[str] = ()) -> None:
+    The bearer is ``token``, or any for which ``check`` (a hook, such as the users' API
+    tokens of :class:`shipyard.access.TokenCheck`) answers true.
+    """
+
+    def __init__(self, app: ASGIApp, token: str | None, open_paths: Iterable[str] = (),
+                 check: Callable[[str], bool] | None = None) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self._expected = f"Bearer {token}".encode() if token else None
         self._open = frozenset(open_paths)
+        self._check = check
+
+    async def _accepted(self, given: bytes) -> bool:
+        if self._expected is not None and secrets.compare_digest(given, self._expected):
+            return True
+        scheme, _, credential = given.partition(b" ")
+        if self._check is None or scheme.lower() != b"bearer" or not credential:
+            return False
+        return bool(await run_in_threadpool(self._check, credential.decode("latin-1")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in self._open:
             given = dict(scope["headers"]).get(b"authorization", b"")
-            if not secrets.compare_digest(given, self._expected):
+            if not await self._accepted(given):
                 body = b'{"error":{"type":"Unauthorized","message":"missing or wrong bearer token"}}'
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"application/json"),

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 import shipyard
 from shipyard import Config
 from shipyard import features as sf
+from shipyard.access import SqlAccessStore
 from shipyard.cli.exit_codes import EPILOG, ExitCode
 from shipyard.cli.main import main, walk
 from shipyard.testing.alerts import points
@@ -94,6 +95,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
         from shipyard.pipelines._loader import load_pipeline
 
         result = load_pipeline(str(path / "counted.py")).run({}, client=client, executor="inline")
+        access = SqlAccessStore(client.backend.db)  # type: ignore[attr-defined]
+        access.create_user("ana", "editor")
+        access.create_token("ana", "laptop")
     return Home(path, run.id, result.run_id)
 
 
@@ -108,6 +112,7 @@ def _arguments(home: Home) -> dict[tuple[str, ...], list[str]]:
         ("monitor", "list"): [], ("monitor", "show"): ["churn-monitor"],
         ("pipelines", "list"): [], ("pipelines", "show"): [home.pipeline_run_id],
         ("runs", "list"): ["churn"], ("runs", "show"): [home.run_id],
+        ("tokens", "list"): [], ("users", "list"): [],
     }
 
 

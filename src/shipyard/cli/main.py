@@ -23,6 +23,8 @@ from shipyard.cli import (
     scheduler,
     serve,
     server,
+    tokens,
+    users,
 )
 from shipyard.cli.exit_codes import EPILOG, ExitCode, exit_code_for
 from shipyard.cli.output import console_err
@@ -47,6 +49,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 app.command("run")(pipelines.run_file)
 app.command("scheduler")(scheduler.scheduler)
 app.command("server")(server.serve_api)

@@ -50,9 +50,17 @@ def serve(
         name=name, batching=batching, max_queue=max_queue, timeout_s=timeout, poll_interval_s=poll_interval,
     )
 
+    if not config.url:  # users of the server's database sign in to serving with their API tokens too
+        from shipyard.access import TokenCheck
+        from shipyard.cli.users import access_store
+
+        with access_store() as store:
+            if store.has_users():
+                serve_config = serve_config.with_(token_check=TokenCheck(config.database_url))
     # A refused address or a model that does not resolve fails here, in one line, before
     # any worker starts.
-    check_bind(serve_config.host, serve_config.token, serve_config.insecure)
+    check_bind(serve_config.host, serve_config.token or ("users" if serve_config.token_check else None),
+               serve_config.insecure)
     with Client(config) as client:
         for served in serve_config.models:
             uris = [t.uri for t in served.targets] + ([served.shadow.uri] if served.shadow else [])

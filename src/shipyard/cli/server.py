@@ -42,14 +42,22 @@ def serve_api(
     from shipyard.server.mlflow import PREFIXES
 
     config = load_config().with_(url=None)
-    check_bind(host, config.token, insecure)
+    from shipyard.cli.users import access_store
+
+    with access_store() as store:  # users turn authentication on, as a token does
+        has_users = store.has_users()
+    check_bind(host, config.token or ("users" if has_users else None), insecure)
     app = create_app(config)
     if scheduler:
         from shipyard.cli.scheduler import start_background
 
         start_background(config)
     base = _base_url(host, port)
-    auth = "on: requests need 'Authorization: Bearer' with SHIPYARD_TOKEN" if config.token else "off"
+    auth = ("on: requests need a user's token or password, or SHIPYARD_TOKEN" if has_users
+            else "on: requests need 'Authorization: Bearer' with SHIPYARD_TOKEN" if config.token else "off")
+    if insecure and not (has_users or config.token):
+        console_err.print("WARNING: --insecure: this server accepts unauthenticated requests from the network",
+                          markup=False, highlight=False)
     lines = [f"Shipyard server on {base} (auth {auth})",
              f"  REST API     {base}/api/v1",
              f"  MLflow API   {base}{PREFIXES[0].rstrip('/')} (MLFLOW_TRACKING_URI={base})",

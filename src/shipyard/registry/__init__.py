@@ -5,6 +5,7 @@ Builds on ``tracking`` (a version comes from a run's logged package) and ``model
 """
 
 from shipyard.registry import _codec as codec
+from shipyard.registry._actor import acting_as, audit_actor
 from shipyard.registry._backend import RegistryStore
 from shipyard.registry._entities import AuditEvent, ModelVersion, RegisteredModel
 from shipyard.registry._policy import (
@@ -31,6 +32,8 @@ __all__ = [
     "PromotionPolicy",
     "RegisteredModel",
     "RegistryStore",
+    "acting_as",
+    "audit_actor",
     "codec",
     "parse_model_uri",
 ]

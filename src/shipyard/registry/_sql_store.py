@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PromotionRefused
 from shipyard.lineage import Edge, LineageGraph, Node
+from shipyard.registry._actor import audit_actor
 from shipyard.registry._entities import (
     AuditEvent,
     ModelVersion,
@@ -69,7 +70,7 @@ class SqlRegistryStore:
     def _audit(conn: Connection, action: str, entity_type: str, entity_id: str, before: Any, after: Any,
                actor: str | None, reason: str | None = None, forced: bool = False) -> None:
         conn.execute(t.audit_log.insert().values(
-            at=now_ms(), actor=actor, action=action, entity_type=entity_type, entity_id=entity_id,
+            at=now_ms(), actor=audit_actor(actor), action=action, entity_type=entity_type, entity_id=entity_id,
             before=_dump(before), after=_dump(after), reason=reason, forced=int(forced)))
 
     @staticmethod

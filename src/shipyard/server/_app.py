@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from shipyard.access import SqlAccessStore
 from shipyard.client import Client
 from shipyard.config import Config
 from shipyard.errors import ConfigError
@@ -19,7 +20,7 @@ from shipyard.server import _monitoring as monitoring
 from shipyard.server import _registry as registry
 from shipyard.server import _tracking as tracking
 from shipyard.server import mlflow
-from shipyard.server._auth import TokenAuthMiddleware
+from shipyard.server._access import AccessMiddleware
 from shipyard.server._errors import install_error_handlers
 
 __all__ = ["create_app"]
@@ -30,8 +31,9 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
 
     A ``config`` with ``url`` set is refused: a server that forwarded to another
     server would hide where the data lives. ``/`` is a landing page and ``/docs``
-    the API documentation (Swagger UI). With ``config.token`` set, every request
-    but ``/api/v1/health`` and those pages needs ``Authorization: Bearer <token>``.
+    the API documentation (Swagger UI). Once ``config.token`` is set or a user exists,
+    every request but ``/api/v1/health`` and those pages needs a credential (a bearer
+    token or basic auth) whose user may do what the route needs (``server/_permissions.py``).
     """
     client = client or Client(config)
     if client.config.url:
@@ -48,6 +50,7 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
         app.state.alerts = client.alert_store
         app.state.alert_engine = client.alert_engine()  # notifiers from the server's config
         app.state.metrics = metrics.create_registry(client)
+        app.state.access = SqlAccessStore(client.backend.db)  # type: ignore[attr-defined]
         yield
         client.close()
 
@@ -63,6 +66,6 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     app.include_router(alerts.router)
     app.include_router(metrics.router)
     app.add_middleware(mlflow.MlflowApi)  # MLflow's REST API, served before FastAPI routing
-    if client.config.token:
-        app.add_middleware(TokenAuthMiddleware, token=client.config.token)
+    # Outermost: every request, the MLflow API's included, is authenticated and authorized.
+    app.add_middleware(AccessMiddleware, shared_token=client.config.token)
     return app

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,8 @@ class ServeConfig:
     threads: int = 1
     gc_freeze: bool = True
     inference_log: InferenceLogConfig = field(default_factory=InferenceLogConfig)
+    # A hook accepting users' API tokens besides ``token`` (picklable: workers receive it).
+    token_check: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check(len(self.models) >= 1, "nothing to serve: give at least one model", "models")
@@ -226,6 +228,8 @@ class ServeConfig:
         _positive(self.drain_timeout_s, "drain_timeout_s")
         _check(isinstance(self.threads, int) and self.threads >= 1,
                f"threads must be an integer >= 1, got {self.threads!r}", "threads")
+        _check(self.token_check is None or callable(self.token_check), "token_check must be callable",
+               "token_check")
 
     @classmethod
     def for_uri(cls, uri: str, *, name: str | None = None, **options: Any) -> ServeConfig:

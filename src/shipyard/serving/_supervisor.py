@@ -85,7 +85,7 @@ class Supervisor:
     def run(self, on_ready: Callable[[Supervisor], None] | None = None) -> int:
         """Serve until SIGTERM/SIGINT; return the exit status (0, or 1 if workers cannot start)."""
         config = self.config
-        check_bind(config.host, config.token, config.insecure)
+        check_bind(config.host, config.token or ("users" if config.token_check else None), config.insecure)
         listener = _bind(config.host, config.port)
         self.port = listener.getsockname()[1]
         base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None

@@ -59,12 +59,14 @@ HEALTH_PATHS = ("/v2/health/live", "/v2/health/ready", "/ping", "/health")
 
 
 def secured(app: ServingApp, config: ServeConfig) -> Any:
-    """``app`` behind bearer-token auth when ``config.token`` is set (health checks stay open)."""
-    if not config.token:
+    """``app`` behind bearer-token auth when ``config.token`` or ``config.token_check`` is set
+    (health checks stay open)."""
+    if not config.token and config.token_check is None:
         return app
     from shipyard.auth import TokenAuthMiddleware
 
-    return TokenAuthMiddleware(app, config.token, open_paths=HEALTH_PATHS)  # type: ignore[arg-type]
+    return TokenAuthMiddleware(app, config.token, open_paths=HEALTH_PATHS,  # type: ignore[arg-type]
+                               check=config.token_check)
 
 
 def uvicorn_config(app: Any, config: ServeConfig, **options: Any) -> Any:

@@ -11,9 +11,11 @@ every table:
 * names owned by users are capped at 250 characters for keys, 256 for names.
 """
 
+from shipyard.store.schema._access import access_grants, access_tokens, users
 from shipyard.store.schema._alerts import alert_events, alert_rules, alerts
 from shipyard.store.schema._datasets import dataset_manifests, dataset_versions, datasets
 from shipyard.store.schema._features import feature_materializations, feature_objects
+from shipyard.store.schema._idempotency import idempotency_keys
 from shipyard.store.schema._meta import metadata
 from shipyard.store.schema._monitoring import (
     monitor_labels,
@@ -45,6 +47,8 @@ from shipyard.store.schema._tracking import (
 )
 
 __all__ = [
+    "access_grants",
+    "access_tokens",
     "alert_events",
     "alert_rules",
     "alerts",
@@ -57,6 +61,7 @@ __all__ = [
     "experiments",
     "feature_materializations",
     "feature_objects",
+    "idempotency_keys",
     "latest_metrics",
     "lineage_edges",
     "metadata",
@@ -76,4 +81,5 @@ __all__ = [
     "registry_state",
     "run_tags",
     "runs",
+    "users",
 ]

@@ -1,0 +1,38 @@
+"""A picklable token check for processes that hold no access store, such as serving workers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__all__ = ["TokenCheck"]
+
+
+class TokenCheck:
+    """``check(token)``: whether ``token`` is a live API token of an enabled user of the
+    database at ``database_url``. Opens the database on first use, in the process that
+    calls it, so it can be pickled to a worker before then.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._store: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"database_url": self.database_url}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["database_url"])  # type: ignore[misc]
+
+    def __call__(self, token: str) -> bool:
+        with self._lock:
+            if self._store is None:
+                from shipyard.access._sql_store import SqlAccessStore
+                from shipyard.store import Database
+
+                self._store = SqlAccessStore(Database(self.database_url))
+        return self._store.user_for_token(token) is not None
+
+    def __repr__(self) -> str:
+        return "TokenCheck(...)"  # the URL may carry a database password

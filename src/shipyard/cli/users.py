@@ -1,0 +1,115 @@
+"""``shipyard users create|list|disable|enable|set-role|grant``: the server's user accounts.
+
+These commands work on the configured metadata database directly (run them where the
+server runs, with its configuration). Creating the first user turns authentication on
+for ``shipyard server``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from shipyard.access import SqlAccessStore, User
+from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
+from shipyard.config import load_config
+from shipyard.errors import ConfigError, InvalidInput
+
+app = typer.Typer(help="User accounts, roles and per-resource grants of the server.", no_args_is_help=True)
+
+
+@contextmanager
+def access_store() -> Iterator[SqlAccessStore]:
+    """The access store on the configured database (never through a remote server)."""
+    from shipyard.store import Database
+
+    config = load_config()
+    if config.url:
+        raise ConfigError("managing users needs direct database access: unset SHIPYARD_URL and run this "
+                          "where the server's database is configured", field="url")
+    db = Database(config.database_url)
+    try:
+        db.ensure_schema()
+        yield SqlAccessStore(db)
+    finally:
+        db.dispose()
+
+
+def _user_json(user: User) -> dict[str, object]:
+    return {"name": user.name, "role": user.role, "disabled": user.disabled, "created_at": user.created_at,
+            "grants": [{"resource_type": g.resource_type, "resource_id": g.resource_id,
+                        "permission": g.permission} for g in user.grants]}
+
+
+@app.command("create")
+def create(name: str = typer.Argument(..., help="User name: letters, digits and ._@- (at most 64)."),
+           role: str = typer.Option("viewer", "--role", help="viewer, editor, approver or admin."),
+           password_stdin: bool = typer.Option(False, "--password-stdin",
+                                               help="Read a password (for basic auth) from the first line of stdin.")
+           ) -> None:
+    """Create a user. Without a password the user signs in with tokens (shipyard tokens create)."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("no password on stdin", field="password")
+    with access_store() as store:
+        user = store.create_user(name, role, password)
+    console.print(f"created user {user.name} ({user.role})", markup=False, highlight=False)
+
+
+@app.command("list")
+def list_(as_json: bool = JSON_OPTION) -> None:
+    """List users with their roles and grants."""
+    with access_store() as store:
+        users = store.list_users()
+    if as_json:
+        print_json({"items": [_user_json(u) for u in users]})
+        return
+    console.print(table("Users", ["name", "role", "disabled", "created", "grants"], [
+        [u.name, u.role, "yes" if u.disabled else "no", fmt_time(u.created_at),
+         ", ".join(f"{g.permission} on {g.resource_type} {g.resource_id}" for g in u.grants) or "-"]
+        for u in users]))
+
+
+@app.command("disable")
+def disable(name: str = typer.Argument(..., help="User name")) -> None:
+    """Disable a user: their tokens and password are refused from the next request on."""
+    with access_store() as store:
+        store.set_disabled(name, True)
+    console.print(f"disabled user {name}", markup=False, highlight=False)
+
+
+@app.command("enable")
+def enable(name: str = typer.Argument(..., help="User name")) -> None:
+    """Enable a disabled user again."""
+    with access_store() as store:
+        store.set_disabled(name, False)
+    console.print(f"enabled user {name}", markup=False, highlight=False)
+
+
+@app.command("set-role")
+def set_role(name: str = typer.Argument(..., help="User name"),
+             role: str = typer.Argument(..., help="viewer, editor, approver or admin.")) -> None:
+    """Change a user's global role."""
+    with access_store() as store:
+        user = store.set_role(name, role)
+    console.print(f"user {user.name} is now {user.role}", markup=False, highlight=False)
+
+
+@app.command("grant")
+def grant(name: str = typer.Argument(..., help="User name"),
+          permission: str = typer.Argument(..., help="read, edit or manage."),
+          experiment: str | None = typer.Option(None, "--experiment", help="An experiment id."),
+          model: str | None = typer.Option(None, "--model", help="A registered model's name.")) -> None:
+    """Give a user a permission on one experiment or registered model."""
+    if (experiment is None) == (model is None):
+        raise InvalidInput("name exactly one of --experiment or --model", field="resource")
+    resource_type, resource_id = ("experiment", experiment) if experiment is not None else ("registered_model", model)
+    with access_store() as store:
+        g = store.grant(name, resource_type, str(resource_id), permission)
+    console.print(f"granted {g.permission} on {g.resource_type} {g.resource_id} to {g.user}",
+                  markup=False, highlight=False)

@@ -1,0 +1,207 @@
+"""Authentication and authorization of every request to ``shipyard server``.
+
+:class:`AccessMiddleware` sits in front of everything (the MLflow-compatible API
+included) and, for each request:
+
+1. looks the route up in :data:`~shipyard.server._permissions.PERMISSIONS`; open routes
+   (health, documentation) pass untouched;
+2. authenticates ``Authorization: Bearer <token>`` (the server's own ``SHIPYARD_TOKEN``,
+   an admin credential, or a user's API token: ``MLFLOW_TRACKING_TOKEN``) or ``Basic``
+   (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``; failures throttled per user and per
+   address); the store is asked on every request, so a revoked token or a disabled user
+   is refused at the next one;
+3. checks :func:`~shipyard.access.may` for the route's action, and runs the rest of the
+   request :func:`~shipyard.registry.acting_as` the user, so the audit log names them
+   and never a client-supplied ``actor``.
+
+With no ``SHIPYARD_TOKEN`` and no users the server is open, as for local use (the bind
+rule keeps it on loopback); creating the first user turns authentication on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shipyard.access import AccessStore, LoginLimiter, User, may
+from shipyard.errors import InvalidInput
+from shipyard.registry import acting_as
+from shipyard.server._permissions import OPEN, Call, Rule, match
+from shipyard.server.mlflow import PREFIXES, route_path
+
+__all__ = ["SHARED_TOKEN_USER", "AccessMiddleware"]
+
+SHARED_TOKEN_USER = User("admin", "admin")  # who SHIPYARD_TOKEN, the server's own token, acts as
+_ADMIN_ONLY = Rule("admin")  # a route missing from the table: admins only
+_USERS_RECHECK_S = 2.0  # how stale "no users yet" may be while the server runs open
+_MAX_BODY = 16 * 1024 * 1024  # bodies read to find a resource (larger ones: the global role decides)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers, self.field = status, message, headers or {}, field
+
+
+class AccessMiddleware:
+    """Authenticate and authorize every request; see the module docstring."""
+
+    def __init__(self, app: ASGIApp, shared_token: str | None = None, limiter: LoginLimiter | None = None,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        self.app = app
+        self._shared = shared_token.encode() if shared_token else None
+        self.limiter = limiter or LoginLimiter()
+        self._sleep = sleep
+        self._auth_on = bool(shared_token)
+        self._checked_at = -_USERS_RECHECK_S
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, method = route_path(scope), scope["method"]
+        found = match(method, path) or (match("GET", path) if method == "HEAD" else None)
+        rule = found[1] if found else _ADMIN_ONLY
+        if rule.action == OPEN:
+            await self.app(scope, receive, send)
+            return
+        store: AccessStore = scope["app"].state.access
+        try:
+            if not await self._enabled(store):
+                await self.app(scope, receive, send)
+                return
+            user = await self._authenticate(scope, store)
+            receive = await self._authorize(scope, receive, user, rule, found[2] if found else {})
+        except _Refused as refused:
+            await _refuse(scope, send, path, refused)
+            return
+        with acting_as(user.name):
+            await self.app(scope, receive, send)
+
+    async def _enabled(self, store: AccessStore) -> bool:
+        if not self._auth_on and time.monotonic() - self._checked_at >= _USERS_RECHECK_S:
+            self._auth_on = await run_in_threadpool(store.has_users)
+            self._checked_at = time.monotonic()
+        return self._auth_on
+
+    async def _authenticate(self, scope: Scope, store: AccessStore) -> User:
+        header = _header(scope, b"authorization")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() == "bearer" and credential:
+            if self._shared is not None and secrets.compare_digest(credential.encode(), self._shared):
+                return SHARED_TOKEN_USER
+            user = await run_in_threadpool(store.user_for_token, credential)
+            if user is None:
+                raise _Refused(401, "wrong bearer token: unknown, revoked, or of a disabled user")
+            return user
+        if scheme.lower() == "basic" and credential:
+            return await self._login(scope, store, credential)
+        raise _Refused(401, "missing or wrong bearer token")
+
+    async def _login(self, scope: Scope, store: AccessStore, credential: str) -> User:
+        try:
+            name, sep, password = base64.b64decode(credential, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise _Refused(401, "malformed basic credentials") from None
+        if not sep:
+            raise _Refused(401, "malformed basic credentials")
+        client = scope.get("client")
+        keys = (f"user:{name[:64]}", f"addr:{client[0] if client else '?'}")
+        verdict, wait = self.limiter.verdict(*keys)
+        if verdict == "refuse":
+            raise _Refused(429, "too many failed logins: try again later",
+                           {"retry-after": str(max(1, int(wait + 0.999)))})
+        if verdict == "slow":
+            await self._sleep(wait)
+        user = await run_in_threadpool(store.check_password, name, password)
+        if user is None:
+            self.limiter.failed(*keys)
+            raise _Refused(401, "wrong user name or password, or a disabled user")
+        self.limiter.succeeded(keys)
+        return user
+
+    async def _authorize(self, scope: Scope, receive: Receive, user: User, rule: Rule,
+                         params: dict[str, str]) -> Receive:
+        if not callable(rule.action) and may(user, rule.action):
+            return receive  # the global role suffices: nothing to look up
+        body, receive = await _read_json(scope, receive) if rule.needs_body else (None, receive)
+        call = Call(params, _query(scope), body, scope["app"].state)
+        try:
+            action = rule.action(call) if callable(rule.action) else rule.action
+            resource = await run_in_threadpool(rule.resource, call) if rule.resource else None
+        except InvalidInput as exc:
+            raise _Refused(400, str(exc), field=exc.context.get("field")) from None
+        if not may(user, action, resource):
+            raise _Refused(403, f"user {user.name!r} may not {action} "
+                                f"{'this ' + resource.type.replace('_', ' ') if resource else 'here'}")
+        return receive
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+async def _read_json(scope: Scope, receive: Receive) -> tuple[dict[str, Any] | None, Receive]:
+    """The JSON object body (None for any other), and a ``receive`` that replays it."""
+    if "json" not in _header(scope, b"content-type") or scope["method"] in ("GET", "HEAD"):
+        return None, receive
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    raw = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()
+
+    try:
+        data = orjson.loads(raw) if len(raw) <= _MAX_BODY else None
+    except orjson.JSONDecodeError:
+        data = None
+    return (data if isinstance(data, dict) else None), replay
+
+
+async def _refuse(scope: Scope, send: Send, path: str, refused: _Refused) -> None:
+    if path.startswith(PREFIXES) or path == "/api/2.0/mlflow-artifacts/artifacts":
+        code = {401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 429: "REQUEST_LIMIT_EXCEEDED"}.get(
+            refused.status, "INVALID_PARAMETER_VALUE")
+        body = orjson.dumps({"error_code": code, "message": refused.message})
+    else:
+        kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}.get(refused.status, "InvalidInput")
+        error: dict[str, Any] = {"type": kind, "message": refused.message}
+        if refused.field:
+            error["field"] = refused.field
+        body = orjson.dumps({"error": error})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if refused.status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    headers += [(k.encode(), v.encode()) for k, v in refused.headers.items()]
+    await send({"type": "http.response.start", "status": refused.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
