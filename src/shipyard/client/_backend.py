@@ -20,6 +20,7 @@ what it depends on is gone.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -49,7 +50,7 @@ def open_backend(config: Config) -> Backend:
     return RemoteBackend(config) if config.url else LocalBackend(config)
 
 
-class Backend:
+class Backend(ABC):
     """The stores of one configuration, each opened on first use and closed by :meth:`close`."""
 
     remote = False
@@ -104,28 +105,34 @@ class Backend:
     # -- the stores every backend has ------------------------------------------------------
 
     @property
+    @abstractmethod
     def tracking(self) -> TrackingStore:
-        raise NotImplementedError
+        """The tracking store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
     def registry(self) -> RegistryStore:
-        raise NotImplementedError
+        """The registry store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
     def datasets(self) -> DatasetStore:
-        raise NotImplementedError
+        """The datasets store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
     def monitoring(self) -> MonitorStore:
-        raise NotImplementedError
+        """The monitoring store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
     def alerts(self) -> AlertStore:
-        raise NotImplementedError
+        """The alerts store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
     def feature_registry(self) -> FeatureRegistry:
-        raise NotImplementedError
+        """The feature registry store of this configuration, opened on first use."""
 
     @property
     def online_store(self) -> OnlineStore:
