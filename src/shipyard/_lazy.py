@@ -18,7 +18,8 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package: str, where: Mapping[str, str], public: Sequence[str],
                  namespace: MutableMapping[str, Any]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: ``where`` maps a name to its submodule
-    (relative to ``package``; a name mapped to itself, or to its private ``_name``, is that submodule); a loaded name is
+    (relative to ``package``; a name mapped to itself, or to its private ``_name`` that defines no such
+    attribute, is that submodule); a loaded name is
     cached in ``namespace`` (the package's ``globals()``) so later lookups skip the hook.
 
     This is the one place Shipyard imports its own modules by name, and it can reach only
@@ -33,7 +34,8 @@ def lazy_exports(package: str, where: Mapping[str, str], public: Sequence[str],
         if submodule is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(f".{submodule}", package)
-        value = module if submodule in (name, f"_{name}") else getattr(module, name)
+        is_module = submodule == name or (submodule == f"_{name}" and not hasattr(module, name))
+        value = module if is_module else getattr(module, name)
         namespace[name] = value
         return value
 

@@ -147,7 +147,7 @@ def test_runs_list_keeps_run_ids_whole_in_a_narrow_terminal(logged: Logged) -> N
 
 
 def test_db_upgrade_then_current_on_a_fresh_postgresql(tmp_path: Path, pg_url: str) -> None:
-    from shipyard.store._migrate import head_revision
+    from shipyard.store import head_revision
 
     before = run_cli(tmp_path, "db", "current", SHIPYARD_DB=pg_url)
     assert (before.returncode, before.stdout.strip()) == (0, "empty"), before.stderr
@@ -199,7 +199,7 @@ def test_scheduler_once_says_nothing_was_due(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_says_what_it_did_and_when_the_schema_is_current(tmp_path: Path) -> None:
-    from shipyard.store._migrate import head_revision
+    from shipyard.store import head_revision
 
     fresh = tmp_path / "fresh"
     fresh.mkdir()

@@ -23,10 +23,8 @@ from shipyard.datasets import DatasetFile, VersionSpec
 from shipyard.datasets._sql_store import SqlDatasetStore
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry._sql_store import SqlRegistryStore
-from shipyard.store import Database
+from shipyard.store import Database, collect_garbage, upgrade
 from shipyard.store import schema as t
-from shipyard.store._gc import collect_garbage
-from shipyard.store._migrate import upgrade
 from shipyard.store.artifacts import ArtifactStore, FsspecArtifactStore, ObjectRef, open_artifact_store
 from shipyard.testing.registry import fake_package_run
 from shipyard.tracking import LogBatch

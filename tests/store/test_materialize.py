@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from shipyard.errors import InvalidInput, Unavailable
-from shipyard.store._materialize import materialize
+from shipyard.store import materialize
 
 
 def write(file: SimpleNamespace, dest: Path) -> None:

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 import shipyard.store._db
 from shipyard.errors import ConfigError, StorageError, Unavailable
-from shipyard.store import Database, schema
-from shipyard.store._migrate import head_revision
+from shipyard.store import Database, head_revision, schema
 
 # Each child imports everything first, reports "ready", then waits for the parent's
 # start time on stdin: all six reach ensure_schema() within a few milliseconds.

@@ -14,7 +14,7 @@ app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 def upgrade() -> None:
     """Apply pending schema migrations to the configured database."""
     from shipyard.store import Database
-    from shipyard.store._migrate import upgrade as run_upgrade
+    from shipyard.store import upgrade as run_upgrade
 
     db = Database(load_config().database_url)
     try:

@@ -68,8 +68,7 @@ def gc(
         raise ConfigError(
             f"shipyard gc works on the database and artifact store directly, but the configuration points "
             f"at the server {config.url}; run it with the server's configuration", field="url")
-    from shipyard.store import Database
-    from shipyard.store._gc import collect_garbage
+    from shipyard.store import Database, collect_garbage
     from shipyard.store.artifacts import open_artifact_store
 
     db = Database(config.database_url)

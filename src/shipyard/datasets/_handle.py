@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.datasets._entities import DatasetFile, DatasetVersion
 from shipyard.errors import MissingExtra
-from shipyard.store._materialize import materialize as materialize_folder
+from shipyard.store import materialize as materialize_folder
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -35,9 +35,8 @@ from shipyard.datasets._entities import (
 from shipyard.datasets._profile import Profile
 from shipyard.errors import IntegrityError, InvalidInput, NotFound
 from shipyard.lineage import Edge, LineageGraph, Node
+from shipyard.store import Database, LineageStore, insert_ignore
 from shipyard.store import schema as t
-from shipyard.store._db import Database, insert_ignore
-from shipyard.store._lineage import LineageStore
 from shipyard.store.artifacts import ArtifactStore, FsspecArtifactStore, check_digest, safe_relpath
 
 __all__ = ["SqlDatasetStore", "decode_manifest", "encode_manifest", "lineage_edge"]

@@ -14,9 +14,8 @@ from shipyard.features._backend import KINDS, Applied, FeatureObject, Materializ
 from shipyard.features._compat import check_references, incompatibilities
 from shipyard.features._definitions import fingerprint, from_spec, validate_name
 from shipyard.lineage import Edge, Node
+from shipyard.store import Database, LineageStore, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, upsert
-from shipyard.store._lineage import LineageStore
 from shipyard.timeutil import now_ms
 
 __all__ = ["SqlFeatureRegistry", "canonical"]

@@ -22,8 +22,8 @@ from shipyard.alerting._series import Point, labels_key, parse_labels_key
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.monitoring._entities import Monitor, MonitorWindow
 from shipyard.monitoring._labels import empty_labels, encode_labels, normalize_labels
+from shipyard.store import Database, insert_ignore, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, insert_ignore, upsert
 from shipyard.timeutil import now_ms
 
 __all__ = ["SqlMonitorStore"]

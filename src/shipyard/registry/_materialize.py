@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from shipyard.store._materialize import materialize
+from shipyard.store import materialize
 from shipyard.tracking import ArtifactInfo
 
 __all__ = ["Fetch", "Materializer"]

@@ -31,9 +31,8 @@ from shipyard.registry._entities import (
 from shipyard.registry._materialize import Materializer
 from shipyard.registry._policy import GateContext, PromotionPolicy
 from shipyard.registry._uri import parse_model_uri
+from shipyard.store import Database, LineageStore, insert_ignore, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, insert_ignore, upsert
-from shipyard.store._lineage import LineageStore
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.tracking import ArtifactInfo, Page, TrackingStore, now_ms, validate_key
 from shipyard.tracking._search import decode_page_token, encode_page_token

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from shipyard.errors import ConfigError, Conflict, InvalidInput, StorageError, Unavailable
 
-__all__ = ["Database", "nan_to_none", "none_to_nan"]
+__all__ = ["Database", "insert_ignore", "nan_to_none", "none_to_nan", "upsert"]
 
 _BUSY_TIMEOUT_MS = 60_000
 _HEAD_REVISION = "0009"  # kept equal to the newest Alembic revision by a test

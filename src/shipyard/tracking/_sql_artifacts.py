@@ -10,8 +10,8 @@ from typing import BinaryIO
 import sqlalchemy as sa
 
 from shipyard.errors import NotFound
+from shipyard.store import Database, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, upsert
 from shipyard.store.artifacts import ArtifactStore, safe_relpath
 from shipyard.tracking._entities import ArtifactInfo, now_ms, validate_run_id
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
+from shipyard.store import Database, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, upsert
 from shipyard.tracking._entities import Experiment, now_ms, validate_key
 
 __all__ = ["LIFECYCLE_STAGES", "SqlExperiments", "experiment_int"]

@@ -18,9 +18,8 @@ from sqlalchemy.engine import Connection
 
 from shipyard.errors import Conflict, NotFound
 from shipyard.lineage import Edge, Node
+from shipyard.store import Database, LineageStore, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, upsert
-from shipyard.store._lineage import LineageStore
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.tracking._entities import RunStatus, current_user, default_run_name, now_ms
 from shipyard.tracking._records import RunRecord, check_records

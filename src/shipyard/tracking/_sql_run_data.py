@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
+from shipyard.store import Database, insert_ignore, nan_to_none, none_to_nan, upsert
 from shipyard.store import schema as t
-from shipyard.store._db import Database, insert_ignore, nan_to_none, none_to_nan, upsert
 from shipyard.tracking import _search as search
 from shipyard.tracking._entities import LogBatch, Metric, Page, RunStatus, validate_run_id
 

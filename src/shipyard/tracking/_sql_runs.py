@@ -11,9 +11,8 @@ from sqlalchemy.engine import Connection
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.lineage import Edge, Node
+from shipyard.store import Database, LineageStore, none_to_nan
 from shipyard.store import schema as t
-from shipyard.store._db import Database, none_to_nan
-from shipyard.store._lineage import LineageStore
 from shipyard.tracking._entities import (
     Metric,
     Run,
