@@ -68,13 +68,15 @@ def build(work: Path, redis_prefix: str) -> dict[str, Any]:
     home = work / "home"
     timings: dict[str, float] = {}
     for name, online in (("sqlite", None), ("redis", f"{REDIS}?prefix={redis_prefix}")):
-        with sf.FeatureStore(Config(home=home, online_store=online)) as store:
+        with shipyard.Client(Config(home=home, online_store=online)) as setup:
+            store = setup.features
             store.apply([user, view])
             started = time.perf_counter()
             store.materialize(now - pd.Timedelta(days=7), now + pd.Timedelta(seconds=1))
             timings[f"materialize_{name}_s"] = time.perf_counter() - started
     refs = [f"user_stats:{f}" for f in FEATURES]
-    with sf.FeatureStore(Config(home=home)) as store:
+    with shipyard.Client(Config(home=home)) as reader:
+        store = reader.features
         entity_df = pd.DataFrame({"user_id": rng.integers(0, ENTITIES, 5000), "event_timestamp": now})
         train = store.get_historical_features(entity_df, refs).to_pandas()
     x = train[FEATURES]
@@ -94,13 +96,13 @@ def lookups(home: Path, online: str | None, refs: list[str]) -> dict[int, tuple[
     """Median and p99 (ms) of in-process lookups of 1 and 64 random entities."""
     import numpy as np
 
-    from shipyard import Config
-    from shipyard.features import FeatureStore, OnlineLookup
+    from shipyard import Client, Config
+    from shipyard.features import OnlineLookup
 
     rng = np.random.default_rng(1)
     out = {}
-    with FeatureStore(Config(home=home, online_store=online)) as store:
-        lookup = OnlineLookup(store)
+    with Client(Config(home=home, online_store=online)) as client:
+        lookup = OnlineLookup(client.features)
         lookup.prepare(refs)
         for n in (1, 64):
             rows = [{"user_id": rng.integers(0, ENTITIES, n)} for _ in range(1100)]
