@@ -21,7 +21,7 @@ from typing import Any
 
 from shipyard.errors import ConfigError
 
-__all__ = ["Config", "load_config"]
+__all__ = ["Config", "OidcConfig", "load_config"]
 
 _ENV_KEYS = {
     "home": "SHIPYARD_HOME",
@@ -62,8 +62,12 @@ class Config:
     retries: int = 5
     retry_max_wait: float = 30.0
     alerts: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
+    auth: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)  # [auth.oidc]: a client secret
 
     def __post_init__(self) -> None:
+        if not isinstance(self.auth, Mapping) or set(self.auth) - {"oidc"}:
+            raise ConfigError("auth must be a table holding only [auth.oidc]", field="auth")
+        self.oidc  # noqa: B018 - a bad [auth.oidc] table fails here, at load, naming its field
         if not isinstance(self.home, Path):  # Config(home="/srv/shipyard") reads naturally
             object.__setattr__(self, "home", Path(self.home))
         if not math.isfinite(self.flush_interval) or self.flush_interval <= 0:
@@ -78,6 +82,12 @@ class Config:
                 f"retry_max_wait must be a non-negative number of seconds, got {self.retry_max_wait!r}",
                 field="retry_max_wait",
             )
+
+    @property
+    def oidc(self) -> OidcConfig | None:
+        """Single sign-on settings from the ``[auth.oidc]`` table, or None when it is absent."""
+        raw = self.auth.get("oidc")
+        return None if raw is None else OidcConfig.from_mapping(raw)
 
     @property
     def database_url(self) -> str:
@@ -103,12 +113,84 @@ class Config:
         return replace(self, **changes)
 
 
+_ROLES = ("viewer", "editor", "approver", "admin")  # as shipyard.access has them (a lower layer may not import it)
+
+
+@dataclass(frozen=True)
+class OidcConfig:
+    """OpenID Connect login for ``shipyard server`` (the ``[auth.oidc]`` table).
+
+    ``issuer`` is the provider's URL (discovery is read from its ``.well-known``);
+    ``redirect_base`` the server's public URL, to which ``/auth/callback`` is appended.
+    ``role_claim`` names the ID-token claim (a string or a list of strings) that
+    ``roles`` maps to Shipyard roles; a user given several gets the strongest, and one
+    given none gets ``default_role`` (None: refused). ``username_claim`` names the user.
+    ``client_secret`` and ``session_secret`` (which signs session cookies; random per
+    process when unset) never appear in ``repr`` or errors.
+
+    >>> OidcConfig("https://id.example", "shipyard", "s", "https://ml.example").role_claim
+    'groups'
+    """
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_base: str
+    role_claim: str = "groups"
+    roles: Mapping[str, str] = field(default_factory=dict, hash=False)
+    default_role: str | None = None
+    username_claim: str = "preferred_username"
+    scopes: str = "openid email profile"
+    session_max_age: float = 8 * 3600.0
+    session_secret: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("issuer", "client_id", "client_secret", "redirect_base", "role_claim", "username_claim"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError(f"auth.oidc.{name} must be a non-empty string", field=f"auth.oidc.{name}")
+        for name in ("issuer", "redirect_base"):
+            if not getattr(self, name).startswith(("https://", "http://")):
+                raise ConfigError(f"auth.oidc.{name} must be an http(s) URL, got {getattr(self, name)!r:.80}",
+                                  field=f"auth.oidc.{name}")
+        if not isinstance(self.roles, Mapping) or any(
+                not isinstance(k, str) or v not in _ROLES for k, v in self.roles.items()):
+            raise ConfigError(f"auth.oidc.roles must map claim values to roles ({', '.join(_ROLES)})",
+                              field="auth.oidc.roles")
+        if self.default_role is not None and self.default_role not in _ROLES:
+            raise ConfigError(f"auth.oidc.default_role must be one of {', '.join(_ROLES)}, "
+                              f"got {self.default_role!r:.40}", field="auth.oidc.default_role")
+        if (isinstance(self.session_max_age, bool) or not isinstance(self.session_max_age, int | float)
+                or not math.isfinite(self.session_max_age) or self.session_max_age <= 0):
+            raise ConfigError("auth.oidc.session_max_age must be a positive number of seconds",
+                              field="auth.oidc.session_max_age")
+        if self.session_secret is not None and (not isinstance(self.session_secret, str)
+                                                or len(self.session_secret) < 32):
+            raise ConfigError("auth.oidc.session_secret must be at least 32 characters",
+                              field="auth.oidc.session_secret")
+
+    @classmethod
+    def from_mapping(cls, raw: Any) -> OidcConfig:
+        """Build from a ``shipyard.toml`` table; unknown or missing keys are named, values never shown."""
+        if isinstance(raw, OidcConfig):
+            return raw
+        if not isinstance(raw, Mapping):
+            raise ConfigError("auth.oidc must be a table ([auth.oidc])", field="auth.oidc")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"auth.oidc: unknown keys {unknown}", field=f"auth.oidc.{unknown[0]}")
+        missing = [n for n in ("issuer", "client_id", "client_secret", "redirect_base") if n not in raw]
+        if missing:
+            raise ConfigError(f"auth.oidc: missing keys {missing}", field=f"auth.oidc.{missing[0]}")
+        return cls(**raw)
+
+
 def _coerce(name: str, raw: Any) -> Any:
     if name == "home":
         return Path(raw)
-    if name == "alerts":
+    if name in ("alerts", "auth"):
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"alerts must be a table ([alerts]), got {type(raw).__name__}", field=name)
+            raise ConfigError(f"{name} must be a table ([{name}]), got {type(raw).__name__}", field=name)
         return dict(raw)
     if name in ("flush_interval", "retry_max_wait"):
         try:
@@ -132,8 +214,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}", field=str(path)) from None
     # Accept both a flat file and one with a [shipyard] table.
     section = data.get("shipyard", data)
-    if section is not data and "alerts" in data:  # [alerts…] tables beside a [shipyard] table
-        section = {**section, "alerts": data["alerts"]}
+    for table in ("alerts", "auth"):  # [alerts…] and [auth.oidc] tables beside a [shipyard] table
+        if section is not data and table in data:
+            section = {**section, table: data[table]}
     known = {f.name for f in fields(Config)}
     unknown = sorted(set(section) - known)
     if unknown:

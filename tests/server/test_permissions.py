@@ -249,3 +249,89 @@ def test_without_users_or_a_token_the_server_is_open_until_the_first_user(tmp_pa
         time.sleep(2.1)  # the server notices new users within two seconds
         assert http.get("/api/v1/experiments").status_code == 401
     thread.stop()
+
+
+def _viewer_with_edit_on(server: Server, name: str) -> dict[str, str]:
+    server.store.create_user(name, "viewer")
+    server.store.grant(name, "experiment", server.experiment, "edit")
+    return {"Authorization": f"Bearer {server.store.create_token(name)[1]}"}
+
+
+def _team_b(server: Server) -> str:
+    return str(server.app.state.tracking.get_experiment_by_name("team-b").id)
+
+
+def test_an_edit_grant_lets_a_viewer_log_batches_to_that_experiments_runs_only(server: Server) -> None:
+    headers = _viewer_with_edit_on(server, "batcher")
+    tracking = server.app.state.tracking
+    mine = tracking.create_run(server.experiment).id
+    theirs = tracking.create_run(_team_b(server)).id
+    ok = server.http.post("/api/v1/runs/log-batch", headers=headers,
+                          json={"metrics": [[mine, "loss", 0.5, 1, 0]], "params": [[mine, "lr", "0.1"]]})
+    assert ok.status_code == 200, ok.text
+    refused = server.http.post("/api/v1/runs/log-batch", headers=headers,
+                               json={"metrics": [[theirs, "loss", 0.5, 1, 0]]})
+    assert refused.status_code == 403 and refused.json()["error"]["type"] == "Forbidden"
+    mixed = server.http.post("/api/v1/runs/log-batch", headers=headers,
+                             json={"metrics": [[mine, "loss", 0.7, 2, 1]], "tags": [[theirs, "t", "x"]]})
+    assert mixed.status_code == 403
+    assert [m.value for m in tracking.get_metric_history(mine, "loss").items] == [0.5]
+    assert "t" not in tracking.get_run(theirs).tags
+
+
+def test_an_edit_grant_lets_a_viewer_record_runs_into_that_experiment_only(server: Server) -> None:
+    headers = _viewer_with_edit_on(server, "recorder")
+    ok = server.http.post("/api/v1/runs/record", headers=headers,
+                          json={"runs": [{"experiment_id": server.experiment, "name": "mine"}]})
+    assert ok.status_code == 200, ok.text
+    for runs in ([{"experiment_id": _team_b(server), "name": "theirs"}],
+                 [{"experiment_id": server.experiment}, {"experiment_id": _team_b(server)}]):
+        refused = server.http.post("/api/v1/runs/record", headers=headers, json={"runs": runs})
+        assert refused.status_code == 403, refused.text
+    assert [r.name for r in server.app.state.tracking.search_runs([_team_b(server)]).items
+            if r.name == "theirs"] == []
+
+
+def test_logged_model_changes_check_the_grant_on_the_models_experiment(server: Server) -> None:
+    headers = _viewer_with_edit_on(server, "modeller")
+    admin = server.as_("admin")
+    create = "/api/2.0/mlflow/logged-models"
+    mine = server.http.post(create, headers=headers, json={"experiment_id": server.experiment, "name": "m"})
+    assert mine.status_code == 200, mine.text
+    theirs = server.http.post(create, headers=admin, json={"experiment_id": _team_b(server), "name": "t"})
+    mine_id, theirs_id = (r.json()["model"]["info"]["model_id"] for r in (mine, theirs))
+    params = {"params": [{"key": "lr", "value": "0.1"}]}
+    assert server.http.post(f"{create}/{mine_id}/params", headers=headers, json=params).status_code == 200
+    refused = server.http.post(f"{create}/{theirs_id}/params", headers=headers, json=params)
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
+    assert server.http.patch(f"{create}/{theirs_id}/tags", headers=headers,
+                             json={"tags": [{"key": "k", "value": "v"}]}).status_code == 403
+    assert server.http.delete(f"{create}/{mine_id}", headers=headers).status_code == 403  # edit, not manage
+
+
+def test_an_insecure_open_server_says_so_on_every_health_check(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(Config(home=tmp_path), insecure=True)
+    thread = ServerThread(app).start()
+    try:
+        with httpx.Client(base_url=thread.url) as http, caplog.at_level("WARNING", logger="shipyard.server"):
+            for _ in range(2):
+                response = http.get("/api/v1/health")
+                assert response.status_code == 200 and response.headers["x-shipyard-insecure"] == "true"
+            warnings = [r for r in caplog.records if "--insecure" in r.getMessage()]
+            assert len(warnings) == 2
+    finally:
+        thread.stop()
+
+
+def test_health_carries_no_insecure_mark_without_the_flag_or_once_auth_is_on(tmp_path: Path) -> None:
+    plain = ServerThread(create_app(Config(home=tmp_path / "a"))).start()
+    guarded = ServerThread(create_app(Config(home=tmp_path / "b", token=SHARED), insecure=True)).start()
+    try:
+        for thread in (plain, guarded):
+            with httpx.Client(base_url=thread.url) as http:
+                response = http.get("/api/v1/health")
+                assert response.status_code == 200 and "x-shipyard-insecure" not in response.headers
+    finally:
+        plain.stop()
+        guarded.stop()

@@ -47,7 +47,7 @@ def serve_api(
     with access_store() as store:  # users turn authentication on, as a token does
         has_users = store.has_users()
     check_bind(host, config.token or ("users" if has_users else None), insecure)
-    app = create_app(config)
+    app = create_app(config, insecure=insecure)
     if scheduler:
         from shipyard.cli.scheduler import start_background
 

@@ -1,8 +1,9 @@
 """``shipyard users create|list|disable|enable|set-role|grant``: the server's user accounts.
 
-These commands work on the configured metadata database directly (run them where the
-server runs, with its configuration). Creating the first user turns authentication on
-for ``shipyard server``.
+With ``SHIPYARD_URL`` set these commands manage the users of that server over its REST
+API (``SHIPYARD_TOKEN`` must be an admin's); without it they work on the configured
+metadata database directly (run them where the server runs, with its configuration).
+Creating the first user turns authentication on for ``shipyard server``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,6 +19,9 @@ from shipyard.access import SqlAccessStore, User
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.config import load_config
 from shipyard.errors import ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from shipyard.remote._access import RemoteAccessStore
 
 app = typer.Typer(help="User accounts, roles and per-resource grants of the server.", no_args_is_help=True)
 
@@ -38,6 +43,24 @@ def access_store() -> Iterator[SqlAccessStore]:
         db.dispose()
 
 
+@contextmanager
+def management_store() -> Iterator[SqlAccessStore | RemoteAccessStore]:
+    """The users and tokens of the server at ``SHIPYARD_URL`` when it is set, else of the configured database."""
+    config = load_config()
+    if not config.url:
+        with access_store() as local:
+            yield local
+        return
+    from shipyard.remote._access import RemoteAccessStore
+    from shipyard.remote._http import RetryPolicy
+
+    remote = RemoteAccessStore(config.url, config.token, RetryPolicy.from_config(config))
+    try:
+        yield remote
+    finally:
+        remote.close()
+
+
 def _user_json(user: User) -> dict[str, object]:
     return {"name": user.name, "role": user.role, "disabled": user.disabled, "created_at": user.created_at,
             "grants": [{"resource_type": g.resource_type, "resource_id": g.resource_id,
@@ -56,7 +79,7 @@ def create(name: str = typer.Argument(..., help="User name: letters, digits and 
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise InvalidInput("no password on stdin", field="password")
-    with access_store() as store:
+    with management_store() as store:
         user = store.create_user(name, role, password)
     console.print(f"created user {user.name} ({user.role})", markup=False, highlight=False)
 
@@ -64,7 +87,7 @@ def create(name: str = typer.Argument(..., help="User name: letters, digits and 
 @app.command("list")
 def list_(as_json: bool = JSON_OPTION) -> None:
     """List users with their roles and grants."""
-    with access_store() as store:
+    with management_store() as store:
         users = store.list_users()
     if as_json:
         print_json({"items": [_user_json(u) for u in users]})
@@ -78,7 +101,7 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @app.command("disable")
 def disable(name: str = typer.Argument(..., help="User name")) -> None:
     """Disable a user: their tokens and password are refused from the next request on."""
-    with access_store() as store:
+    with management_store() as store:
         store.set_disabled(name, True)
     console.print(f"disabled user {name}", markup=False, highlight=False)
 
@@ -86,7 +109,7 @@ def disable(name: str = typer.Argument(..., help="User name")) -> None:
 @app.command("enable")
 def enable(name: str = typer.Argument(..., help="User name")) -> None:
     """Enable a disabled user again."""
-    with access_store() as store:
+    with management_store() as store:
         store.set_disabled(name, False)
     console.print(f"enabled user {name}", markup=False, highlight=False)
 
@@ -95,7 +118,7 @@ def enable(name: str = typer.Argument(..., help="User name")) -> None:
 def set_role(name: str = typer.Argument(..., help="User name"),
              role: str = typer.Argument(..., help="viewer, editor, approver or admin.")) -> None:
     """Change a user's global role."""
-    with access_store() as store:
+    with management_store() as store:
         user = store.set_role(name, role)
     console.print(f"user {user.name} is now {user.role}", markup=False, highlight=False)
 
@@ -109,7 +132,7 @@ def grant(name: str = typer.Argument(..., help="User name"),
     if (experiment is None) == (model is None):
         raise InvalidInput("name exactly one of --experiment or --model", field="resource")
     resource_type, resource_id = ("experiment", experiment) if experiment is not None else ("registered_model", model)
-    with access_store() as store:
+    with management_store() as store:
         g = store.grant(name, resource_type, str(resource_id), permission)
     console.print(f"granted {g.permission} on {g.resource_type} {g.resource_id} to {g.user}",
                   markup=False, highlight=False)

@@ -14,8 +14,17 @@ included) and, for each request:
    request :func:`~shipyard.registry.acting_as` the user, so the audit log names them
    and never a client-supplied ``actor``.
 
+A browser signed in through single sign-on (:mod:`shipyard.server._oidc`) is
+authenticated by its session cookie when it sends no ``Authorization`` header; a
+state-changing request so authenticated also needs the session's ``X-CSRF-Token``.
+
 With no ``SHIPYARD_TOKEN`` and no users the server is open, as for local use (the bind
-rule keeps it on loopback); creating the first user turns authentication on.
+rule keeps it on loopback); creating the first user turns authentication on. A server
+started with ``--insecure`` that runs open says so on every ``/api/v1/health``: a warning
+in the log and the ``X-Shipyard-Insecure: true`` header on the answer.
+
+The authenticated user travels to the handlers in ``scope["shipyard.user"]`` (absent
+while the server runs open), for routes whose rights depend on who asks (own tokens).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -32,18 +42,24 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shipyard.access import AccessStore, LoginLimiter, User, may
+from shipyard.access import AccessStore, LoginLimiter, Resource, User, may
 from shipyard.errors import InvalidInput
 from shipyard.registry import acting_as
 from shipyard.server._permissions import OPEN, Call, Rule, match
+from shipyard.server._session import CSRF_HEADER, SAFE_METHODS, Sessions
 from shipyard.server.mlflow import PREFIXES, route_path
 
-__all__ = ["SHARED_TOKEN_USER", "AccessMiddleware"]
+__all__ = ["INSECURE_HEADER", "SHARED_TOKEN_USER", "USER_SCOPE_KEY", "AccessMiddleware"]
+
+logger = logging.getLogger("shipyard.server")
 
 SHARED_TOKEN_USER = User("admin", "admin")  # who SHIPYARD_TOKEN, the server's own token, acts as
 _ADMIN_ONLY = Rule("admin")  # a route missing from the table: admins only
 _USERS_RECHECK_S = 2.0  # how stale "no users yet" may be while the server runs open
 _MAX_BODY = 16 * 1024 * 1024  # bodies read to find a resource (larger ones: the global role decides)
+_HEALTH = "/api/v1/health"
+INSECURE_HEADER = "x-shipyard-insecure"
+USER_SCOPE_KEY = "shipyard.user"
 
 
 class _Refused(Exception):
@@ -57,8 +73,9 @@ class AccessMiddleware:
     """Authenticate and authorize every request; see the module docstring."""
 
     def __init__(self, app: ASGIApp, shared_token: str | None = None, limiter: LoginLimiter | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, insecure: bool = False) -> None:
         self.app = app
+        self.insecure = insecure
         self._shared = shared_token.encode() if shared_token else None
         self.limiter = limiter or LoginLimiter()
         self._sleep = sleep
@@ -73,6 +90,8 @@ class AccessMiddleware:
         found = match(method, path) or (match("GET", path) if method == "HEAD" else None)
         rule = found[1] if found else _ADMIN_ONLY
         if rule.action == OPEN:
+            if path == _HEALTH and self.insecure and not await self._enabled(scope["app"].state.access):
+                send = _warn_insecure(send)
             await self.app(scope, receive, send)
             return
         store: AccessStore = scope["app"].state.access
@@ -85,6 +104,7 @@ class AccessMiddleware:
         except _Refused as refused:
             await _refuse(scope, send, path, refused)
             return
+        scope[USER_SCOPE_KEY] = user
         with acting_as(user.name):
             await self.app(scope, receive, send)
 
@@ -106,6 +126,8 @@ class AccessMiddleware:
             return user
         if scheme.lower() == "basic" and credential:
             return await self._login(scope, store, credential)
+        if not header and (user := await _session_user(scope, store)) is not None:
+            return user
         raise _Refused(401, "missing or wrong bearer token")
 
     async def _login(self, scope: Scope, store: AccessStore, credential: str) -> User:
@@ -138,13 +160,49 @@ class AccessMiddleware:
         call = Call(params, _query(scope), body, scope["app"].state)
         try:
             action = rule.action(call) if callable(rule.action) else rule.action
-            resource = await run_in_threadpool(rule.resource, call) if rule.resource else None
+            if rule.resources is not None:
+                resources = await run_in_threadpool(rule.resources, call) or [None]
+            else:
+                resources = [await run_in_threadpool(rule.resource, call) if rule.resource else None]
         except InvalidInput as exc:
             raise _Refused(400, str(exc), field=exc.context.get("field")) from None
-        if not may(user, action, resource):
-            raise _Refused(403, f"user {user.name!r} may not {action} "
-                                f"{'this ' + resource.type.replace('_', ' ') if resource else 'here'}")
+        for resource in resources:
+            if not may(user, action, resource):
+                raise _Refused(403, f"user {user.name!r} may not {action} "
+                                    f"{_named(resource) if resource else 'here'}")
         return receive
+
+
+def _named(resource: Resource) -> str:
+    kind = resource.type.replace("_", " ")
+    return f"{kind} {resource.id!r:.80}" if resource.type == "experiment" else f"this {kind}"
+
+
+def _warn_insecure(send: Send) -> Send:
+    """``send`` that marks the answer as from a server running open to the network, and logs it."""
+    logger.warning("WARNING: --insecure: this server accepts unauthenticated requests from the network")
+
+    async def marked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (INSECURE_HEADER.encode(), b"true")]}
+        await send(message)
+
+    return marked
+
+
+async def _session_user(scope: Scope, store: AccessStore) -> User | None:
+    """The user of a browser session cookie (single sign-on), if any; a state-changing
+    request so authenticated must carry the session's CSRF token."""
+    sessions: Sessions | None = getattr(scope["app"].state, "sessions", None)
+    session = sessions.read(scope) if sessions is not None else None
+    if sessions is None or session is None:
+        return None
+    user = await run_in_threadpool(sessions.user, session, store)
+    if user is None:
+        raise _Refused(401, "the session's user is unknown or disabled")
+    if scope["method"] not in SAFE_METHODS and not sessions.csrf_ok(session, _header(scope, CSRF_HEADER)):
+        raise _Refused(403, "a request authenticated by the session cookie needs its CSRF token in X-CSRF-Token")
+    return user
 
 
 def _header(scope: Scope, name: bytes) -> str:

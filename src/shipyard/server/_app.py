@@ -17,8 +17,10 @@ from shipyard.server import _docs as docs
 from shipyard.server import _features as features
 from shipyard.server import _metrics as metrics
 from shipyard.server import _monitoring as monitoring
+from shipyard.server import _oidc as oidc
 from shipyard.server import _registry as registry
 from shipyard.server import _tracking as tracking
+from shipyard.server import _users as users
 from shipyard.server import mlflow
 from shipyard.server._access import AccessMiddleware
 from shipyard.server._errors import install_error_handlers
@@ -26,7 +28,7 @@ from shipyard.server._errors import install_error_handlers
 __all__ = ["create_app"]
 
 
-def create_app(config: Config | None = None, *, client: Client | None = None) -> FastAPI:
+def create_app(config: Config | None = None, *, client: Client | None = None, insecure: bool = False) -> FastAPI:
     """Build the REST API. The server always works on the stores directly.
 
     A ``config`` with ``url`` set is refused: a server that forwarded to another
@@ -34,6 +36,8 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     the API documentation (Swagger UI). Once ``config.token`` is set or a user exists,
     every request but ``/api/v1/health`` and those pages needs a credential (a bearer
     token or basic auth) whose user may do what the route needs (``server/_permissions.py``).
+    ``insecure`` (``shipyard server --insecure``) marks every ``/api/v1/health`` answer of a
+    server running open, and logs a warning for each.
     """
     client = client or Client(config)
     if client.config.url:
@@ -65,7 +69,10 @@ def create_app(config: Config | None = None, *, client: Client | None = None) ->
     app.include_router(monitoring.router)
     app.include_router(alerts.router)
     app.include_router(metrics.router)
+    app.include_router(oidc.router)  # /login, /auth/callback, /logout: 404 without [auth.oidc]
+    app.state.sessions, app.state.oidc = oidc.from_config(client.config.oidc)
+    app.include_router(users.router)
     app.add_middleware(mlflow.MlflowApi)  # MLflow's REST API, served before FastAPI routing
     # Outermost: every request, the MLflow API's included, is authenticated and authorized.
-    app.add_middleware(AccessMiddleware, shared_token=client.config.token)
+    app.add_middleware(AccessMiddleware, shared_token=client.config.token, insecure=insecure)
     return app

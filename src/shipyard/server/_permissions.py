@@ -23,6 +23,7 @@ from shipyard.access import Resource
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry import PromotionPolicy
 from shipyard.server._docs import ASSETS
+from shipyard.server.mlflow._logged_models import LoggedModels
 
 __all__ = ["OPEN", "PERMISSIONS", "Call", "Rule", "match"]
 
@@ -48,6 +49,9 @@ class Call:
 
 
 Extractor = Callable[[Call], "Resource | None"]
+# Finds every resource a request writes to (a batch may touch many runs); None in the
+# list stands for a resource that could not be found, which only the global role may touch.
+ManyExtractor = Callable[[Call], "list[Resource | None]"]
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,11 @@ class Rule:
 
     action: str | Callable[[Call], str]
     resource: Extractor | None = None
+    resources: ManyExtractor | None = None  # each one must be allowed (checked instead of ``resource``)
 
     @property
     def needs_body(self) -> bool:
-        return self.resource is not None or callable(self.action)
+        return self.resource is not None or self.resources is not None or callable(self.action)
 
 
 def experiment(*fields: str) -> Extractor:
@@ -80,6 +85,50 @@ def run(*fields: str) -> Extractor:
         except (NotFound, InvalidInput):
             return None
     return find
+
+
+def _run_experiment(call: Call, run_id: str) -> Resource | None:
+    return run("run_id")(Call({"run_id": run_id}, {}, None, call.state))
+
+
+def batch_runs(call: Call) -> list[Resource | None]:
+    """The experiments of every run a log batch writes to (``[run_id, ...]`` entries)."""
+    body = call.body or {}
+    run_ids: set[str] = set()
+    for kind in ("metrics", "params", "tags"):
+        entries = body.get(kind)
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, list) and entry:
+                run_ids.add(str(entry[0]))
+    return [_run_experiment(call, r) for r in sorted(run_ids)]
+
+
+def recorded_runs(call: Call) -> list[Resource | None]:
+    """The experiment of every recorded run, and of the run it names when that one exists."""
+    runs = (call.body or {}).get("runs")
+    found: list[Resource | None] = []
+    for raw in runs if isinstance(runs, list) else ():
+        if not isinstance(raw, dict):
+            continue
+        experiment_id = raw.get("experiment_id")
+        found.append(None if experiment_id in (None, "") else Resource("experiment", str(experiment_id)))
+        if raw.get("id") not in (None, ""):
+            existing = _run_experiment(call, str(raw["id"]))
+            if existing is not None:
+                found.append(existing)
+    return found
+
+
+def logged_model(call: Call) -> Resource | None:
+    """The experiment of the MLflow logged model ``model_id`` (an unknown one: no resource)."""
+    model_id = call.get("model_id")
+    if model_id is None:
+        return None
+    try:
+        return Resource("experiment", str(LoggedModels(call.state.tracking).get(model_id, allow_deleted=True)
+                                          .experiment_id))
+    except (NotFound, InvalidInput):
+        return None
 
 
 def model(*fields: str) -> Extractor:
@@ -133,6 +182,10 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     **{("GET", f"/docs/assets/{name}"): Rule(OPEN) for name in ASSETS},
     ("GET", "/openapi.json"): Rule(OPEN),
     ("HEAD", "/openapi.json"): Rule(OPEN),
+    # -- single sign-on: signing in, and logging out (which checks the session's CSRF token)
+    ("GET", "/login"): Rule(OPEN),
+    ("GET", "/auth/callback"): Rule(OPEN),
+    ("POST", "/logout"): Rule(OPEN),
     ("GET", "/metrics"): Rule("read"),
     # -- tracking -----------------------------------------------------------------------
     ("POST", f"{_V1}/experiments"): Rule("edit"),
@@ -143,8 +196,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("PUT", f"{_V1}/experiments/{{experiment_id}}/tags/{{key:path}}"): Rule("edit", experiment("experiment_id")),
     ("POST", f"{_V1}/runs"): Rule("edit", experiment("experiment_id")),
     ("POST", f"{_V1}/runs/search"): Rule("read"),
-    ("POST", f"{_V1}/runs/log-batch"): Rule("edit"),
-    ("POST", f"{_V1}/runs/record"): Rule("edit"),
+    ("POST", f"{_V1}/runs/log-batch"): Rule("edit", resources=batch_runs),
+    ("POST", f"{_V1}/runs/record"): Rule("edit", resources=recorded_runs),
     ("GET", f"{_V1}/runs/{{run_id}}"): Rule("read"),
     ("PATCH", f"{_V1}/runs/{{run_id}}"): Rule("edit", run("run_id")),
     ("DELETE", f"{_V1}/runs/{{run_id}}/tags/{{key:path}}"): Rule("edit", run("run_id")),
@@ -250,11 +303,11 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{_ML}/logged-models"): Rule("edit", experiment("experiment_id")),
     ("POST", f"{_ML}/logged-models/search"): Rule("read"),
     ("GET", f"{_ML}/logged-models/{{model_id}}"): Rule("read"),
-    ("PATCH", f"{_ML}/logged-models/{{model_id}}"): Rule("edit"),
-    ("DELETE", f"{_ML}/logged-models/{{model_id}}"): Rule("manage"),
-    ("PATCH", f"{_ML}/logged-models/{{model_id}}/tags"): Rule("edit"),
-    ("DELETE", f"{_ML}/logged-models/{{model_id}}/tags/{{tag_key:path}}"): Rule("edit"),
-    ("POST", f"{_ML}/logged-models/{{model_id}}/params"): Rule("edit"),
+    ("PATCH", f"{_ML}/logged-models/{{model_id}}"): Rule("edit", logged_model),
+    ("DELETE", f"{_ML}/logged-models/{{model_id}}"): Rule("manage", logged_model),
+    ("PATCH", f"{_ML}/logged-models/{{model_id}}/tags"): Rule("edit", logged_model),
+    ("DELETE", f"{_ML}/logged-models/{{model_id}}/tags/{{tag_key:path}}"): Rule("edit", logged_model),
+    ("POST", f"{_ML}/logged-models/{{model_id}}/params"): Rule("edit", logged_model),
     ("POST", f"{_ML}/registered-models/create"): Rule("edit"),
     ("GET", f"{_ML}/registered-models/get"): Rule("read"),
     ("GET", f"{_ML}/registered-models/search"): Rule("read"),
@@ -278,6 +331,17 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Rule("edit", mlflow_artifact),
     ("DELETE", "/api/2.0/mlflow-artifacts/artifacts/{path:path}"): Rule("manage", mlflow_artifact),
     ("GET", "/api/3.0/mlflow/server-info"): Rule("read"),
+    # -- users and tokens (a user lists, creates and revokes their own tokens: server/_users.py) --
+    ("GET", f"{_V1}/users"): Rule("admin"),
+    ("POST", f"{_V1}/users"): Rule("admin"),
+    ("GET", f"{_V1}/users/{{name}}"): Rule("admin"),
+    ("POST", f"{_V1}/users/{{name}}/disable"): Rule("admin"),
+    ("POST", f"{_V1}/users/{{name}}/enable"): Rule("admin"),
+    ("PUT", f"{_V1}/users/{{name}}/role"): Rule("admin"),
+    ("POST", f"{_V1}/users/{{name}}/grants"): Rule("admin"),
+    ("GET", f"{_V1}/tokens"): Rule("read"),
+    ("POST", f"{_V1}/tokens"): Rule("read"),
+    ("DELETE", f"{_V1}/tokens/{{token_id}}"): Rule("read"),
 }
 
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")

@@ -1,0 +1,210 @@
+"""Users, roles, grants and tokens over ``/api/v1``: admins manage users; everyone manages their
+own tokens and nobody else's; bad input is a 4xx naming the field, and nothing is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shipyard import Config
+from shipyard.access import SqlAccessStore
+from shipyard.server import create_app
+from tests.services import ServerThread
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Api:
+    http: httpx.Client
+    store: SqlAccessStore
+    admin: dict[str, str]
+    viewer: dict[str, str]
+    experiment: str
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    app = create_app(Config(home=tmp_path_factory.mktemp("users")))
+    thread = ServerThread(app).start()
+    with httpx.Client(base_url=thread.url, timeout=30) as http:
+        store: SqlAccessStore = app.state.access
+        store.create_user("root", "admin")
+        store.create_user("vic", "viewer")
+        experiment = app.state.tracking.create_experiment("team-a").id
+        yield Api(http, store, bearer(store.create_token("root")[1]), bearer(store.create_token("vic")[1]),
+                  experiment)
+    thread.stop()
+
+
+def test_an_admin_creates_lists_and_changes_users(api: Api) -> None:
+    created = api.http.post("/api/v1/users", headers=api.admin,
+                            json={"name": "ana", "role": "editor", "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    assert created.json() == {"name": "ana", "role": "editor", "disabled": False,
+                              "created_at": created.json()["created_at"], "grants": []}
+    assert PASSWORD not in created.text
+    names = [u["name"] for u in api.http.get("/api/v1/users", headers=api.admin).json()["items"]]
+    assert "ana" in names and "root" in names
+    role = api.http.put("/api/v1/users/ana/role", headers=api.admin, json={"role": "approver"})
+    assert role.status_code == 200 and role.json()["role"] == "approver"
+    grant = api.http.post("/api/v1/users/ana/grants", headers=api.admin,
+                          json={"resource_type": "experiment", "resource_id": api.experiment, "permission": "manage"})
+    assert grant.status_code == 201, grant.text
+    assert api.store.get_user("ana").grants[0].permission == "manage"
+    assert api.http.post("/api/v1/users/ana/disable", headers=api.admin).json()["disabled"] is True
+    assert api.store.get_user("ana").disabled
+    assert api.http.post("/api/v1/users/ana/enable", headers=api.admin).json()["disabled"] is False
+
+
+def test_a_disabled_user_is_refused_at_the_next_request(api: Api) -> None:
+    api.store.create_user("gone", "editor")
+    headers = bearer(api.store.create_token("gone")[1])
+    assert api.http.get("/api/v1/tokens", headers=headers).status_code == 200
+    assert api.http.post("/api/v1/users/gone/disable", headers=api.admin).status_code == 200
+    assert api.http.get("/api/v1/tokens", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/api/v1/users", None),
+    ("POST", "/api/v1/users", {"name": "sneaky", "role": "admin"}),
+    ("POST", "/api/v1/users/vic/disable", None),
+    ("PUT", "/api/v1/users/vic/role", {"role": "admin"}),
+    ("POST", "/api/v1/users/vic/grants", {"resource_type": "experiment", "resource_id": "1", "permission": "manage"}),
+])
+def test_users_are_for_admins_only(api: Api, method: str, path: str, body: dict[str, str] | None) -> None:
+    response = api.http.request(method, path, headers=api.viewer, json=body)
+    assert response.status_code == 403 and response.json()["error"]["type"] == "Forbidden"
+    vic = api.store.get_user("vic")
+    assert (vic.role, vic.disabled, vic.grants) == ("viewer", False, ())
+    assert "sneaky" not in [u.name for u in api.store.list_users()]
+
+
+@pytest.mark.parametrize(("body", "field", "status"), [
+    ({"name": "<script>alert(1)</script>"}, "name", 422),
+    ({"name": "x" * 10_000}, "name", 422),
+    ({"name": "bob", "role": "overlord"}, "role", 422),
+    ({"name": "bob", "password": "short"}, "password", 422),
+    ({"name": 7}, "name", 422),
+    ({"name": "bob", "colour": "red"}, "colour", 422),
+    ({"name": "root"}, None, 409),
+])
+def test_bad_user_input_is_a_4xx_naming_the_field_and_stores_nothing(api: Api, body: dict[str, object],
+                                                                     field: str | None, status: int) -> None:
+    before = api.store.list_users()
+    response = api.http.post("/api/v1/users", headers=api.admin, json=body)
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert response.json()["error"]["field"] == field
+    assert api.store.list_users() == before
+
+
+def test_a_grant_on_a_missing_experiment_or_a_bad_permission_names_the_field(api: Api) -> None:
+    missing = api.http.post("/api/v1/users/vic/grants", headers=api.admin,
+                            json={"resource_type": "experiment", "resource_id": "999", "permission": "edit"})
+    assert missing.status_code == 422 and missing.json()["error"]["field"] == "resource_id"
+    bad = api.http.post("/api/v1/users/vic/grants", headers=api.admin,
+                        json={"resource_type": "experiment", "resource_id": api.experiment, "permission": "own"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "permission"
+    assert api.http.put("/api/v1/users/nobody/role", headers=api.admin, json={"role": "viewer"}).status_code == 404
+    assert api.store.get_user("vic").grants == ()
+
+
+def test_a_user_creates_lists_and_revokes_their_own_tokens(api: Api) -> None:
+    created = api.http.post("/api/v1/tokens", headers=api.viewer, json={"name": "laptop"})
+    assert created.status_code == 201, created.text
+    token, token_id = created.json()["token"], created.json()["id"]
+    assert created.json()["user"] == "vic"
+    listed = api.http.get("/api/v1/tokens", headers=api.viewer).json()["items"]
+    assert {t["user"] for t in listed} == {"vic"} and token_id in [t["id"] for t in listed]
+    assert token not in str(listed)
+    assert api.http.get("/api/v1/experiments", headers=bearer(token)).status_code == 200
+    assert api.http.delete(f"/api/v1/tokens/{token_id}", headers=api.viewer).status_code == 200
+    assert api.http.get("/api/v1/experiments", headers=bearer(token)).status_code == 401
+
+
+def test_a_user_may_not_touch_another_users_tokens(api: Api) -> None:
+    others = api.http.post("/api/v1/tokens", headers=api.viewer, json={"user": "root"})
+    assert others.status_code == 403 and others.json()["error"]["field"] == "user"
+    assert api.http.get("/api/v1/tokens?user=root", headers=api.viewer).status_code == 403
+    root_token = api.store.list_tokens("root")[0]
+    refused = api.http.delete(f"/api/v1/tokens/{root_token.id}", headers=api.viewer)
+    assert refused.status_code == 404
+    assert not api.store.list_tokens("root")[0].revoked
+
+
+def test_an_admin_manages_anyones_tokens(api: Api) -> None:
+    created = api.http.post("/api/v1/tokens", headers=api.admin, json={"user": "vic", "expires_in_ms": 60_000})
+    assert created.status_code == 201 and created.json()["expires_at"] is not None
+    assert created.json()["id"] in [t["id"] for t in
+                                    api.http.get("/api/v1/tokens?user=vic", headers=api.admin).json()["items"]]
+    revoked = api.http.delete(f"/api/v1/tokens/{created.json()['id']}", headers=api.admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    bad = api.http.post("/api/v1/tokens", headers=api.admin, json={"user": "vic", "expires_in_ms": -5})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "expires_in_ms"
+    assert api.http.post("/api/v1/tokens", headers=api.admin, json={"user": "nobody"}).status_code == 404
+
+
+def test_an_open_server_answers_as_for_an_admin_but_needs_a_named_token_owner(tmp_path: Path) -> None:
+    app = create_app(Config(home=tmp_path))
+    thread = ServerThread(app).start()
+    try:
+        with httpx.Client(base_url=thread.url) as http:
+            assert http.get("/api/v1/users").json() == {"items": []}
+            nameless = http.post("/api/v1/tokens", json={})
+            assert nameless.status_code == 422 and nameless.json()["error"]["field"] == "user"
+    finally:
+        thread.stop()
+
+
+def test_the_remote_store_manages_users_and_tokens_through_the_api(api: Api) -> None:
+    from shipyard.remote._access import RemoteAccessStore
+
+    admin = RemoteAccessStore(str(api.http.base_url), api.admin["Authorization"].removeprefix("Bearer "))
+    try:
+        assert admin.create_user("remy", "editor").role == "editor"
+        assert admin.set_role("remy", "viewer").role == "viewer"
+        assert admin.grant("remy", "experiment", api.experiment, "edit").permission == "edit"
+        assert admin.get_user("remy").grants[0].resource_id == api.experiment
+        assert admin.set_disabled("remy").disabled and not admin.set_disabled("remy", False).disabled
+        record, secret = admin.create_token("remy", "ci")
+        assert api.store.user_for_token(secret) is not None
+        assert record.id in [t.id for t in admin.list_tokens("remy")]
+        assert admin.revoke_token(record.id).revoked and api.store.user_for_token(secret) is None
+        assert "remy" in [u.name for u in admin.list_users()]
+    finally:
+        admin.close()
+
+
+def test_the_cli_manages_a_remote_servers_users_and_a_users_own_tokens(api: Api, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from shipyard.cli.main import app
+
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path))
+    monkeypatch.setenv("SHIPYARD_URL", str(api.http.base_url))
+    monkeypatch.setenv("SHIPYARD_TOKEN", api.admin["Authorization"].removeprefix("Bearer "))
+    runner = CliRunner()
+    created = runner.invoke(app, ["users", "create", "clio", "--role", "viewer"])
+    assert created.exit_code == 0, created.output
+    assert "clio" in [u.name for u in api.store.list_users()]
+    listed = runner.invoke(app, ["users", "list", "--json"])
+    assert "clio" in [u["name"] for u in json.loads(listed.stdout)["items"]]
+    monkeypatch.setenv("SHIPYARD_TOKEN", api.viewer["Authorization"].removeprefix("Bearer "))
+    own = runner.invoke(app, ["tokens", "create", "vic", "--name", "cli"])
+    assert own.exit_code == 0, own.output
+    owner = api.store.user_for_token(own.stdout.splitlines()[0])
+    assert owner is not None and owner.name == "vic"
+    refused = runner.invoke(app, ["users", "disable", "clio"])
+    assert refused.exit_code != 0 and not api.store.get_user("clio").disabled
