@@ -36,6 +36,8 @@ __all__ = [
     "Row",
     "Timer",
     "best_of",
+    "create_token",
+    "expect_refused",
     "fmt_seconds",
     "free_port",
     "peer_venv",
@@ -225,6 +227,34 @@ def _kill_group(proc: subprocess.Popen[Any]) -> None:
             continue
 
 
+def create_token(cli: Sequence[str], env: Mapping[str, str], user: str = "bench", role: str = "editor") -> str:
+    """Create ``user`` with ``role`` and an API token for it with Shipyard's CLI (``cli``, e.g.
+    ``[".venv/bin/shipyard"]``) in the home ``env`` names; return the token's secret.
+
+    Creating the first user turns authentication on for servers started on that home.
+    """
+    full_env = {**os.environ, **env}
+    for args in (["users", "create", user, "--role", role], ["tokens", "create", user, "--name", "benchmark"]):
+        proc = subprocess.run([*cli, *args], capture_output=True, text=True, env=full_env, timeout=120)
+        if proc.returncode != 0:
+            raise PeerError(f"{' '.join(args)} failed (exit {proc.returncode}):\n{_tail(proc.stderr)}")
+    # `tokens create` prints the secret alone on stdout.
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def expect_refused(url: str, body: bytes | None = None) -> None:
+    """Check that ``url`` answers 401 to a request without credentials (POST when ``body``
+    is given), so that a side timed "with authentication" really had it on."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    if status != 401:
+        raise PeerError(f"{url} answered {status} without credentials, expected 401: authentication is off")
+
+
 @contextlib.contextmanager
 def step(label: str) -> Iterator[None]:
     """Show ``label`` with a spinner and elapsed time while a long step runs (stderr)."""
@@ -281,8 +311,10 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 class Row:
     """One line of a comparison: seconds for Shipyard and for the peer, and a target.
 
-    A target is either ``min_ratio`` (peer seconds / Shipyard seconds must reach it) or
-    ``max_seconds`` (an absolute bound on Shipyard's time), or neither.
+    A target is either ``min_ratio`` (peer seconds / Shipyard seconds must reach it),
+    ``max_ratio`` (peer seconds / Shipyard seconds must not exceed it: the "peer" is then
+    Shipyard itself in another configuration, e.g. with authentication on) or
+    ``max_seconds`` (an absolute bound on Shipyard's time), or none.
     """
 
     workload: str
@@ -290,6 +322,7 @@ class Row:
     peer: float | None
     min_ratio: float | None = None
     max_seconds: float | None = None
+    max_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -301,6 +334,8 @@ class Row:
     def target(self) -> str:
         if self.min_ratio is not None:
             return f">= {self.min_ratio:g}x"
+        if self.max_ratio is not None:
+            return f"<= {self.max_ratio:g}x"
         if self.max_seconds is not None:
             return f"< {self.max_seconds * 1e3:g} ms" if self.max_seconds < 1 else f"< {self.max_seconds:g} s"
         return ""
@@ -310,6 +345,8 @@ class Row:
         """True/False against the target; None when there is no target or no figure."""
         if self.min_ratio is not None:
             return None if self.ratio is None else self.ratio >= self.min_ratio
+        if self.max_ratio is not None:
+            return None if self.ratio is None else self.ratio <= self.max_ratio
         if self.max_seconds is not None:
             return None if self.ours is None else self.ours < self.max_seconds
         return None
@@ -331,7 +368,9 @@ def print_table(rows: Sequence[Row], *, peer: str = "peer", title: str = "") -> 
     header = ["workload", "Shipyard", peer, "ratio", "target", "result"]
     body = []
     for r in rows:
-        ratio = "-" if r.ratio is None else f"{r.ratio:,.1f}x"
+        # A ratio near 1 (an overhead) needs more digits than a speed-up does.
+        digits = 3 if r.max_ratio is not None else 1
+        ratio = "-" if r.ratio is None else f"{r.ratio:,.{digits}f}x"
         verdict = {True: "PASS", False: "FAIL", None: "-"}[r.passed]
         body.append([r.workload, fmt_seconds(r.ours), fmt_seconds(r.peer), ratio, r.target, verdict])
     try:

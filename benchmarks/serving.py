@@ -14,7 +14,15 @@ Targets (issue 6): at 64 connections >= 10x MLflow's requests/s with p99 under a
 of MLflow's; p50 under 2 ms at 1 connection; with batching >= 20x MLflow's requests/s
 on the gradient-boosting model.
 
+With ``--auth`` only the main workload runs (logistic regression, batching on), without
+the peer: Shipyard with authentication off against on (a user ``bench`` with the editor
+role and an API token created in a copy of the home, which turns token checks on for
+``shipyard serve``; wrk sends ``Authorization: Bearer <token>``), alternating for
+``--rounds`` rounds, and reports per connection count auth-on time per request / auth-off
+time per request (auth-off req/s / auth-on req/s; target: at most 1.05) and the p50s.
+
     .venv/bin/python benchmarks/serving.py [--seconds 15] [--warmup 3] [--skip-peer]
+    .venv/bin/python benchmarks/serving.py --auth [--rounds 2]
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peers import (  # noqa: E402
     BENCH_DIR,
     PeerError,
+    create_token,
+    expect_refused,
     free_port,
     peer_venv,
     run_in_venv,
@@ -48,6 +58,8 @@ LUA = """wrk.method = "POST"
 wrk.body = [==[{body}]==]
 wrk.headers["Content-Type"] = "application/json"
 """
+AUTH_LUA = 'wrk.headers["Authorization"] = "Bearer {token}"\n'
+AUTH_MAX_RATIO = 1.05  # authentication may cost a request at most 5 %
 
 
 def data() -> tuple[Any, Any]:
@@ -102,9 +114,10 @@ def shipyard_models(home: Path) -> dict[str, dict[str, float]]:
     return ceilings
 
 
-def wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: Path) -> dict[str, float]:
+def wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: Path,
+        token: str | None = None) -> dict[str, float]:
     script = work / "post.lua"
-    script.write_text(LUA.format(body=body))
+    script.write_text(LUA.format(body=body) + (AUTH_LUA.format(token=token) if token else ""))
     return run_wrk(url, script, connections, seconds, warmup)
 
 
@@ -116,13 +129,16 @@ def body() -> str:
 
 
 def measure(name: str, cmd: list[str], env: dict[str, str], url: str, args: argparse.Namespace, work: Path,
-            clean_env: bool) -> dict[int, dict[str, float]]:
+            clean_env: bool, token: str | None = None) -> dict[int, dict[str, float]]:
     results = {}
     log = work / f"{name}.log"
     with start_process(cmd, env, cwd=ROOT, log_path=log, clean_env=clean_env) as proc:
         wait_http(url + "/ping", timeout=120, proc=proc)
+        if token:
+            expect_refused(url + "/invocations", body().encode())
         for connections in (1, 64):
-            results[connections] = wrk(url + "/invocations", body(), connections, args.seconds, args.warmup, work)
+            results[connections] = wrk(url + "/invocations", body(), connections, args.seconds, args.warmup, work,
+                                       token)
             print(f"  {name:24s} c={connections:<3d} {results[connections]}", file=sys.stderr, flush=True)
     return results
 
@@ -132,10 +148,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--auth", action="store_true",
+                        help="logistic regression, batching: Shipyard with authentication off against on (no peer)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per side with --auth (2)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
+    if args.auth:
+        return auth_overhead(args)
     results: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
     with scratch_dir("sy-serving-") as work:
         home = work / "sy"
@@ -166,6 +187,56 @@ def main(argv: list[str] | None = None) -> int:
                     f"http://127.0.0.1:{port}", args, work, clean_env=True)
     report(results, ceilings, peer)
     return 0
+
+
+def auth_overhead(args: argparse.Namespace) -> int:
+    """Logistic regression with batching, served with authentication off and on in turn."""
+    shipyard_bin = str(Path(sys.executable).parent / "shipyard")
+    samples: dict[str, list[dict[int, dict[str, float]]]] = {"auth off": [], "auth on": []}
+    with scratch_dir("sy-serving-auth-") as work:
+        home = work / "sy"
+        shipyard_models(home)
+        # Users turn token checks on for every server on a home: the auth-on side gets a copy.
+        auth_home = work / "sy-auth"
+        shutil.copytree(home, auth_home)
+        token = create_token([shipyard_bin], {"SHIPYARD_HOME": str(auth_home)})
+        sides = {"auth off": (home, None), "auth on": (auth_home, token)}
+        for round_no in range(1, args.rounds + 1):
+            for side, (side_home, side_token) in sides.items():
+                port = free_port()
+                cmd = [shipyard_bin, "serve", "models:/lr@production", "--port", str(port)]
+                samples[side].append(measure(
+                    f"shipyard lr {side} round {round_no} of {args.rounds}", cmd,
+                    {"SHIPYARD_HOME": str(side_home), "OMP_NUM_THREADS": "1"}, f"http://127.0.0.1:{port}", args,
+                    work, clean_env=False, token=side_token))
+    failed = report_auth(samples, args.rounds)
+    return 1 if failed else 0
+
+
+def report_auth(samples: dict[str, list[dict[int, dict[str, float]]]], rounds: int) -> bool:
+    """Print the auth-off / auth-on table (the best round of each side per figure); True if a target failed."""
+    print(f"\n## Authentication overhead: logistic regression, batching, best of {rounds} alternating rounds\n")
+    print("| connections | auth off req/s | auth on req/s | time per request on/off | p50 off | p50 on "
+          "| p99 off | p99 on | non-2xx | target | result |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    failed = False
+    for connections in (1, 64):
+        off = [s[connections] for s in samples["auth off"]]
+        on = [s[connections] for s in samples["auth on"]]
+        rps_off, rps_on = max(r["rps"] for r in off), max(r["rps"] for r in on)
+        ratio = rps_off / rps_on
+        non2xx = int(sum(r["non2xx"] for r in off + on))
+        passed = ratio <= AUTH_MAX_RATIO and non2xx == 0
+        failed |= not passed
+        print(f"| {connections} | {rps_off:,.0f} | {rps_on:,.0f} | {ratio:.3f} | "
+              f"{min(r['p50_ms'] for r in off):.2f} ms | {min(r['p50_ms'] for r in on):.2f} ms | "
+              f"{min(r['p99_ms'] for r in off):.2f} ms | {min(r['p99_ms'] for r in on):.2f} ms | {non2xx} | "
+              f"<= {AUTH_MAX_RATIO:g} | {'PASS' if passed else 'FAIL'} |")
+    print("\nEvery round (req/s off / on): " + "; ".join(
+        f"c={c}: " + ", ".join(f"{a[c]['rps']:,.0f}/{b[c]['rps']:,.0f}"
+                               for a, b in zip(samples["auth off"], samples["auth on"], strict=True))
+        for c in (1, 64)))
+    return failed
 
 
 def report(results: dict[tuple[str, str], dict[int, dict[str, float]]], ceilings: dict[str, Any],

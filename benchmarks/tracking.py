@@ -18,12 +18,19 @@ Workloads (the same on both sides):
 Targets: in-process >= 50x faster than MLflow; via server >= 20x faster than
 ``mlflow server``; search over 10,000 runs under 100 ms.
 
+With ``--auth`` the server workload instead runs Shipyard alone, authentication off
+against authentication on (a user ``bench`` with the editor role and an API token created
+in the server's home before it starts, the client sending that token), alternating
+between the two for ``--auth-rounds`` rounds after one untimed warm-up round, and reports
+auth-on seconds / auth-off seconds (target: at most 1.05).
+
 MLflow is installed into its own throwaway venv (``benchmarks/.venvs/mlflow-3.17``) on
 first use and runs in a subprocess; Shipyard runs in this interpreter. All state lives
 on tmpfs (``/dev/shm``) because disk speed here swings 20x. Compare the ratios, not the
 seconds: this machine is noisy.
 
     .venv/bin/python benchmarks/tracking.py [--skip-peer] [--steps N] [--only search,startup]
+    .venv/bin/python benchmarks/tracking.py --only server --skip-peer --auth
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ from _peers import (  # noqa: E402
     Row,
     Timer,
     best_of,
+    create_token,
+    expect_refused,
     fmt_seconds,
     free_port,
     peer_venv,
@@ -67,6 +76,7 @@ PEER_SCRIPT = BENCH_DIR / "peers" / "mlflow_tracking.py"
 PEER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 PEER_TIMEOUT_S = 1800  # mlflow server needs about 150 s for the default workload
 WORKLOADS = ("inprocess", "server", "search", "history", "startup")
+AUTH_MAX_RATIO = 1.05  # authentication may cost the logging path at most 5 %
 Result = dict[str, Any]
 OursFn = Callable[..., Result]  # (shipyard module, work dir, sizes) -> result
 PeerFn = Callable[[Path, Path], Result]  # (peer venv, work dir) -> result
@@ -149,14 +159,19 @@ def _shipyard_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "shipyard"]
 
 
-def sy_server(sy: Any, work: Path, sizes: Sizes) -> dict[str, Any]:
+def sy_server(sy: Any, work: Path, sizes: Sizes, auth: bool = False) -> dict[str, Any]:
+    """The logging workload through ``shipyard server``; with ``auth``, a user and a token are
+    created in the server's home first (which turns authentication on) and the client sends it."""
     port = free_port()
     cmd = [*_shipyard_cli(), "server", "--host", "127.0.0.1", "--port", str(port)]
     # PYTHONPATH makes the server run the very code this process imported.
     env = {"SHIPYARD_HOME": str(work / "sy"), "PYTHONPATH": str(Path(sy.__file__).parent.parent)}
+    token = create_token(_shipyard_cli(), env) if auth else None
     with start_process(cmd, env, cwd=work, log_path=work / "server.log", clean_env=False) as proc:
         wait_http(f"http://127.0.0.1:{port}/api/v1/health", timeout=60, proc=proc)
-        client = sy.Client(url=f"http://127.0.0.1:{port}")
+        if auth:
+            expect_refused(f"http://127.0.0.1:{port}/api/v1/experiments")
+        client = sy.Client(url=f"http://127.0.0.1:{port}", token=token)
         try:
             return sy_logging(sy, client, sizes)
         finally:
@@ -409,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {','.join(WORKLOADS)}"
     )
     parser.add_argument("--json", type=Path, help="also write the raw results to this file")
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="server workload: Shipyard with authentication off against on (no peer), alternating",
+    )
+    parser.add_argument("--auth-rounds", type=int, default=7, help="timed rounds per side with --auth (7)")
     args = parser.parse_args(argv)
     selected = [w.strip() for w in args.only.split(",") if w.strip()]
     if unknown := sorted(set(selected) - set(WORKLOADS)):
@@ -466,6 +487,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     for workload in selected:
         ours, peer, label, peer_estimate = plan[workload]
+        if workload == "server" and args.auth:
+            # Alternating, so that a change in the machine's load hits both sides alike.
+            if sy is not None:
+                auth_sides: dict[str, tuple[str, Callable[[Path], Result]]] = {
+                    "auth off": (f"Shipyard, auth off: {label}", partial(sy_server, sy, sizes=sizes)),
+                    "auth on": (f"Shipyard, auth on:  {label}", partial(sy_server, sy, sizes=sizes, auth=True)),
+                }
+                bench.alternate("server", auth_sides, args.auth_rounds)
+            continue
         if workload == "startup":
             # Alternating, so that a change in the machine's load hits both sides alike.
             sides: dict[str, tuple[str, Callable[[Path], Result]]] = {}
@@ -493,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
                 min_ratio=50,
             )
         )
-    if "server" in selected:
+    if "server" in selected and not args.auth:
         rows.append(
             Row(
                 f"log {logging}, via server",
@@ -536,13 +566,32 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
     title = "Tracking: Shipyard vs MLflow 3.17 (ratio = MLflow seconds / Shipyard seconds)"
-    print_table(rows, peer="MLflow 3.17", title=title)
+    if rows:
+        print_table(rows, peer="MLflow 3.17", title=title)
+    if "server" in selected and args.auth:
+        auth_rows = [
+            Row(
+                f"log {logging}, via server ({stat} of {args.auth_rounds})",
+                bench.seconds("server", "auth off", "seconds" + suffix),
+                bench.seconds("server", "auth on", "seconds" + suffix),
+                max_ratio=AUTH_MAX_RATIO,
+            )
+            for stat, suffix in (("best", ""), ("median", "_median"))
+        ]
+        print_table(
+            auth_rows,
+            peer="auth on",
+            title="Authentication overhead (ratio = auth-on seconds / auth-off seconds; 'Shipyard' = auth off)",
+        )
+        rows.extend(auth_rows)
 
     for workload in ("inprocess", "server"):
         if workload in selected:
+            # With --auth the sides were alternated: the rate of each side's best round.
+            rate_sides = ("auth off", "auth on") if workload == "server" and args.auth else ("shipyard", "mlflow")
             rates = [
-                f"{side} {bench.results[workload][side]['calls_per_s']:,.0f}"
-                for side in ("shipyard", "mlflow")
+                f"{side} {sizes.calls / bench.results[workload][side]['seconds']:,.0f}"
+                for side in rate_sides
                 if side in bench.results.get(workload, {})
             ]
             print(f"logging calls/s, {workload}: {', '.join(rates) or '-'}")
