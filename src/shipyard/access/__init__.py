@@ -10,6 +10,7 @@ False
 """
 
 from shipyard.access._backend import AccessStore
+from shipyard.access._cache import TokenCache
 from shipyard.access._entities import PERMISSIONS, RESOURCE_TYPES, ROLES, Grant, Token, User
 from shipyard.access._passwords import hash_token
 from shipyard.access._permissions import ACTIONS, Resource, may
@@ -28,6 +29,7 @@ __all__ = [
     "Resource",
     "SqlAccessStore",
     "Token",
+    "TokenCache",
     "TokenCheck",
     "User",
     "hash_token",

@@ -1,4 +1,9 @@
-""":class:`~shipyard.access._backend.AccessStore` on the metadata database."""
+""":class:`~shipyard.access._backend.AccessStore` on the metadata database.
+
+Every write (users, roles, disabling, tokens, grants) bumps the access generation in
+the same transaction, so a token cache (:class:`~shipyard.access._cache.TokenCache`)
+stays valid exactly while the generation is unchanged.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +56,15 @@ class SqlAccessStore:
     def close(self) -> None:
         """Nothing of its own to release: the database belongs to the client."""
 
+    @staticmethod
+    def _bump(conn: Connection) -> None:
+        conn.execute(t.access_state.update().where(t.access_state.c.id == 1)
+                     .values(generation=t.access_state.c.generation + 1))
+
+    def generation(self) -> int:
+        """A counter that changes with every write to users, tokens or grants (one primary-key read)."""
+        return int(self.db.fast_scalar("SELECT generation FROM access_state WHERE id = 1"))
+
     def _user(self, conn: Connection, name: str) -> User:
         row = conn.execute(sa.select(t.users).where(t.users.c.name == name)).first()
         if row is None:
@@ -76,6 +90,7 @@ class SqlAccessStore:
                 raise AlreadyExists(f"user {name!r} exists", resource="user", name=name)
             conn.execute(t.users.insert().values(name=name, role=role, password_hash=hashed, disabled=0,
                                                  created_at=now_ms()))
+            self._bump(conn)
             return self._user(conn, name)
 
     def get_user(self, name: str) -> User:
@@ -91,6 +106,7 @@ class SqlAccessStore:
         with self.db.write() as conn:
             if conn.execute(t.users.update().where(t.users.c.name == name).values(**values)).rowcount == 0:
                 raise NotFound(f"user {name!r} not found", resource="user", name=name)
+            self._bump(conn)
             return self._user(conn, name)
 
     def set_role(self, name: str, role: str) -> User:
@@ -127,6 +143,7 @@ class SqlAccessStore:
                                                          token_hash=hash_token(secret),
                                                          created_at=record.created_at,
                                                          expires_at=record.expires_at))
+            self._bump(conn)
         return record, secret
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
@@ -141,18 +158,25 @@ class SqlAccessStore:
         with self.db.write() as conn:
             conn.execute(tk.update().where(tk.c.id == token_id, tk.c.revoked_at.is_(None)).values(revoked_at=now_ms()))
             row = conn.execute(sa.select(tk).where(tk.c.id == token_id)).first()
+            self._bump(conn)
         if row is None:
             raise NotFound(f"token {token_id!r:.40} not found", resource="token", id=token_id)
         return _token(row)
 
     def user_for_token(self, secret: str) -> User | None:
+        found = self.token_owner(secret)
+        return None if found is None else found[0]
+
+    def token_owner(self, secret: str) -> tuple[User, int | None] | None:
+        """The enabled user whose live token ``secret`` is, with the token's expiry
+        (milliseconds, None: never); None for an unknown, revoked or expired token."""
         tk = t.access_tokens
         with self.db.read() as conn:
-            row = conn.execute(sa.select(tk.c.user).join(t.users, t.users.c.name == tk.c.user)
+            row = conn.execute(sa.select(tk.c.user, tk.c.expires_at).join(t.users, t.users.c.name == tk.c.user)
                                .where(tk.c.token_hash == hash_token(secret), tk.c.revoked_at.is_(None),
                                       sa.or_(tk.c.expires_at.is_(None), tk.c.expires_at > now_ms()),
                                       t.users.c.disabled == 0)).first()
-            return None if row is None else self._user(conn, row.user)
+            return None if row is None else (self._user(conn, row.user), row.expires_at)
 
     # -- grants --------------------------------------------------------------------------
     def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> Grant:
@@ -175,6 +199,7 @@ class SqlAccessStore:
                                             g.c.resource_id == resource_id))
             conn.execute(g.insert().values(user=user, resource_type=resource_type, resource_id=resource_id,
                                            permission=permission))
+            self._bump(conn)
         return Grant(user, resource_type, resource_id, permission)
 
     def revoke_grant(self, user: str, resource_type: str, resource_id: str) -> None:
@@ -182,3 +207,4 @@ class SqlAccessStore:
         with self.db.write() as conn:
             conn.execute(sa.delete(g).where(g.c.user == user, g.c.resource_type == resource_type,
                                             g.c.resource_id == resource_id))
+            self._bump(conn)

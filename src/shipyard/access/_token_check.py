@@ -11,12 +11,14 @@ __all__ = ["TokenCheck"]
 class TokenCheck:
     """``check(token)``: whether ``token`` is a live API token of an enabled user of the
     database at ``database_url``. Opens the database on first use, in the process that
-    calls it, so it can be pickled to a worker before then.
+    calls it, so it can be pickled to a worker before then. Answers come through a
+    :class:`~shipyard.access._cache.TokenCache`: one primary-key read per check while
+    nothing about access changes, and a revocation is seen at the next check.
     """
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
-        self._store: Any = None
+        self._cache: Any = None
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -26,13 +28,15 @@ class TokenCheck:
         self.__init__(state["database_url"])  # type: ignore[misc]
 
     def __call__(self, token: str) -> bool:
-        with self._lock:
-            if self._store is None:
-                from shipyard.access._sql_store import SqlAccessStore
-                from shipyard.store import Database
+        if self._cache is None:
+            with self._lock:
+                if self._cache is None:
+                    from shipyard.access._cache import TokenCache
+                    from shipyard.access._sql_store import SqlAccessStore
+                    from shipyard.store import Database
 
-                self._store = SqlAccessStore(Database(self.database_url))
-        return self._store.user_for_token(token) is not None
+                    self._cache = TokenCache(SqlAccessStore(Database(self.database_url)))
+        return self._cache.user_for_token(token) is not None
 
     def __repr__(self) -> str:
         return "TokenCheck(...)"  # the URL may carry a database password

@@ -8,8 +8,9 @@ included) and, for each request:
 2. authenticates ``Authorization: Bearer <token>`` (the server's own ``SHIPYARD_TOKEN``,
    an admin credential, or a user's API token: ``MLFLOW_TRACKING_TOKEN``) or ``Basic``
    (``MLFLOW_TRACKING_USERNAME``/``PASSWORD``; failures throttled per user and per
-   address); the store is asked on every request, so a revoked token or a disabled user
-   is refused at the next one;
+   address); bearer tokens resolve through a :class:`~shipyard.access.TokenCache`
+   checked against the access generation on every request, so a revoked token or a
+   disabled user is refused at the next one; passwords are checked against the store;
 3. checks :func:`~shipyard.access.may` for the route's action, and runs the rest of the
    request :func:`~shipyard.registry.acting_as` the user, so the audit log names them
    and never a client-supplied ``actor``.
@@ -42,7 +43,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shipyard.access import AccessStore, LoginLimiter, Resource, User, may
+from shipyard.access import AccessStore, LoginLimiter, Resource, TokenCache, User, may
 from shipyard.errors import InvalidInput
 from shipyard.registry import acting_as
 from shipyard.server._permissions import OPEN, Call, Rule, match
@@ -81,6 +82,7 @@ class AccessMiddleware:
         self._sleep = sleep
         self._auth_on = bool(shared_token)
         self._checked_at = -_USERS_RECHECK_S
+        self._tokens: TokenCache | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -120,7 +122,7 @@ class AccessMiddleware:
         if scheme.lower() == "bearer" and credential:
             if self._shared is not None and secrets.compare_digest(credential.encode(), self._shared):
                 return SHARED_TOKEN_USER
-            user = await run_in_threadpool(store.user_for_token, credential)
+            user = await run_in_threadpool(self._token_lookup(store), credential)
             if user is None:
                 raise _Refused(401, "wrong bearer token: unknown, revoked, or of a disabled user")
             return user
@@ -129,6 +131,15 @@ class AccessMiddleware:
         if not header and (user := await _session_user(scope, store)) is not None:
             return user
         raise _Refused(401, "missing or wrong bearer token")
+
+    def _token_lookup(self, store: AccessStore) -> Callable[[str], User | None]:
+        """The bearer token lookup: cached when ``store`` publishes an access generation."""
+        if not TokenCache.supports(store):
+            return store.user_for_token
+        cache = self._tokens
+        if cache is None or cache.store is not store:
+            cache = self._tokens = TokenCache(store)  # type: ignore[arg-type]
+        return cache.user_for_token
 
     async def _login(self, scope: Scope, store: AccessStore, credential: str) -> User:
         try:

@@ -11,7 +11,7 @@ every table:
 * names owned by users are capped at 250 characters for keys, 256 for names.
 """
 
-from shipyard.store.schema._access import access_grants, access_tokens, users
+from shipyard.store.schema._access import access_grants, access_state, access_tokens, users
 from shipyard.store.schema._alerts import alert_events, alert_rules, alerts
 from shipyard.store.schema._datasets import dataset_manifests, dataset_versions, datasets
 from shipyard.store.schema._features import feature_materializations, feature_objects
@@ -48,6 +48,7 @@ from shipyard.store.schema._tracking import (
 
 __all__ = [
     "access_grants",
+    "access_state",
     "access_tokens",
     "alert_events",
     "alert_rules",

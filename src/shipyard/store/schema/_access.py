@@ -1,4 +1,4 @@
-"""Access-control tables (revision 0009): users, API tokens, per-resource grants."""
+"""Access-control tables (revision 0009): users, API tokens, per-resource grants, access state."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, T
 
 from shipyard.store.schema._meta import metadata
 
-__all__ = ["access_grants", "access_tokens", "users"]
+__all__ = ["access_grants", "access_state", "access_tokens", "users"]
 
 # ``password_hash`` is Argon2id (NULL: the user signs in with tokens only).
 users = Table(
@@ -41,4 +41,13 @@ access_grants = Table(
     Column("resource_type", String(32), primary_key=True),
     Column("resource_id", String(256), primary_key=True),
     Column("permission", String(16), nullable=False),
+)
+
+# One row (id 1), bumped in the same transaction as any write to the tables above, so a
+# token cache can be validated with one primary-key read.
+access_state = Table(
+    "access_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
 )

@@ -1,4 +1,5 @@
-"""Access control: users, API tokens (stored as hashes), per-resource grants.
+"""Access control: users, API tokens (stored as hashes), per-resource grants, and the
+access generation that token caches check.
 
 Revision ID: 0009
 Revises: 0008
@@ -40,9 +41,17 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.String(256), primary_key=True),
         sa.Column("permission", sa.String(16), nullable=False),
     )
+    state = op.create_table(
+        "access_state",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("generation", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_access_state"),
+    )
+    op.bulk_insert(state, [{"id": 1, "generation": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("access_state")
     op.drop_table("access_grants")
     op.drop_index("ix_access_tokens_user", "access_tokens")
     op.drop_table("access_tokens")

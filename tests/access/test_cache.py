@@ -1,0 +1,138 @@
+"""The token cache: one generation read per check, and no stale answer after any access change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shipyard.access import SqlAccessStore, TokenCache, User
+from shipyard.store import Database
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    database.ensure_schema()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def store(db: Database) -> SqlAccessStore:
+    return SqlAccessStore(db)
+
+
+class _Counting:
+    """``store`` that counts its token lookups."""
+
+    def __init__(self, store: SqlAccessStore) -> None:
+        self.store, self.lookups = store, 0
+
+    def generation(self) -> int:
+        return self.store.generation()
+
+    def token_owner(self, secret: str) -> tuple[User, int | None] | None:
+        self.lookups += 1
+        return self.store.token_owner(secret)
+
+
+def test_every_access_write_moves_the_generation(store: SqlAccessStore) -> None:
+    seen = [store.generation()]
+    store.create_user("ana")
+    seen.append(store.generation())
+    record, _ = store.create_token("ana")
+    seen.append(store.generation())
+    store.set_role("ana", "editor")
+    seen.append(store.generation())
+    store.set_disabled("ana", True)
+    seen.append(store.generation())
+    store.revoke_token(record.id)
+    seen.append(store.generation())
+    store.revoke_grant("ana", "experiment", "0")
+    seen.append(store.generation())
+    assert seen == sorted(set(seen)), seen
+
+
+def test_repeated_checks_of_one_token_read_the_database_once_per_generation(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    _, secret = store.create_token("ana")
+    counting = _Counting(store)
+    cache = TokenCache(counting)  # type: ignore[arg-type]
+    for _ in range(5):
+        user = cache.user_for_token(secret)
+        assert user is not None and user.name == "ana"
+        assert cache.user_for_token("not-a-token") is None
+    assert counting.lookups == 2  # the live token and the miss, once each
+    store.create_user("bo")  # any write moves the generation: the next check reads again
+    assert cache.user_for_token(secret) is not None
+    assert counting.lookups == 3
+
+
+def test_a_cached_token_is_refused_at_the_next_check_after_revoke(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    record, secret = store.create_token("ana")
+    cache = TokenCache(store)
+    assert cache.user_for_token(secret) is not None
+    store.revoke_token(record.id)
+    assert cache.user_for_token(secret) is None
+
+
+def test_a_cached_token_of_a_user_disabled_since_is_refused(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    _, secret = store.create_token("ana")
+    cache = TokenCache(store)
+    assert cache.user_for_token(secret) is not None
+    store.set_disabled("ana", True)
+    assert cache.user_for_token(secret) is None
+    store.set_disabled("ana", False)
+    assert cache.user_for_token(secret) is not None
+
+
+def test_a_role_change_is_seen_at_the_next_check(store: SqlAccessStore) -> None:
+    store.create_user("ana", "viewer")
+    _, secret = store.create_token("ana")
+    cache = TokenCache(store)
+    before = cache.user_for_token(secret)
+    assert before is not None and before.role == "viewer"
+    store.set_role("ana", "admin")
+    after = cache.user_for_token(secret)
+    assert after is not None and after.role == "admin"
+
+
+def test_a_token_created_after_a_cached_miss_is_accepted(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    cache = TokenCache(store)
+    assert cache.user_for_token("tok") is None
+    _, secret = store.create_token("ana")
+    assert cache.user_for_token(secret) is not None
+
+
+def test_an_expired_token_is_refused_even_when_cached(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    record, secret = store.create_token("ana", expires_in_ms=60_000)
+    assert record.expires_at is not None
+    now = [record.created_at]
+    cache = TokenCache(store, clock=lambda: now[0])
+    assert cache.user_for_token(secret) is not None
+    now[0] = record.expires_at + 1  # the database's clock has not moved: the cache must refuse on its own
+    assert cache.user_for_token(secret) is None
+    assert cache.user_for_token(secret) is None
+
+
+def test_the_cache_keeps_at_most_max_entries(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    _, secret = store.create_token("ana")
+    cache = TokenCache(store, max_entries=3)
+    assert cache.user_for_token(secret) is not None
+    for i in range(10):
+        assert cache.user_for_token(f"wrong-{i}") is None
+    assert len(cache) == 3
+
+
+def test_a_store_without_a_generation_is_not_cached() -> None:
+    class Plain:
+        def user_for_token(self, secret: str) -> User | None:
+            return None
+
+    assert not TokenCache.supports(Plain())
