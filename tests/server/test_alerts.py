@@ -44,7 +44,7 @@ def test_bad_rules_are_422_naming_the_field(api: httpx.Client, body: Any, field:
     response = api.post("/api/v1/alerts/rules", json=body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
-    assert error["type"] == "InvalidInput" and error["field"] == field
+    assert error["code"] == "InvalidInput" and error["field"] == field
 
 
 def test_bodies_that_are_not_json_and_bad_queries_are_422(api: httpx.Client) -> None:
@@ -77,6 +77,6 @@ def test_a_rule_naming_a_notifier_the_server_lacks_is_422_naming_the_configured_
     response = api.post("/api/v1/alerts/rules", json={**RULE, "notify": ["slack", "pager"]})
     assert response.status_code == 422, response.text
     error = response.json()["error"]
-    assert error["type"] == "InvalidInput" and error["field"] == "notify" and error["unknown"] == ["pager"]
+    assert error["code"] == "InvalidInput" and error["field"] == "notify" and error["unknown"] == ["pager"]
     assert error["configured"] == ["log", "slack"] and "'pager'" in error["message"]
     assert api.get("/api/v1/alerts/rules").json()["items"] == []

@@ -41,7 +41,7 @@ def test_request_without_the_right_token_is_401(server_url: str, headers: dict[s
     response = httpx.get(server_url + path, headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json()["error"]["type"] == "Unauthorized"
+    assert response.json()["error"]["code"] == "Unauthorized"
     assert TOKEN not in response.text
 
 

@@ -61,5 +61,5 @@ def test_the_vendored_assets_ship_with_their_licence(http: httpx.Client) -> None
 def test_only_the_vendored_assets_are_served(http: httpx.Client) -> None:
     for name in ("nothing.js", "..%2F..%2Fapp.py", "README.md"):
         answer = http.get(f"/docs/assets/{name}")
-        assert answer.status_code == 404 and answer.json()["error"]["type"] == "NotFound", name
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "NotFound", name
     assert http.get("/redoc").status_code == 404  # its script would come from a CDN

@@ -39,26 +39,26 @@ def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     error = response.json()["error"]
-    assert isinstance(error["type"], str) and isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str) and error["message"]
     return dict(error)
 
 
 def test_unknown_run_is_404_not_found(http: httpx.Client) -> None:
     error = error_of(http.get(f"/api/v1/runs/{UNKNOWN_RUN}"), 404)
-    assert error["type"] == "NotFound"
+    assert error["code"] == "NotFound"
     assert UNKNOWN_RUN in error["message"]
 
 
 def test_duplicate_experiment_is_409_already_exists(http: httpx.Client) -> None:
     assert http.post("/api/v1/experiments", json={"name": "dup"}).status_code == 200
     error = error_of(http.post("/api/v1/experiments", json={"name": "dup"}), 409)
-    assert error["type"] == "AlreadyExists"
+    assert error["code"] == "AlreadyExists"
     assert "dup" in error["message"]
 
 
 def test_experiment_without_name_is_422_naming_the_field(http: httpx.Client) -> None:
     error = error_of(http.post("/api/v1/experiments", json={}), 422)
-    assert error["type"] == "InvalidInput"
+    assert error["code"] == "InvalidInput"
     assert error["field"] == "name"
     assert "name" in error["message"]
 
@@ -67,13 +67,13 @@ def test_log_batch_with_a_body_that_is_not_json_is_422(http: httpx.Client) -> No
     response = http.post("/api/v1/runs/log-batch", content=b"{not json",
                          headers={"content-type": "application/json"})
     error = error_of(response, 422)
-    assert (error["type"], error["field"]) == ("InvalidInput", "body")
+    assert (error["code"], error["field"]) == ("InvalidInput", "body")
 
 
 def test_log_batch_with_a_non_numeric_metric_is_422_naming_the_field(http: httpx.Client, run_id: str) -> None:
     body = {"metrics": [[run_id, "loss", "abc", 1, 0]]}
     error = error_of(http.post("/api/v1/runs/log-batch", json=body), 422)
-    assert error["type"] == "InvalidInput"
+    assert error["code"] == "InvalidInput"
     assert error["field"] == "metrics[0].value"
     assert "abc" in error["message"]
 
@@ -82,23 +82,23 @@ def test_log_batch_with_a_non_numeric_metric_is_422_naming_the_field(http: httpx
 def test_log_batch_with_an_illegal_key_is_422(http: httpx.Client, run_id: str, key: str) -> None:
     body = {"metrics": [[run_id, key, 1.0, 1, 0]]}
     error = error_of(http.post("/api/v1/runs/log-batch", json=body), 422)
-    assert (error["type"], error["field"]) == ("InvalidInput", "key")
+    assert (error["code"], error["field"]) == ("InvalidInput", "key")
 
 
 def test_run_id_that_is_not_hex_is_422(http: httpx.Client) -> None:
     error = error_of(http.get("/api/v1/runs/not-hex"), 422)
-    assert (error["type"], error["field"]) == ("InvalidInput", "run_id")
+    assert (error["code"], error["field"]) == ("InvalidInput", "run_id")
 
 
 def test_unknown_route_is_a_json_404(http: httpx.Client) -> None:
     error = error_of(http.get("/api/v1/no-such-thing"), 404)
-    assert error["type"] == "NotFound"
+    assert error["code"] == "NotFound"
 
 
 def test_malformed_search_filter_is_422_with_its_position(http: httpx.Client) -> None:
     body = {"experiment_ids": ["0"], "filter": "metrics.auc >> 1"}
     error = error_of(http.post("/api/v1/runs/search", json=body), 422)
-    assert (error["type"], error["field"]) == ("InvalidInput", "filter")
+    assert (error["code"], error["field"]) == ("InvalidInput", "filter")
     assert error["position"] == 13
     assert "position 13" in error["message"]
 
@@ -185,7 +185,7 @@ def server_errors(http: httpx.Client, requests: list[tuple[str, Any]]) -> tuple[
         elif response.status_code >= 400:
             refused += 1
             error = error_of(response, response.status_code)
-            assert error["type"] in ("InvalidInput", "NotFound", "Conflict")
+            assert error["code"] in ("InvalidInput", "NotFound", "Conflict")
     return failures, refused
 
 

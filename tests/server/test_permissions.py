@@ -271,7 +271,7 @@ def test_an_edit_grant_lets_a_viewer_log_batches_to_that_experiments_runs_only(s
     assert ok.status_code == 200, ok.text
     refused = server.http.post("/api/v1/runs/log-batch", headers=headers,
                                json={"metrics": [[theirs, "loss", 0.5, 1, 0]]})
-    assert refused.status_code == 403 and refused.json()["error"]["type"] == "Forbidden"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "Forbidden"
     mixed = server.http.post("/api/v1/runs/log-batch", headers=headers,
                              json={"metrics": [[mine, "loss", 0.7, 2, 1]], "tags": [[theirs, "t", "x"]]})
     assert mixed.status_code == 403

@@ -50,10 +50,10 @@ def test_a_record_is_written_and_read_back(http: httpx.Client) -> None:
 ])
 def test_a_malformed_body_is_422_naming_the_field(http: httpx.Client, body: Any, field: str) -> None:
     error = error_of(http.post("/api/v1/runs/record", json=body), 422)
-    assert (error["type"], error["field"]) == ("InvalidInput", field)
+    assert (error["code"], error["field"]) == ("InvalidInput", field)
 
 
 def test_a_body_that_is_not_json_is_422(http: httpx.Client) -> None:
     error = error_of(http.post("/api/v1/runs/record", content=b"{nope",
                                headers={"content-type": "application/json"}), 422)
-    assert (error["type"], error["field"]) == ("InvalidInput", "body")
+    assert (error["code"], error["field"]) == ("InvalidInput", "body")

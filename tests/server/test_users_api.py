@@ -82,7 +82,7 @@ def test_a_disabled_user_is_refused_at_the_next_request(api: Api) -> None:
 ])
 def test_users_are_for_admins_only(api: Api, method: str, path: str, body: dict[str, str] | None) -> None:
     response = api.http.request(method, path, headers=api.viewer, json=body)
-    assert response.status_code == 403 and response.json()["error"]["type"] == "Forbidden"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "Forbidden"
     vic = api.store.get_user("vic")
     assert (vic.role, vic.disabled, vic.grants) == ("viewer", False, ())
     assert "sneaky" not in [u.name for u in api.store.list_users()]

@@ -203,8 +203,8 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _error_from(response: httpx.Response) -> ShipyardError:
     try:
         body = orjson.loads(response.content)["error"]
-        context = {k: v for k, v in body.items() if k not in ("type", "message")}
-        return error_from_name(body["type"], body["message"], status=response.status_code, **context)
+        context = {k: v for k, v in body.items() if k not in ("code", "message")}
+        return error_from_name(body["code"], body["message"], status=response.status_code, **context)
     except (orjson.JSONDecodeError, KeyError, TypeError):
         if response.status_code >= 500 or response.status_code == 429:
             return Unavailable(f"server answered {response.status_code}", status=response.status_code)

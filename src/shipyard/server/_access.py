@@ -264,7 +264,7 @@ async def _refuse(scope: Scope, send: Send, path: str, refused: _Refused) -> Non
         body = orjson.dumps({"error_code": code, "message": refused.message})
     else:
         kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}.get(refused.status, "InvalidInput")
-        error: dict[str, Any] = {"type": kind, "message": refused.message}
+        error: dict[str, Any] = {"code": kind, "message": refused.message}
         if refused.field:
             error["field"] = refused.field
         body = orjson.dumps({"error": error})

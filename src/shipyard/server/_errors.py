@@ -45,8 +45,12 @@ def _jsonable(value: Any) -> bool:
 
 
 def error_response(status: int, type_: str, message: str, **context: Any) -> Response:
-    """``{"error": {"type", "message", ...context}}`` with ``status``."""
-    body = {"type": type_, "message": message, **{k: v for k, v in context.items() if _jsonable(v)}}
+    """``{"error": {"code", "message", "field"?, ...context}}`` with ``status``.
+
+    ``code`` names the error's class in Shipyard's tree (``NotFound``, ``InvalidInput``…), so a
+    client can raise the same class; ``field``, when present, names the part of the request at fault.
+    """
+    body = {"code": type_, "message": message, **{k: v for k, v in context.items() if _jsonable(v)}}
     return Response(orjson.dumps({"error": body}), status_code=status, media_type="application/json")
 
 
