@@ -31,7 +31,8 @@ def test_defaults_keep_everything_inside_dot_shipyard(tmp_path: Path) -> None:
     assert cfg.home == Path(".shipyard")
     assert cfg.database_url == f"sqlite:///{tmp_path / '.shipyard' / 'shipyard.db'}"
     assert cfg.artifacts_uri == str(tmp_path / ".shipyard" / "artifacts")
-    assert cfg.spool_dir == tmp_path / ".shipyard" / "spool"
+    assert cfg.spool_dir.parent == tmp_path / ".shipyard" / "spool"
+    assert cfg.with_(url="http://a:1").spool_dir != cfg.with_(url="http://b:1").spool_dir  # one per server
     assert (cfg.db, cfg.artifacts, cfg.url, cfg.token, cfg.flush_interval) == (None, None, None, None, 1.0)
 
 
@@ -156,3 +157,22 @@ def test_config_is_frozen_and_with_returns_a_changed_copy() -> None:
 def test_home_given_as_a_string_is_a_path() -> None:
     config = Config(home="/tmp/shipyard-home")
     assert config.home == Path("/tmp/shipyard-home") and config.database_url.endswith("shipyard-home/shipyard.db")
+
+
+def test_size_limits_default_to_mlflows_and_are_read_from_the_environment_and_toml(tmp_path: Path) -> None:
+    defaults = Config()
+    assert (defaults.max_param_length, defaults.max_tag_length) == (6000, 8000)
+    assert (defaults.max_request_bytes, defaults.max_upload_bytes) == (64 << 20, 10 << 30)
+    env = {"SHIPYARD_MAX_REQUEST_BYTES": "1048576", "SHIPYARD_MAX_UPLOAD_BYTES": "2097152",
+           "SHIPYARD_MAX_PARAM_LENGTH": "100", "SHIPYARD_MAX_TAG_LENGTH": "200"}
+    cfg = load_config(env=env)
+    assert (cfg.max_request_bytes, cfg.max_upload_bytes, cfg.max_param_length, cfg.max_tag_length) == \
+        (1 << 20, 2 << 20, 100, 200)
+    assert load_config(env=write_toml(tmp_path, "max_param_length = 250\n")).max_param_length == 250
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "many", "1.5"])
+def test_a_size_limit_that_is_not_a_positive_integer_is_a_config_error_naming_it(raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(env={"SHIPYARD_MAX_UPLOAD_BYTES": raw})
+    assert caught.value.field == "max_upload_bytes"  # type: ignore[attr-defined]

@@ -78,12 +78,21 @@ class ActiveRun:
     The block ending normally marks the run FINISHED, an exception marks it FAILED and
     Ctrl-C marks it KILLED. ``run.id`` is the run id, known at once; the run itself is
     created in the background (see :meth:`shipyard.client.Tracking.start_run`).
+
+    A run still active at interpreter exit is flushed, and ended as FINISHED only if
+    this process started it. A run ``resumed`` with ``start_run(run_id=...)`` is only
+    flushed: it belongs to whoever started it, and several processes may be logging
+    to it, so the first of them to exit must not end it under the others. Ending a
+    resumed run stays explicit, as in MLflow: the end of its ``with`` block, or
+    :func:`end_run`. Data other processes log to it after that is still stored.
     """
 
-    def __init__(self, client: Client, run_id: str, name: str | None, experiment_id: str | None = None) -> None:
+    def __init__(self, client: Client, run_id: str, name: str | None, experiment_id: str | None = None,
+                 *, resumed: bool = False) -> None:
         self.client = client
         self.id = run_id
         self.name = name
+        self.resumed = resumed
         self._experiment_id = experiment_id
         self._ended = False
         atexit.register(self._end_at_exit)
@@ -124,7 +133,10 @@ class ActiveRun:
     def _end_at_exit(self) -> None:
         # At exit there is nobody left to tell; the points stay spooled or pending.
         with contextlib.suppress(ShipyardError):
-            self.end(RunStatus.FINISHED)
+            if self.resumed:
+                self.client.flush()  # the run's status is its starter's business (see the class)
+            else:
+                self.end(RunStatus.FINISHED)
 
     @property
     def info(self) -> Run:
@@ -161,6 +173,10 @@ def start_run(
     captured off this call too: logging to it works at once, and a failure to
     create it (a deleted experiment, an unreachable store) is raised by the next
     call that uses it — a logging call, :func:`end_run` or the ``with`` block's end.
+
+    With ``run_id``, several processes may log to one run at once: each resumes it,
+    none ends it by merely exiting (see :class:`ActiveRun`), and none has its data
+    refused because another ended it first.
     """
     client = client or get_client()
     stack = _active_runs.get()
@@ -171,7 +187,7 @@ def start_run(
         )
     if run_id is not None:
         run = client.tracking.resume_run(run_id)
-        active = ActiveRun(client, run.id, run.name, run.experiment_id)
+        active = ActiveRun(client, run.id, run.name, run.experiment_id, resumed=True)
     else:
         parent = stack[-1].id if stack else None
         new_id = client.tracking.start_run(experiment, name=run_name, tags=tags, parent_run_id=parent)
@@ -200,7 +216,8 @@ def end_run(status: RunStatus | str = RunStatus.FINISHED) -> Run | None:
 
 
 def log_metric(key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
-    """Log one point to the active run; returns at once (written in the background)."""
+    """Log one point to the active run; returns at once (written in the background), or,
+    when the logging buffer is full, once the background writer has made room."""
     run = _require_active()
     run.client.log_metric(run.id, key, value, step, timestamp)
 
@@ -250,9 +267,14 @@ def save_model(model: Any, path: str | os.PathLike[str], **options: Any) -> Mode
     return _save(model, Path(path), **options)
 
 
-def load_model(uri: str, *, client: Client | None = None) -> Model:
-    """Load ``models:/name@alias``, ``models:/name/3``, ``runs:/<id>/path`` or a local folder."""
-    return (client or get_client()).load_model(uri)
+def load_model(uri: str, *, trust: bool = False, client: Client | None = None) -> Model:
+    """Load ``models:/name@alias``, ``models:/name/3``, ``runs:/<id>/path`` or a local folder.
+
+    A URI's package is checked against the digests the registry or run recorded; a local
+    folder needs ``trust=True``, since only its own ``model.yaml`` vouches for its files
+    (see :meth:`shipyard.Client.load_model`).
+    """
+    return (client or get_client()).load_model(uri, trust=trust)
 
 
 def register_model(source: str, name: str, *, description: str | None = None,

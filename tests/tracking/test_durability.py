@@ -115,13 +115,13 @@ def test_points_spool_to_disk_while_the_server_is_down_and_are_sent_later(tmp_pa
     for i in range(100):
         client.log_metric(run.id, "loss", float(i), step=i)
     client.flush()
-    assert list((tmp_path / "client" / "spool").glob("*.json"))
+    assert list((tmp_path / "client" / "spool").glob("*/*.json"))
     with pytest.raises(Unavailable):
         client.get_metric_history(run.id, "loss")
     with running_server(server_config, port):
         client.end_run(run.id)
         assert len(client.get_metric_history(run.id, "loss")) == 100
-        assert not list((tmp_path / "client" / "spool").glob("*.json"))
+        assert not list((tmp_path / "client" / "spool").glob("*/*.json"))
         client.close()
 
 
