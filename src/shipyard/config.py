@@ -11,6 +11,7 @@ directory), then the defaults below. Nothing here ever writes the environment.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tomllib
@@ -26,15 +27,24 @@ __all__ = ["Config", "OidcConfig", "load_config"]
 _ENV_KEYS = {
     "home": "SHIPYARD_HOME",
     "db": "SHIPYARD_DB",
+    "db_busy_timeout": "SHIPYARD_DB_BUSY_TIMEOUT",
     "artifacts": "SHIPYARD_ARTIFACTS",
     "url": "SHIPYARD_URL",
     "token": "SHIPYARD_TOKEN",
     "s3_endpoint_url": "SHIPYARD_S3_ENDPOINT_URL",
     "flush_interval": "SHIPYARD_FLUSH_INTERVAL",
+    "log_buffer_points": "SHIPYARD_LOG_BUFFER_POINTS",
+    "log_buffer_bytes": "SHIPYARD_LOG_BUFFER_BYTES",
     "online_store": "SHIPYARD_ONLINE_STORE",
+    "max_request_bytes": "SHIPYARD_MAX_REQUEST_BYTES",
+    "max_upload_bytes": "SHIPYARD_MAX_UPLOAD_BYTES",
+    "max_param_length": "SHIPYARD_MAX_PARAM_LENGTH",
+    "max_tag_length": "SHIPYARD_MAX_TAG_LENGTH",
     "retries": "SHIPYARD_RETRIES",
     "retry_max_wait": "SHIPYARD_RETRY_MAX_WAIT",
 }
+
+_LIMITS = ("max_request_bytes", "max_upload_bytes", "max_param_length", "max_tag_length")
 
 
 @dataclass(frozen=True)
@@ -48,19 +58,32 @@ class Config:
     :mod:`shipyard.alerting._notifiers`); it holds webhook URLs and SMTP passwords,
     so it is kept out of ``repr`` too. ``retries`` is how many tries a remote call gets
     at most (1: never retry) and ``retry_max_wait`` how many seconds it may spend
-    retrying; only calls that are safe to repeat are ever retried.
+    retrying; only calls that are safe to repeat are ever retried. ``db_busy_timeout``
+    is how many seconds a SQLite write waits for another writer before it fails as
+    ``Unavailable`` (a server answers 503 with ``Retry-After``); short, so that a held
+    lock ties up a server's threads for seconds, not minutes.
     """
 
     home: Path = Path(".shipyard")
     db: str | None = None
+    db_busy_timeout: float = 5.0
     artifacts: str | None = None
     url: str | None = None
     token: str | None = field(default=None, repr=False)
     s3_endpoint_url: str | None = None
     flush_interval: float = 1.0
+    # The logging buffer's bound (see shipyard.tracking.BatchWriter): entries and bytes held
+    # and not yet stored; a logging call that finds it full waits for the background writer.
+    log_buffer_points: int = 20_000
+    log_buffer_bytes: int = 32 << 20
     online_store: str | None = None  # feature store: "sqlite" (default), "sqlite:///path", "redis://…"
     retries: int = 5
     retry_max_wait: float = 30.0
+    # Size limits (README, "Configuration"): anything over one is refused as TooLarge, HTTP 413.
+    max_request_bytes: int = 64 << 20  # a server's request bodies, streamed uploads aside
+    max_upload_bytes: int = 10 << 30  # a server's streamed uploads (run artifacts, dataset objects)
+    max_param_length: int = 6000  # characters of a param value (MLflow's MAX_PARAM_VAL_LENGTH)
+    max_tag_length: int = 8000  # characters of a run tag value (MLflow's MAX_TAG_VAL_LENGTH)
     alerts: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
     auth: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)  # [auth.oidc]: a client secret
 
@@ -75,8 +98,19 @@ class Config:
                 f"flush_interval must be positive, got {self.flush_interval!r}",
                 field="flush_interval",
             )
+        for name in ("log_buffer_points", "log_buffer_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}", field=name)
+        if not math.isfinite(self.db_busy_timeout) or self.db_busy_timeout < 0:
+            raise ConfigError(f"db_busy_timeout must be a non-negative number of seconds, got "
+                              f"{self.db_busy_timeout!r}", field="db_busy_timeout")
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 1:
             raise ConfigError(f"retries must be an integer of at least 1, got {self.retries!r}", field="retries")
+        for name in _LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}", field=name)
         if not math.isfinite(self.retry_max_wait) or self.retry_max_wait < 0:
             raise ConfigError(
                 f"retry_max_wait must be a non-negative number of seconds, got {self.retry_max_wait!r}",
@@ -105,8 +139,13 @@ class Config:
 
     @property
     def spool_dir(self) -> Path:
-        """Where logged points wait while a server is unreachable."""
-        return self.home.absolute() / "spool"
+        """Where logged points wait while the server at ``url`` is unreachable.
+
+        One folder per server: spooled batches name runs of the server they were meant
+        for, so a client of another server (or a test's throwaway one) never replays them.
+        """
+        server = hashlib.sha256((self.url or "").encode()).hexdigest()[:16]
+        return self.home.absolute() / "spool" / server
 
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed."""
@@ -192,13 +231,23 @@ def _coerce(name: str, raw: Any) -> Any:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{name} must be a table ([{name}]), got {type(raw).__name__}", field=name)
         return dict(raw)
-    if name in ("flush_interval", "retry_max_wait"):
+    if name in ("flush_interval", "retry_max_wait", "db_busy_timeout"):
         try:
             return float(raw)
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{name} must be a number of seconds, got {raw!r}", field=name
             ) from None
+    if name in _LIMITS:
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be an integer, got {raw!r}", field=name) from None
+    if name in ("log_buffer_points", "log_buffer_bytes"):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be an integer, got {raw!r}", field=name) from None
     if name == "retries":
         try:
             return int(raw)

@@ -7,6 +7,7 @@ Every error Shipyard raises on purpose derives from :class:`ShipyardError`::
     ├── NotFound             an experiment, run, model, artifact… does not exist
     ├── AlreadyExists        a create would duplicate a unique name
     ├── InvalidInput         a value the caller passed is malformed (names the field)
+    │   └── TooLarge         a value or request body is over a size limit (``limit``)
     ├── Conflict             the request is valid but clashes with current state
     │   └── PromotionRefused a guarded alias's policy failed (``report`` lists the checks)
     ├── IntegrityError       stored bytes do not match their recorded hash
@@ -35,6 +36,7 @@ __all__ = [
     "PromotionRefused",
     "ShipyardError",
     "StorageError",
+    "TooLarge",
     "Unavailable",
     "error_from_name",
 ]
@@ -68,6 +70,13 @@ class AlreadyExists(ShipyardError):
 
 class InvalidInput(ShipyardError):
     """A caller-supplied value is malformed. ``field`` names it when known."""
+
+
+class TooLarge(InvalidInput):
+    """A value or request body is over a configured size limit; ``limit`` holds the limit.
+
+    ``field`` names what is too large (a param key, ``body``); the HTTP faces answer 413.
+    """
 
 
 class Conflict(ShipyardError):
@@ -111,6 +120,7 @@ _BY_NAME: dict[str, type[ShipyardError]] = {
         NotFound,
         AlreadyExists,
         InvalidInput,
+        TooLarge,
         Conflict,
         PromotionRefused,
         IntegrityError,

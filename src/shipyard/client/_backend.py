@@ -158,7 +158,7 @@ class LocalBackend(Backend):
     def _open_db(self) -> Database:
         from shipyard.store import Database
 
-        db = Database(self.config.database_url)
+        db = Database(self.config.database_url, busy_timeout=self.config.db_busy_timeout)
         db.ensure_schema()
         return db
 
@@ -172,9 +172,11 @@ class LocalBackend(Backend):
 
     @property
     def tracking(self) -> TrackingStore:
+        from shipyard.tracking import ValueLimits
         from shipyard.tracking._sql_store import SqlTrackingStore
 
-        return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts), _close)
+        limits = ValueLimits(self.config.max_param_length, self.config.max_tag_length)
+        return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts, limits), _close)
 
     @property
     def registry(self) -> RegistryStore:

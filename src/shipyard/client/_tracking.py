@@ -2,7 +2,10 @@
 
 Logging calls return at once: points, params and tags are buffered and written in
 batches by a background writer (:class:`~shipyard.tracking.BatchWriter`); a failed
-write is raised by the next :meth:`Tracking.flush` or :meth:`Tracking.end_run`.
+write is raised by the next :meth:`Tracking.flush` or :meth:`Tracking.end_run`. The
+buffer is bounded (``log_buffer_points``, ``log_buffer_bytes``): a call that finds it
+full waits for the writer, so logging faster than the store takes it is slowed to
+the store's pace instead of piling up what a crash would lose.
 :meth:`Tracking.start_run` returns at once too: the run is created in the background
 (see :mod:`shipyard.client._background`), and whatever needs it stored waits for it.
 Each run's environment is captured off the caller's path and stored with the run
@@ -38,6 +41,7 @@ from shipyard.tracking import (
     RunComparison,
     RunStatus,
     TrackingStore,
+    ValueLimits,
     capture_environment,
     compare_runs,
     new_run_id,
@@ -45,7 +49,7 @@ from shipyard.tracking import (
     validate_key,
     validate_run_id,
 )
-from shipyard.tracking._entities import MAX_PARAM_LENGTH, default_run_name
+from shipyard.tracking._entities import default_run_name
 
 __all__ = ["RunState", "Tracking"]
 
@@ -65,6 +69,8 @@ class Tracking:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self.config = backend.config
+        # The store checks values again; checking here fails the call, not a later flush.
+        self.limits = ValueLimits(self.config.max_param_length, self.config.max_tag_length)
         self._runs: dict[str, RunState] = {}
         self._writer: BatchWriter | None = None
         self._writer_lock = threading.Lock()
@@ -269,8 +275,7 @@ class Tracking:
         state = self._state(run_id)
         validate_key(key, "param")
         text = str(value)
-        if len(text) > MAX_PARAM_LENGTH:
-            raise InvalidInput(f"param {key!r} is longer than {MAX_PARAM_LENGTH} characters", field=key)
+        self.limits.check("param", [(key, text)])
         old = state.params.get(key)
         if old is not None:
             if old != text:
@@ -287,7 +292,9 @@ class Tracking:
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         """Buffer a tag; a later value replaces an earlier one."""
         self._state(run_id)
-        self.writer.tag(run_id, validate_key(key, "tag"), str(value))
+        text = str(value)
+        self.limits.check("tag", [(validate_key(key, "tag"), text)])
+        self.writer.tag(run_id, key, text)
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         for key, value in tags.items():
@@ -311,7 +318,10 @@ class Tracking:
                         from shipyard.tracking._spool import DiskSpool
 
                         spool = DiskSpool(self.config.spool_dir)
-                    writer = BatchWriter(self._write_batch, self.config.flush_interval, spool)
+                    writer = BatchWriter(self._write_batch, self.config.flush_interval, spool,
+                                         max_points=self.config.log_buffer_points,
+                                         max_bytes=self.config.log_buffer_bytes,
+                                         max_wait=self.config.retry_max_wait)
                     # Flush at interpreter exit even if the client is never closed.
                     weakref.finalize(self, writer.close)
                     self._writer = writer
@@ -320,7 +330,10 @@ class Tracking:
     def _write_batch(self, batch: LogBatch) -> None:
         self._starts.settle()  # the runs must exist before their data
         failed = self._starts.failed
-        self._backend.tracking.log_batch(batch.without(failed) if failed else batch)
+        # Whether a run is still open was checked when each entry was logged (``_state``).
+        # By now another process sharing the run may have ended it; an entry already
+        # acknowledged must not be refused for that, so the store is told to take it.
+        self._backend.tracking.log_batch(batch.without(failed) if failed else batch, allow_finished=True)
 
     def _store_environment(self, run_id: str, environment: dict[str, Any]) -> None:
         self._starts.settle()

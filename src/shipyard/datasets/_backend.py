@@ -54,7 +54,7 @@ class DatasetStore(Protocol):
         ...
 
     def put_object(self, path: Path, digest: str) -> None:
-        """Store a local file whose sha256 must be ``digest`` (else IntegrityError)."""
+        """Store a local file whose sha256 must be ``digest``; else IntegrityError, and nothing is kept."""
         ...
 
     def fetch_object(self, version: DatasetVersion, file: DatasetFile, dest: Path) -> None:

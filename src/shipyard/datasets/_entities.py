@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
+from shipyard.store import check_name
 
 if TYPE_CHECKING:
     from shipyard.datasets._profile import Profile
@@ -59,7 +60,7 @@ def validate_dataset_name(name: Any) -> str:
 
     ``@``, ``/`` and ``:`` are excluded because references use them.
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(check_name(name, "name")):
         raise InvalidInput(
             f"dataset name must be 1-256 letters, digits or _-. starting with a letter or digit, got {name!r}",
             field="name",

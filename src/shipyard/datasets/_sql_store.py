@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import orjson
 import sqlalchemy as sa
@@ -33,7 +33,8 @@ from shipyard.datasets._entities import (
     validate_dataset_name,
 )
 from shipyard.datasets._profile import Profile
-from shipyard.errors import IntegrityError, InvalidInput, NotFound
+from shipyard.datasets._verified import VerifiedReader
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.lineage import Edge, LineageGraph, Node
 from shipyard.store import Database, LineageStore, insert_ignore
 from shipyard.store import schema as t
@@ -107,18 +108,21 @@ class SqlDatasetStore:
             return {f.digest for f in self._manifest(conn, digest)} if digest else set()
 
     def put_object(self, path: Path, digest: str) -> None:
-        ref = self.artifacts.put_file(path)
-        if ref.digest != check_digest(digest):
-            raise IntegrityError(f"{str(path)!r} changed while it was being registered; register it again",
-                                 digest=digest, actual=ref.digest)
+        check_digest(digest)
+        try:
+            source = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
+        except FileNotFoundError:
+            raise NotFound(f"no such file: {str(path)!r}", resource="file", path=str(path)) from None
+        with source:
+            changed = f"{str(path)!r} changed while it was being registered; register it again"
+            self.artifacts.put_stream(cast(BinaryIO, VerifiedReader(source, digest, changed)))
 
     def put_stream(self, stream: Any, digest: str) -> None:
-        """Store an uploaded stream (the server's side of ``put_object``)."""
+        """Store an uploaded stream (the server's side of ``put_object``); bytes that do not
+        hash to ``digest`` raise IntegrityError (``expected``, ``actual``) and are not kept."""
         check_digest(digest)
-        ref = self.artifacts.put_stream(stream)
-        if ref.digest != digest:
-            raise IntegrityError(f"uploaded bytes hash to {ref.digest}, not {digest}", digest=digest,
-                                 actual=ref.digest)
+        reader = VerifiedReader(stream, digest, "uploaded bytes do not match their digest")
+        self.artifacts.put_stream(cast(BinaryIO, reader))
 
     def fetch_object(self, version: DatasetVersion, file: DatasetFile, dest: Path) -> None:
         self.artifacts.get_file(file.digest, dest)
@@ -189,19 +193,27 @@ class SqlDatasetStore:
             raise InvalidInput(f"{ref!r} matches more than one version: give more of the hash", field="ref")
         return _version(rows[0])
 
-    def list_datasets(self) -> list[Dataset]:
+    def list_datasets(self, *, after: str | None = None, limit: int | None = None) -> list[Dataset]:
+        """Datasets by name; a page of them with ``limit``, those named after ``after``."""
         d, dv = t.datasets, t.dataset_versions
         latest = sa.select(sa.func.max(dv.c.version)).where(dv.c.name == d.c.name).scalar_subquery()
+        query = sa.select(d, latest.label("latest")).order_by(d.c.name).limit(limit)
+        if after is not None:
+            query = query.where(d.c.name > after)
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(d, latest.label("latest")).order_by(d.c.name)).all()
+            rows = conn.execute(query).all()
         return [Dataset(r.name, r.latest, r.description, r.created_at, r.updated_at) for r in rows]
 
-    def list_versions(self, name: str) -> list[DatasetVersion]:
+    def list_versions(self, name: str, *, after: int | None = None, limit: int | None = None) -> list[DatasetVersion]:
+        """Versions newest first; a page of them with ``limit``, those older than version ``after``."""
         validate_dataset_name(name)
+        dv = t.dataset_versions
+        query = _select_versions().where(dv.c.name == name).order_by(dv.c.version.desc()).limit(limit)
+        if after is not None:
+            query = query.where(dv.c.version < after)
         with self.db.read() as conn:
             self._dataset_row(conn, name)
-            rows = conn.execute(_select_versions().where(t.dataset_versions.c.name == name)
-                                .order_by(t.dataset_versions.c.version.desc())).all()
+            rows = conn.execute(query).all()
         return [_version(r) for r in rows]
 
     def list_files(self, name: str, version: int) -> list[DatasetFile]:

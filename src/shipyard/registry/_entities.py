@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.errors import InvalidInput
+from shipyard.store import check_name
 
 __all__ = ["ENTITY_KEYS_TAG", "FEATURES_TAG", "AuditEvent", "ModelVersion", "RegisteredModel", "feature_tags",
            "validate_alias", "validate_model_name"]
@@ -22,7 +23,7 @@ _ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
 
 def validate_model_name(name: Any) -> str:
     """Model names: letters, digits, ``_ - .``, starting with a letter or digit, ≤ 256 chars."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(check_name(name, "name")):
         raise InvalidInput(
             f"model name must be 1-256 letters, digits or _-. starting with a letter or digit, got {name!r}",
             field="name",

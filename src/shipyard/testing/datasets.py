@@ -122,7 +122,7 @@ class DatasetStoreConformance:
         assert handle_of(store, "tab", tmp_path / "cache").path() == folder  # cached by content
 
     @pytest.mark.parametrize("case", ["ragged_csv", "truncated_parquet", "type_change", "empty_folder",
-                                      "empty_frame", "header_only_csv", "bad_name"])
+                                      "empty_frame", "header_only_csv", "bad_name", "control_name"])
     def test_bad_input_is_invalid_and_leaves_nothing(self, stores: Stores, tmp_path: Path, case: str) -> None:
         _, store = stores
         name, source = "bad", tmp_path / "src"
@@ -142,6 +142,9 @@ class DatasetStoreConformance:
             (source / "d.csv").write_text("a,b\n")
         elif case == "bad_name":
             name = "churn/../x"
+            (source / "d.csv").write_text("a\n1\n")
+        elif case == "control_name":
+            name = "churn\n"
             (source / "d.csv").write_text("a\n1\n")
         with pytest.raises(InvalidInput):
             register_version(store, name, source)

@@ -63,8 +63,9 @@ class RegistryStoreConformance:
     def test_bad_names_and_aliases_are_invalid(self, stores: Stores) -> None:
         tracking, registry = stores
         run_id = fake_package_run(tracking)
-        with pytest.raises(InvalidInput):
-            registry.create_model_version("bad name!", f"runs:/{run_id}/model")
+        for bad in ("bad name!", "churn\n", "churn\x00", "m" * 257):
+            with pytest.raises(InvalidInput):
+                registry.create_model_version(bad, f"runs:/{run_id}/model")
         registry.create_model_version("m", f"runs:/{run_id}/model")
         for alias in ("3", "latest", "has space"):
             with pytest.raises(InvalidInput):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, TooLarge
 from shipyard.tracking import LogBatch, Metric, RunRecord, RunStatus, TrackingStore, new_run_id, now_ms
 
 __all__ = ["TrackingStoreConformance"]
@@ -156,6 +156,63 @@ class TrackingStoreConformance:
         assert tracking_store.get_run(run.id).tags == {"b": "3"}
         with pytest.raises(NotFound):
             tracking_store.delete_tag(run.id, "a")
+
+    # -- what every backend refuses alike ------------------------------------------------
+
+    @pytest.mark.parametrize("bad", ["a\x00b", "two\nlines", "tab\tbed", "del\x7f", "x" * 257],
+                             ids=["nul", "newline", "tab", "del", "too-long"])
+    def test_names_with_a_control_character_or_over_256_characters_are_refused(
+        self, tracking_store: TrackingStore, bad: str
+    ) -> None:
+        run = tracking_store.create_run("0", name="kept")
+        with pytest.raises(InvalidInput):
+            tracking_store.create_experiment(bad)
+        with pytest.raises(InvalidInput):
+            tracking_store.create_run("0", name=bad)
+        with pytest.raises(InvalidInput):
+            tracking_store.update_run(run.id, name=bad)
+        assert [e.name for e in tracking_store.list_experiments()] == ["Default"]
+        assert [r.name for r in tracking_store.search_runs(["0"])] == ["kept"]
+
+    @pytest.mark.parametrize("key", ["loss\n", "lo\x00ss", "x" * 251])
+    def test_keys_with_a_control_character_or_over_250_characters_are_refused(
+        self, tracking_store: TrackingStore, key: str
+    ) -> None:
+        run = tracking_store.create_run("0")
+        for batch in (LogBatch(metrics=[(run.id, key, 1.0, now_ms(), 0)]), LogBatch(params=[(run.id, key, "1")]),
+                      LogBatch(tags=[(run.id, key, "1")])):
+            with pytest.raises(InvalidInput):
+                tracking_store.log_batch(batch)
+        stored = tracking_store.get_run(run.id)
+        assert (stored.metrics, stored.params, stored.tags) == ({}, {}, {})
+
+    def test_values_over_mlflows_limits_are_too_large_naming_the_key_and_the_limit(
+        self, tracking_store: TrackingStore
+    ) -> None:
+        run = tracking_store.create_run("0")
+        refusals = [
+            (lambda: tracking_store.log_batch(LogBatch(params=[(run.id, "prompt", "p" * 6001)])), "prompt", 6000),
+            (lambda: tracking_store.log_batch(LogBatch(tags=[(run.id, "note", "t" * 8001)])), "note", 8000),
+            (lambda: tracking_store.create_run("0", tags={"note": "t" * 8001}), "note", 8000),
+            (lambda: tracking_store.record_runs([RunRecord("0", params={"prompt": "p" * 6001})]),
+             "runs[0].params.prompt", 6000),
+        ]
+        for refused, field, limit in refusals:
+            with pytest.raises(TooLarge) as caught:
+                refused()
+            assert (caught.value.field, caught.value.limit) == (field, limit)  # type: ignore[attr-defined]
+        tracking_store.log_batch(LogBatch(params=[(run.id, "prompt", "p" * 6000)], tags=[(run.id, "note", "t" * 8000)]))
+        stored = tracking_store.get_run(run.id)
+        assert (len(stored.params["prompt"]), len(stored.tags["note"])) == (6000, 8000)
+        assert len(tracking_store.search_runs(["0"])) == 1
+
+    def test_a_nul_in_a_param_or_tag_value_is_refused(self, tracking_store: TrackingStore) -> None:
+        run = tracking_store.create_run("0")
+        for batch in (LogBatch(params=[(run.id, "p", "a\x00b")]), LogBatch(tags=[(run.id, "t", "a\x00b")])):
+            with pytest.raises(InvalidInput):
+                tracking_store.log_batch(batch)
+        stored = tracking_store.get_run(run.id)
+        assert (stored.params, stored.tags) == ({}, {})
 
     # -- whole runs in one call --------------------------------------------------------
 

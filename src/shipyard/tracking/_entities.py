@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, TooLarge
+from shipyard.store import MAX_KEY_LENGTH, check_name
 
 __all__ = [
     "ArtifactInfo",
@@ -22,6 +24,8 @@ __all__ = [
     "Page",
     "Run",
     "RunStatus",
+    "ValueLimits",
+    "check_batch",
     "current_user",
     "default_run_name",
     "new_run_id",
@@ -30,10 +34,10 @@ __all__ = [
     "validate_run_id",
 ]
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
+_KEY_RE = re.compile(r"[A-Za-z0-9_\-. /:]+")
 _RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-MAX_KEY_LENGTH = 250
-MAX_PARAM_LENGTH = 6000
+MAX_PARAM_LENGTH = 6000  # MLflow's MAX_PARAM_VAL_LENGTH
+MAX_TAG_LENGTH = 8000  # MLflow's MAX_TAG_VAL_LENGTH
 
 
 class RunStatus(StrEnum):
@@ -80,19 +84,57 @@ def validate_key(key: Any, field_name: str = "key") -> str:
 
     Keys are 1–250 characters of letters, digits and ``_ - . / : space``.
     """
-    if not isinstance(key, str) or not key:
-        raise InvalidInput(f"{field_name} must be a non-empty string, got {key!r}", field=field_name)
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"{field_name} {key[:40]!r}… is {len(key)} characters; the limit is {MAX_KEY_LENGTH}",
-            field=field_name,
-        )
-    if not _KEY_RE.match(key) or ".." in key.split("/") or key.startswith("/"):
+    check_name(key, field_name, max_length=MAX_KEY_LENGTH)
+    if not _KEY_RE.fullmatch(key) or ".." in key.split("/") or key.startswith("/"):
         raise InvalidInput(
             f"{field_name} {key!r} has illegal characters: use letters, digits and _-. /:",
             field=field_name,
         )
     return key
+
+
+@dataclass(frozen=True)
+class ValueLimits:
+    """The most characters a param value and a run tag value may have; MLflow's by default.
+
+    A longer value is refused, never cut: :class:`~shipyard.errors.TooLarge` naming the
+    key as its ``field``, with the ``limit``. A value holding NUL is refused too (one
+    database would store it, the other not). ``Config.max_param_length`` and
+    ``Config.max_tag_length`` set a store's limits.
+
+    >>> ValueLimits().check("param", [("lr", "0.1")])
+    >>> ValueLimits(param=3).check("param", [("lr", "0.125")])
+    Traceback (most recent call last):
+    ...
+    shipyard.errors.TooLarge: param 'lr' has a value of 5 characters; the limit is 3
+    """
+
+    param: int = MAX_PARAM_LENGTH
+    tag: int = MAX_TAG_LENGTH
+
+    def check(self, kind: str, items: Iterable[tuple[str, Any]], at: str = "") -> None:
+        """Check the ``(key, value)`` pairs of a ``"param"`` or a ``"tag"`` (values taken as ``str``).
+
+        The error's ``field`` is the key, after ``at`` and a dot when ``at`` is given.
+        """
+        limit = self.param if kind == "param" else self.tag
+        for key, value in items:
+            text = value if isinstance(value, str) else str(value)
+            if len(text) > limit:
+                raise TooLarge(f"{kind} {key!r} has a value of {len(text)} characters; the limit is {limit}",
+                               field=f"{at}.{key}" if at else key, limit=limit)
+            if "\x00" in text:
+                raise InvalidInput(f"{kind} {key!r} has a value holding a NUL character",
+                                   field=f"{at}.{key}" if at else key)
+
+
+def check_batch(batch: LogBatch, limits: ValueLimits) -> None:
+    """What every backend checks of a batch before writing any of it: each key
+    (:func:`validate_key`, field ``key``) and each param and tag value (``limits``)."""
+    for key in {m[1] for m in batch.metrics} | {p[1] for p in batch.params} | {t[1] for t in batch.tags}:
+        validate_key(key)
+    limits.check("param", ((p[1], p[2]) for p in batch.params))
+    limits.check("tag", ((t[1], t[2]) for t in batch.tags))
 
 
 def validate_run_id(run_id: Any) -> str:

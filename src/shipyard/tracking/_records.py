@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shipyard.errors import InvalidInput
+from shipyard.store import check_name
 from shipyard.store.artifacts import check_digest, safe_relpath
 from shipyard.tracking._entities import (
-    MAX_PARAM_LENGTH,
     Metric,
     RunStatus,
+    ValueLimits,
     new_run_id,
     now_ms,
     validate_key,
@@ -35,7 +36,6 @@ __all__ = ["MAX_RECORDS", "RunRecord", "check_records"]
 
 #: Most records one call takes (a pipeline's recorder flushes far fewer at a time).
 MAX_RECORDS = 10_000
-_MAX_NAME = 256
 # A path safe_relpath would return unchanged: segments of word characters, '-' and '.',
 # none starting with '.' (so never '.' or '..'), joined by single slashes.
 _CLEAN_PATH = re.compile(r"[\w\-][\w.\-]*(?:/[\w\-][\w.\-]*)*")
@@ -82,7 +82,7 @@ def _time(value: Any, where: str) -> int | None:
     return value
 
 
-def _strings(values: Any, where: str, kind: str, max_length: int | None, valid: set[str]) -> dict[str, str]:
+def _strings(values: Any, where: str, kind: str, limits: ValueLimits | None, valid: set[str]) -> dict[str, str]:
     if not isinstance(values, Mapping):
         raise InvalidInput(f"{where} must be a mapping of {kind} names to strings", field=where)
     for key, value in values.items():
@@ -91,8 +91,8 @@ def _strings(values: Any, where: str, kind: str, max_length: int | None, valid: 
             valid.add(key)
         if not isinstance(value, str):
             raise InvalidInput(f"{where}.{key} must be a string, got {type(value).__name__}", field=f"{where}.{key}")
-        if max_length is not None and len(value) > max_length:
-            raise InvalidInput(f"{where}.{key} is longer than {max_length} characters", field=f"{where}.{key}")
+    if limits is not None:
+        limits.check(kind, values.items(), where)
     return values if type(values) is dict else dict(values)
 
 
@@ -199,9 +199,8 @@ def _status(value: Any, at: str) -> RunStatus:
 
 def _check_labels(rec: RunRecord, at: str) -> None:
     for name, text in (("name", rec.name), ("user", rec.user)):
-        if text is not None and (not isinstance(text, str) or not text or len(text) > _MAX_NAME):
-            raise InvalidInput(f"{at}.{name} must be a string of 1 to {_MAX_NAME} characters",
-                               field=f"{at}.{name}")
+        if text is not None:
+            check_name(text, f"{at}.{name}")
 
 
 def _times(rec: RunRecord, at: str, status: RunStatus, now: int) -> tuple[int | None, int | None]:
@@ -215,7 +214,8 @@ def _times(rec: RunRecord, at: str, status: RunStatus, now: int) -> tuple[int | 
     return start, end
 
 
-def _check_record(rec: Any, at: str, now: int, seen: set[str], valid: set[str]) -> RunRecord:
+def _check_record(rec: Any, at: str, now: int, seen: set[str], valid: set[str],
+                  limits: ValueLimits | None) -> RunRecord:
     """One record checked and normalised; its fields are checked in a fixed order, the first bad one named.
 
     ``seen`` holds the ids met so far in the batch; ``valid`` the param, tag and metric keys already checked.
@@ -231,8 +231,8 @@ def _check_record(rec: Any, at: str, now: int, seen: set[str], valid: set[str]) 
     artifacts = _artifacts(rec.artifacts, f"{at}.artifacts")
     checked: dict[str, Any] = {
         "status": status, "start_time": start, "end_time": end,
-        "params": _strings(rec.params, f"{at}.params", "param", MAX_PARAM_LENGTH, valid),
-        "tags": _strings(rec.tags, f"{at}.tags", "tag", None, valid),
+        "params": _strings(rec.params, f"{at}.params", "param", limits, valid),
+        "tags": _strings(rec.tags, f"{at}.tags", "tag", limits, valid),
         "metrics": _metrics(rec.metrics, f"{at}.metrics", valid),
         "artifacts": artifacts, "links": _links(rec.links, f"{at}.links", artifacts),
     }
@@ -241,15 +241,17 @@ def _check_record(rec: Any, at: str, now: int, seen: set[str], valid: set[str]) 
     return replace(rec, **changed) if changed else rec
 
 
-def check_records(records: Sequence[RunRecord], now: int | None = None) -> list[RunRecord]:
+def check_records(records: Sequence[RunRecord], now: int | None = None,
+                  limits: ValueLimits | None = None) -> list[RunRecord]:
     """Validate ``records`` and fill their defaults; raise InvalidInput naming the first bad field.
 
     Returned records have ``end_time`` set when terminal (now, unless given) and
     artifact paths normalised. Whether runs, parents and experiments exist is the
-    backend's to check.
+    backend's to check, and so are the sizes of param and tag values: a backend
+    passes its ``limits`` (a value over one is :class:`~shipyard.errors.TooLarge`).
     """
     _check_batch(records)
     now = now or now_ms()
     seen: set[str] = set()
     valid: set[str] = set()
-    return [_check_record(rec, f"runs[{i}]", now, seen, valid) for i, rec in enumerate(records)]
+    return [_check_record(rec, f"runs[{i}]", now, seen, valid, limits) for i, rec in enumerate(records)]

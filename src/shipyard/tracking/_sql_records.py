@@ -21,7 +21,7 @@ from shipyard.lineage import Edge, Node
 from shipyard.store import Database, LineageStore, upsert
 from shipyard.store import schema as t
 from shipyard.store.artifacts import ArtifactStore
-from shipyard.tracking._entities import RunStatus, current_user, default_run_name, now_ms
+from shipyard.tracking._entities import RunStatus, ValueLimits, current_user, default_run_name, now_ms
 from shipyard.tracking._records import RunRecord, check_records
 from shipyard.tracking._sql_experiments import experiment_int
 from shipyard.tracking._sql_run_data import SqlRunData
@@ -97,10 +97,12 @@ class SqlRunRecords:
     """The ``record_runs`` part of :class:`~shipyard.tracking._sql_store.SqlTrackingStore`; runs that
     exist already get their params and points through ``data``, as a logged batch would."""
 
-    def __init__(self, db: Database, artifacts: ArtifactStore, data: SqlRunData) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactStore, data: SqlRunData,
+                 limits: ValueLimits | None = None) -> None:
         self.db = db
         self.artifacts = artifacts
         self.data = data
+        self.limits = limits or ValueLimits()
 
     def record_runs(self, records: Sequence[RunRecord]) -> list[str]:
         """Write whole runs in one transaction; return their ids (see :class:`RunRecord`).
@@ -111,7 +113,7 @@ class SqlRunRecords:
         stored value, raises :class:`Conflict`; in every case nothing is written.
         """
         now = now_ms()
-        records = check_records(records, now)
+        records = check_records(records, now, self.limits)
         if not records:
             return []
         stored = self._store_objects(records)

@@ -11,7 +11,8 @@
 * :class:`~shipyard.tracking._sql_records.SqlRunRecords` — whole runs in one transaction.
 
 The store's methods are the :class:`~shipyard.tracking._backend.TrackingStore`
-interface, each handed to the part that owns it. The database and the artifact
+interface, each handed to the part that owns it; the rules every backend shares (names,
+the size of param and tag values) are checked here first, so no part can miss them. The database and the artifact
 store belong to whoever built them (the client's backend): :meth:`close` leaves them open.
 """
 
@@ -22,9 +23,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from shipyard.store import Database
+from shipyard.store import Database, check_name
 from shipyard.store.artifacts import ArtifactStore
-from shipyard.tracking._entities import ArtifactInfo, Experiment, LogBatch, Page, Run, RunStatus
+from shipyard.tracking._entities import (
+    ArtifactInfo,
+    Experiment,
+    LogBatch,
+    Page,
+    Run,
+    RunStatus,
+    ValueLimits,
+    check_batch,
+)
 from shipyard.tracking._records import RunRecord
 from shipyard.tracking._sql_artifacts import SqlRunArtifacts
 from shipyard.tracking._sql_experiments import SqlExperiments
@@ -37,17 +47,21 @@ __all__ = ["SqlTrackingStore"]
 
 
 class SqlTrackingStore:
-    """:class:`~shipyard.tracking._backend.TrackingStore` on a :class:`Database` and an :class:`ArtifactStore`."""
+    """:class:`~shipyard.tracking._backend.TrackingStore` on a :class:`Database` and an :class:`ArtifactStore`.
 
-    def __init__(self, db: Database, artifacts: ArtifactStore) -> None:
+    ``limits`` bounds param and tag values (MLflow's limits by default).
+    """
+
+    def __init__(self, db: Database, artifacts: ArtifactStore, limits: ValueLimits | None = None) -> None:
         self.db = db
         self.artifacts = artifacts
+        self.limits = limits or ValueLimits()
         self.experiments = SqlExperiments(db)
         self.runs = SqlRuns(db)
         self.data = SqlRunData(db)
         self.search = SqlRunSearch(db, self.runs)
         self.run_artifacts = SqlRunArtifacts(db, artifacts)
-        self.records = SqlRunRecords(db, artifacts, self.data)
+        self.records = SqlRunRecords(db, artifacts, self.data, self.limits)
 
     def __repr__(self) -> str:
         return f"SqlTrackingStore({self.db!r})"
@@ -60,7 +74,7 @@ class SqlTrackingStore:
     def create_experiment(
         self, name: str, tags: dict[str, str] | None = None, artifact_location: str | None = None
     ) -> Experiment:
-        return self.experiments.create_experiment(name, tags, artifact_location)
+        return self.experiments.create_experiment(check_name(name, "name"), tags, artifact_location)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self.experiments.get_experiment(experiment_id)
@@ -74,6 +88,8 @@ class SqlTrackingStore:
     def update_experiment(
         self, experiment_id: str, *, name: str | None = None, lifecycle_stage: str | None = None
     ) -> Experiment:
+        if name is not None:
+            check_name(name, "name")
         return self.experiments.update_experiment(experiment_id, name=name, lifecycle_stage=lifecycle_stage)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
@@ -93,6 +109,9 @@ class SqlTrackingStore:
         environment: dict[str, object] | None = None,
         run_id: str | None = None,
     ) -> Run:
+        if name:  # no name: the default one
+            check_name(name, "name")
+        self.limits.check("tag", (tags or {}).items())
         return self.runs.create_run(experiment_id, name=name, start_time=start_time, tags=tags,
                                     parent_run_id=parent_run_id, user=user, environment=environment, run_id=run_id)
 
@@ -109,6 +128,8 @@ class SqlTrackingStore:
         lifecycle_stage: str | None = None,
         environment: dict[str, object] | None = None,
     ) -> Run:
+        if name:
+            check_name(name, "name")
         return self.runs.update_run(run_id, status=status, end_time=end_time, name=name,
                                     lifecycle_stage=lifecycle_stage, environment=environment)
 
@@ -132,6 +153,7 @@ class SqlTrackingStore:
     # -- logged data ------------------------------------------------------------------------
 
     def log_batch(self, batch: LogBatch, *, allow_finished: bool = False) -> None:
+        check_batch(batch, self.limits)
         self.data.log_batch(batch, allow_finished=allow_finished)
 
     def get_metric_history(

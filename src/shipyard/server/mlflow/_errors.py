@@ -6,7 +6,8 @@ The MLflow client treats only status 200 as success and decides what went wrong 
 the next route on ``ENDPOINT_NOT_FOUND``). The status of each code is MLflow's own
 (``mlflow.exceptions.ERROR_CODE_TO_HTTP_STATUS``). The client retries 429, 5xx and 408,
 so a caller's mistake must never map to a 5xx: every Shipyard error that describes bad
-input maps to a 4xx here.
+input maps to a 4xx here. A busy store (:class:`~shipyard.errors.Unavailable`) answers
+503 ``TEMPORARILY_UNAVAILABLE`` with ``Retry-After``.
 
 The MLflow dispatcher (:class:`shipyard.server.mlflow.MlflowApi`) applies this to its
 own paths only, leaving Shipyard's ``/api/v1`` error format untouched.
@@ -29,8 +30,10 @@ from shipyard.errors import (
     NotFound,
     ShipyardError,
     StorageError,
+    TooLarge,
     Unavailable,
 )
+from shipyard.server._errors import retry_after
 
 __all__ = [
     "CODE_BY_ERROR",
@@ -77,10 +80,18 @@ def code_for(exc: ShipyardError) -> str:
     return next(code for cls, code in CODE_BY_ERROR if isinstance(exc, cls))
 
 
-def error_response(code: str, message: str) -> Response:
-    """``{"error_code", "message"}`` with the status MLflow gives ``code``."""
+# A value or body over a size limit keeps MLflow's code for the refusal, INVALID_PARAMETER_VALUE
+# (what MLflow's own server raises for a too-long param or tag), but answers 413, not the code's
+# 400. The MLflow client builds its exception from ``error_code`` whatever the status and retries
+# neither status; its artifact upload reports only the status line, and "413 ... Too Large" names
+# the problem where "400 Bad Request" would not.
+TOO_LARGE_STATUS = 413
+
+
+def error_response(code: str, message: str, status: int | None = None) -> Response:
+    """``{"error_code", "message"}`` with ``status``, by default the status MLflow gives ``code``."""
     body = orjson.dumps({"error_code": code, "message": message})
-    return Response(body, status_code=STATUS_BY_CODE.get(code, 500), media_type="application/json")
+    return Response(body, status_code=status or STATUS_BY_CODE.get(code, 500), media_type="application/json")
 
 
 def endpoint_not_found(method: str, path: str) -> Response:
@@ -91,7 +102,11 @@ def endpoint_not_found(method: str, path: str) -> Response:
 def response_for(exc: Exception, method: str, path: str) -> Response:
     """The MLflow error body for an exception raised while serving ``method path``."""
     if isinstance(exc, ShipyardError):
-        return error_response(code_for(exc), exc.message)
+        status = TOO_LARGE_STATUS if isinstance(exc, TooLarge) else None
+        response = error_response(code_for(exc), exc.message, status)
+        if isinstance(exc, Unavailable):
+            response.headers["retry-after"] = retry_after(exc)
+        return response
     # A bug: say so in MLflow's words and keep the traceback in the server log.
     _log.error("unhandled error in %s %s", method, path, exc_info=exc)
     return error_response("INTERNAL_ERROR", "internal error in Shipyard's MLflow API; see the server log")
