@@ -7,8 +7,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+import shipyard
 from tests.cli.test_cli import SHIPYARD, run_cli
 from tests.services import free_port
+from tests.serving.conftest import cli_server
 
 
 def test_serving_a_misspelt_model_fails_at_once_in_one_line(tmp_path: Path) -> None:
@@ -24,6 +30,30 @@ def test_serving_a_folder_that_is_no_model_fails_before_any_worker(tmp_path: Pat
     done = run_cli(tmp_path, "serve", str(tmp_path / "nowhere"), columns=None)
     assert done.returncode == 1
     assert done.stderr.startswith("error: InvalidInput: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def _saved_model(folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    model = LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+    shipyard.save_model(model, folder, input_example=x[:2])
+    return folder, x[:4], model.predict(x[:4])
+
+
+def test_serving_a_folder_without_trust_fails_at_once_naming_the_flag(tmp_path: Path) -> None:
+    folder, _, _ = _saved_model(tmp_path / "pkg")
+    done = run_cli(tmp_path, "serve", str(folder), "--port", str(free_port()), columns=None)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: UntrustedPackage: ") and "--trust" in lines[0]
+
+
+def test_serving_a_folder_with_trust_answers_its_predictions(tmp_path: Path) -> None:
+    folder, rows, expected = _saved_model(tmp_path / "pkg")
+    (tmp_path / "home").mkdir()
+    with cli_server(tmp_path / "home", str(folder), "--trust", "--no-access-log") as server:
+        answer = httpx.post(f"{server.url}/invocations", json={"inputs": rows.tolist()}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == expected.tolist()
 
 
 def test_a_batch_size_of_zero_is_refused_not_replaced_by_the_default(tmp_path: Path) -> None:

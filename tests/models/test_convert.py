@@ -52,7 +52,7 @@ def test_converted_model_matches_the_original_and_loads_without_pickle(
     estimator.fit(X, target if isinstance(estimator, Ridge) else y)
     save_model(estimator, tmp_path / "skl", input_example=X[:5], source_run_id="1" * 32)
 
-    manifest = convert_to_onnx(tmp_path / "skl", tmp_path / "onnx")
+    manifest = convert_to_onnx(tmp_path / "skl", tmp_path / "onnx", trust=True)
     assert manifest.flavor == "onnx" and manifest.source_run_id == "1" * 32
     assert sorted(manifest.files) == ["input_example.parquet", "model.onnx"]
     converted = manifest.metadata["converted_from"]
@@ -63,7 +63,7 @@ def test_converted_model_matches_the_original_and_loads_without_pickle(
     monkeypatch.setattr(pickle, "load", _no_unpickling)
     monkeypatch.setattr(pickle, "loads", _no_unpickling)
     monkeypatch.setattr(joblib, "load", _no_unpickling)
-    model = load_model(tmp_path / "onnx")
+    model = load_model(tmp_path / "onnx", trust=True)
     assert model.manifest == manifest
     if isinstance(estimator, Ridge):
         assert not model.has_predict_proba
@@ -81,10 +81,10 @@ def test_float32_inputs_give_a_float32_graph(tabular: Any, tmp_path: Path) -> No
     X32 = X.astype(np.float32)
     clf = LogisticRegression().fit(X32, y)
     save_model(clf, tmp_path / "skl", input_example=X32[:5])
-    manifest = convert_to_onnx(tmp_path / "skl", tmp_path / "onnx")
+    manifest = convert_to_onnx(tmp_path / "skl", tmp_path / "onnx", trust=True)
     assert manifest.metadata["converted_from"]["onnx_input_dtype"] == "float32"
     np.testing.assert_allclose(
-        load_model(tmp_path / "onnx").predict_proba(X32), clf.predict_proba(X32), rtol=0, atol=1e-5
+        load_model(tmp_path / "onnx", trust=True).predict_proba(X32), clf.predict_proba(X32), rtol=0, atol=1e-5
     )
 
 
@@ -92,7 +92,7 @@ def test_a_model_skl2onnx_cannot_convert_fails_clearly(tabular: Any, tmp_path: P
     X, y = tabular
     save_model(MajorityClassifier().fit(X, y), tmp_path / "skl", input_example=X[:5])
     with pytest.raises(InvalidInput, match="skl2onnx cannot convert MajorityClassifier") as caught:
-        convert_to_onnx(tmp_path / "skl", tmp_path / "onnx")
+        convert_to_onnx(tmp_path / "skl", tmp_path / "onnx", trust=True)
     assert caught.value.field == "model"
     assert not (tmp_path / "onnx").exists()
 
@@ -112,7 +112,7 @@ def test_a_conversion_outside_the_tolerance_fails_and_writes_nothing(
 
     monkeypatch.setattr(onnxruntime.InferenceSession, "run", drifting)
     with pytest.raises(InvalidInput, match=r"outputs differ by up to 0\.0001") as caught:
-        convert_to_onnx(tmp_path / "skl", tmp_path / "onnx")
+        convert_to_onnx(tmp_path / "skl", tmp_path / "onnx", trust=True)
     assert caught.value.max_abs_diff == pytest.approx(1e-4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["skl"]
 
@@ -127,12 +127,12 @@ def test_only_sklearn_packages_with_an_example_convert(tabular: Any, tmp_path: P
         input_example=X[:5],
     )
     with pytest.raises(InvalidInput, match="only scikit-learn packages"):
-        convert_to_onnx(tmp_path / "lgb", tmp_path / "out")
+        convert_to_onnx(tmp_path / "lgb", tmp_path / "out", trust=True)
     save_model(LogisticRegression().fit(X, y), tmp_path / "bare")
     with pytest.raises(InvalidInput, match="no input example"):
-        convert_to_onnx(tmp_path / "bare", tmp_path / "out")
+        convert_to_onnx(tmp_path / "bare", tmp_path / "out", trust=True)
     with pytest.raises(InvalidInput, match="already exists"):
-        convert_to_onnx(tmp_path / "bare", tmp_path / "lgb")
+        convert_to_onnx(tmp_path / "bare", tmp_path / "lgb", trust=True)
 
 
 def test_a_converted_version_carries_its_sources_metrics_and_passes_the_same_metric_gate(

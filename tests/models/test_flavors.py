@@ -29,7 +29,7 @@ class Thresholded:
         self.threshold = threshold
 
     def load(self, context: PythonModelContext) -> None:
-        self.inner_ = load_model(context.artifacts["inner"])
+        self.inner_ = load_model(context.artifacts["inner"], trust=True)
         self.notes_ = Path(context.artifacts["notes"]).read_text()
 
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
@@ -179,7 +179,7 @@ def test_saved_model_predicts_like_the_original_on_every_input_shape(
     X, y = tabular
     case = CASES[case_name](X, y, target, tmp_path)
     _save(case_name, case, tmp_path / "pkg", tmp_path)
-    model = load_model(tmp_path / "pkg")
+    model = load_model(tmp_path / "pkg", trust=True)
     assert model.flavor == FLAVOR_OF[case_name]
     assert model.has_predict_proba is (case.proba is not None)
     for form, data in forms(case.evaluate).items():
@@ -203,7 +203,7 @@ def test_python_flavor_prefers_the_import_path_and_pickles_nothing(
     X, y = tabular
     case = case_python_import_path(X, y, target, tmp_path)
     _save("python_import_path", case, tmp_path / "pkg", tmp_path)
-    manifest = load_model(tmp_path / "pkg").manifest
+    manifest = load_model(tmp_path / "pkg", trust=True).manifest
     options = manifest.flavor_options
     assert options["loader"] == "import"
     assert options["class"] == f"{Thresholded.__module__}:Thresholded"
@@ -211,7 +211,7 @@ def test_python_flavor_prefers_the_import_path_and_pickles_nothing(
     assert not any(name.endswith(".pkl") for name in manifest.files if not name.startswith("artifacts/inner"))
     assert options["artifacts"] == {"inner": "artifacts/inner", "notes": "artifacts/notes/notes.txt"}
     assert "artifacts/inner/model.yaml" in manifest.files  # nested packages are hashed like any file
-    assert load_model(tmp_path / "pkg").unwrap().notes_ == "calibrated on 200 rows"
+    assert load_model(tmp_path / "pkg", trust=True).unwrap().notes_ == "calibrated on 200 rows"
 
 
 def test_python_flavor_falls_back_to_cloudpickle_for_a_local_class(
@@ -219,7 +219,7 @@ def test_python_flavor_falls_back_to_cloudpickle_for_a_local_class(
 ) -> None:
     X, y = tabular
     save_model(case_python_cloudpickle(X, y, target, tmp_path).model, tmp_path / "pkg", input_example=X[:5])
-    manifest = load_model(tmp_path / "pkg").manifest
+    manifest = load_model(tmp_path / "pkg", trust=True).manifest
     assert manifest.flavor_options["loader"] == "cloudpickle"
     assert "python_model.pkl" in manifest.files
     assert any(r.startswith("cloudpickle==") for r in manifest.requirements)
@@ -242,7 +242,7 @@ def test_sklearn_single_row_ndarray_predict_builds_no_dataframe(
     arrays = X.to_numpy()
     clf = LogisticRegression().fit(arrays, y)
     save_model(clf, tmp_path / "pkg", input_example=arrays[:5])
-    model = load_model(tmp_path / "pkg")
+    model = load_model(tmp_path / "pkg", trust=True)
     row = np.ascontiguousarray(arrays[:1])
     expected, expected_proba = clf.predict(row), clf.predict_proba(row)
     assert model.signature.validate(row) is row  # the fast path: no copy, no cast
@@ -319,7 +319,7 @@ def test_loading_without_the_flavors_library_names_the_pip_install(
     save_model(CASES[case_name](X, y, target, tmp_path).model, tmp_path / "pkg", input_example=X[:5])
     monkeypatch.setitem(sys.modules, module, None)  # what an uninstalled package looks like to import
     with pytest.raises(MissingExtra, match=rf"pip install 'shipyard\[{extra}\]'") as caught:
-        load_model(tmp_path / "pkg")
+        load_model(tmp_path / "pkg", trust=True)
     assert caught.value.module == module and caught.value.extra == extra
 
 
@@ -335,7 +335,7 @@ def test_torch_tensor_signature_refuses_the_wrong_width(tabular: Any, tmp_path: 
     X, _ = tabular
     net, X32, _ = _torch_net(X)
     save_model(net, tmp_path / "pkg", input_example=X32.to_numpy()[:4])
-    model = load_model(tmp_path / "pkg")
+    model = load_model(tmp_path / "pkg", trust=True)
     assert model.predict(X32.to_numpy()[:3]).shape == (3, 2)
     assert model.predict(X32.to_numpy()[:1]).shape == (1, 2)  # the batch dimension stayed dynamic
     with pytest.raises(InvalidInput, match="tensor 'input' has shape") as caught:
@@ -350,7 +350,7 @@ def test_xgboost_can_be_stored_as_json(tabular: Any, tmp_path: Path) -> None:
     clf = xgb.XGBClassifier(n_estimators=4, max_depth=2, n_jobs=1).fit(X, y)
     manifest = save_model(clf, tmp_path / "pkg", input_example=X[:5], options={"format": "json"})
     assert "model.json" in manifest.files
-    np.testing.assert_array_equal(load_model(tmp_path / "pkg").predict(X), clf.predict(X))
+    np.testing.assert_array_equal(load_model(tmp_path / "pkg", trust=True).predict(X), clf.predict(X))
 
 
 def test_unknown_flavor_option_is_refused(tabular: Any, tmp_path: Path) -> None:
@@ -372,4 +372,4 @@ def test_sklearn_requirements_pin_the_libraries_a_pipeline_holds(tabular: Any, t
     manifest = save_model(pipeline, tmp_path / "pkg", input_example=X[:5])
     assert manifest.flavor == "sklearn"
     assert f"xgboost=={xgb.__version__}" in manifest.requirements
-    np.testing.assert_array_equal(load_model(tmp_path / "pkg").predict(X), pipeline.predict(X))
+    np.testing.assert_array_equal(load_model(tmp_path / "pkg", trust=True).predict(X), pipeline.predict(X))

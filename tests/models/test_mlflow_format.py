@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,10 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from shipyard.errors import IntegrityError, InvalidInput
+from shipyard.models import UntrustedPackage
 from shipyard.models._integrity import hash_files
 from shipyard.models._mlflow_format import is_mlflow_package, load_mlflow_model, signature_from_mlflow
+from tests.models.test_package import _Touch
 
 mlflow_sklearn = pytest.importorskip("mlflow.sklearn", reason="the dev extra installs mlflow-skinny")
 
@@ -54,7 +57,7 @@ def test_a_column_signature_from_a_dataframe_is_kept(tmp_path: Path, data: tuple
     frame = pd.DataFrame(x, columns=["a", "b", "c"])
     estimator = LogisticRegression().fit(frame, y)
     path = _save(estimator, tmp_path / "m", input_example=frame.head(2))
-    model = load_mlflow_model(path, files=None)
+    model = load_mlflow_model(path, files=None, trust=True)
     assert model.signature is not None and [c.name for c in model.signature.inputs] == ["a", "b", "c"]
     assert (model.predict(frame.head(5).to_dict("records")) == estimator.predict(frame.head(5))).all()
 
@@ -71,6 +74,18 @@ def test_a_modified_file_is_refused_before_it_is_deserialised(
     (path / "extra.py").write_text("print('x')")
     with pytest.raises(IntegrityError):
         load_mlflow_model(path, files=recorded)
+
+
+def test_a_folder_without_recorded_digests_is_refused_before_unpickling_without_trust(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, y = data
+    path = _save(LogisticRegression().fit(x, y), tmp_path / "m", serialization_format="pickle")
+    marker = tmp_path / "payload-ran"
+    (path / "model.pkl").write_bytes(pickle.dumps(_Touch(marker)))  # nothing records the original
+    with pytest.raises(UntrustedPackage, match=r"only its own MLmodel.*trust=True"):
+        load_mlflow_model(path, files=None)
+    assert not marker.exists()
 
 
 def test_a_package_without_the_sklearn_flavor_is_refused_by_name(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 import shipyard.models
 from shipyard.errors import IntegrityError, InvalidInput
-from shipyard.models import ColumnSpec, ModelManifest, Signature, load_model, save_model
+from shipyard.models import ColumnSpec, ModelManifest, Signature, UntrustedPackage, load_model, save_model
 
 
 class _Touch:
@@ -64,6 +64,7 @@ def test_public_names_are_pinned() -> None:
         "Predictor",
         "PythonModelContext",
         "Signature",
+        "UntrustedPackage",
         "convert_to_onnx",
         "flavor_for_model",
         "get_flavor",
@@ -102,7 +103,7 @@ def test_manifest_records_versions_requirements_signature_and_provenance(package
 
 
 def test_manifest_hashes_every_file_but_itself(package: Path) -> None:
-    manifest = load_model(package).manifest
+    manifest = load_model(package, trust=True).manifest
     on_disk = sorted(p.name for p in package.iterdir() if p.name != "model.yaml")
     assert sorted(manifest.files) == on_disk == ["input_example.parquet", "model.joblib"]
     for name, digest in manifest.files.items():
@@ -111,7 +112,7 @@ def test_manifest_hashes_every_file_but_itself(package: Path) -> None:
 
 def test_input_example_round_trips_without_pickle(package: Path, tabular: Any) -> None:
     X, _ = tabular
-    model = load_model(package)
+    model = load_model(package, trust=True)
     assert model.manifest.input_example == "input_example.parquet"
     pd.testing.assert_frame_equal(model.input_example, X[:5].reset_index(drop=True))
 
@@ -128,7 +129,7 @@ def test_array_examples_are_stored_as_numpy_files(example: Any, file: str, tmp_p
     reg = Ridge().fit(features, features.sum(axis=1))
     manifest = save_model(reg, tmp_path / "pkg", input_example=example, signature=None)
     assert manifest.input_example == file
-    stored = load_model(tmp_path / "pkg").input_example
+    stored = load_model(tmp_path / "pkg", trust=True).input_example
     if isinstance(example, dict):
         assert set(stored) == set(example) and all(np.array_equal(stored[k], example[k]) for k in example)
     else:
@@ -147,7 +148,7 @@ def test_model_without_example_has_no_signature_and_takes_input_as_given(
 ) -> None:
     X, _ = tabular
     save_model(classifier, tmp_path / "pkg")
-    model = load_model(tmp_path / "pkg")
+    model = load_model(tmp_path / "pkg", trust=True)
     assert model.signature is None and model.input_example is None
     np.testing.assert_array_equal(model.predict(X.to_dict("records")), classifier.predict(X))
 
@@ -248,7 +249,7 @@ def test_symlinked_file_is_refused(package: Path, tmp_path: Path) -> None:
 
 
 def test_pinned_manifest_digest_catches_a_rewritten_manifest(package: Path, tmp_path: Path) -> None:
-    digest = load_model(package).manifest.digest()
+    digest = load_model(package, trust=True).manifest.digest()
     assert digest == hashlib.sha256((package / "model.yaml").read_bytes()).hexdigest()
     load_model(package, manifest_sha256=digest)
 
@@ -262,6 +263,41 @@ def test_pinned_manifest_digest_catches_a_rewritten_manifest(package: Path, tmp_
     with pytest.raises(IntegrityError, match="model.yaml"):
         load_model(package, manifest_sha256=digest)
     assert not marker.exists()
+
+
+def rewrite_with_payload(package: Path, marker: Path) -> None:
+    """Swap the package's pickle for a payload and rewrite model.yaml to record its sha256,
+    as anyone who can write the folder can."""
+    payload = pickle.dumps(_Touch(marker))
+    (package / "model.joblib").write_bytes(payload)
+    raw = yaml.safe_load((package / "model.yaml").read_text())
+    raw["files"]["model.joblib"] = hashlib.sha256(payload).hexdigest()
+    (package / "model.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_a_folder_rewritten_with_matching_digests_is_refused_without_trust(package: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "payload-ran"
+    rewrite_with_payload(package, marker)
+    with pytest.raises(UntrustedPackage) as caught:
+        load_model(package)
+    assert not marker.exists()
+    assert isinstance(caught.value, InvalidInput) and caught.value.field == "trust"
+    assert caught.value.path == str(package)
+
+
+def test_an_untrusted_folder_error_names_the_fix_and_why(package: Path) -> None:
+    with pytest.raises(UntrustedPackage) as caught:
+        load_model(package)
+    message = str(caught.value)
+    assert "trust=True" in message and "--trust" in message  # the fix, in Python and on the command line
+    assert "model.yaml" in message and "malicious pickle" in message  # why
+    assert "models:/" in message and "manifest_sha256=" in message  # the ways that need no trust
+
+
+def test_an_untampered_folder_loads_with_trust(package: Path, classifier: Any, tabular: Any) -> None:
+    X, _ = tabular
+    model = load_model(package, trust=True)
+    np.testing.assert_array_equal(model.predict(X[:10]), classifier.predict(X[:10]))
 
 
 def test_manifest_from_a_newer_shipyard_is_refused(package: Path) -> None:
@@ -285,7 +321,7 @@ def test_unknown_flavor_in_a_manifest_is_refused(package: Path) -> None:
 
 def test_model_checks_input_and_exposes_its_parts(package: Path, classifier: Any, tabular: Any) -> None:
     X, _ = tabular
-    model = load_model(package)
+    model = load_model(package, trust=True)
     assert model.unwrap().coef_.tolist() == classifier.coef_.tolist()
     assert model.has_predict_proba and "sklearn" in repr(model)
     with pytest.raises(InvalidInput, match="column 'f3' is missing") as caught:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+import yaml
 from sklearn.linear_model import LogisticRegression
 
 import shipyard
 from shipyard import Client, IntegrityError, InvalidInput, MaxLatency, PromotionPolicy, PromotionRefused
+from shipyard.models import UntrustedPackage
 
 
 @pytest.fixture
@@ -47,6 +55,51 @@ def test_tampered_stored_model_is_refused_before_unpickling(tmp_path, data) -> N
     with pytest.raises(IntegrityError):
         client.load_model("models:/m/1")
     client.close()
+
+
+class _Touch:
+    """Unpickling this creates ``path``: the proof that a payload ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.mkdir, (str(self.path),))
+
+
+def _rewrite_with_payload(folder: Path, marker: Path) -> None:
+    """Swap the package's pickle for a payload and make its model.yaml record the payload."""
+    raw = yaml.safe_load((folder / "model.yaml").read_text())
+    pickled = next(name for name in raw["files"] if name.endswith((".joblib", ".pkl")))
+    payload = pickle.dumps(_Touch(marker))
+    (folder / pickled).write_bytes(payload)
+    raw["files"][pickled] = hashlib.sha256(payload).hexdigest()
+    (folder / "model.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_a_local_folder_loads_only_with_trust(tmp_path: Path, data) -> None:
+    x, y = data
+    model = LogisticRegression().fit(x, y)
+    shipyard.save_model(model, tmp_path / "pkg", input_example=x[:3])
+    with Client(home=tmp_path / "home") as client:
+        with pytest.raises(UntrustedPackage, match="trust=True"):
+            shipyard.load_model(str(tmp_path / "pkg"), client=client)
+        loaded = shipyard.load_model(str(tmp_path / "pkg"), trust=True, client=client)
+    np.testing.assert_array_equal(loaded.predict(x[:5]), model.predict(x[:5]))
+
+
+def test_a_rewritten_local_copy_is_refused_through_a_registry_or_run_uri_even_with_trust(
+        client: Client, tmp_path: Path, data) -> None:
+    x, y = data
+    run = client.create_run("e")
+    client.log_model(run.id, LogisticRegression().fit(x, y), input_example=x[:2], registered_model_name="m")
+    marker = tmp_path / "payload-ran"
+    for uri in ("models:/m/1", f"runs:/{run.id}/model"):
+        _rewrite_with_payload(client.model_path(uri), marker)  # the verified local copy, rewritten
+        for trust in (False, True):
+            with pytest.raises(IntegrityError, match="model.yaml"):
+                client.load_model(uri, trust=trust)
+    assert not marker.exists()
 
 
 def test_registering_a_local_folder_without_a_model_is_invalid(client: Client, tmp_path) -> None:

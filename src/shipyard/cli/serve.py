@@ -26,12 +26,17 @@ def serve(
     sample_rate: float | None = typer.Option(None, help="Share of requests in the inference log (default 1)."),
     no_inference_log: bool = typer.Option(False, "--no-inference-log", help="Keep no inference log."),
     no_access_log: bool = typer.Option(False, "--no-access-log", help="Write no JSON access log lines."),
+    trust: bool = typer.Option(False, "--trust", help="Load a local model folder on its own model.yaml: only for a "
+                                                      "folder you saved, or whose writers you trust (a rewritten "
+                                                      "folder runs its pickles). URIs never need it."),
 ) -> None:
     """Serve a model (or several, from a YAML file) until Ctrl-C or SIGTERM."""
     from shipyard.auth import check_bind
     from shipyard.client import Client
     from shipyard.client._process import ProcessClient
     from shipyard.config import load_config
+    from shipyard.models._integrity import untrusted
+    from shipyard.models._mlflow_format import is_mlflow_package
     from shipyard.serving import BatchingConfig, InferenceLogConfig, make_serve_config, run
 
     config = load_config()
@@ -48,6 +53,7 @@ def serve(
         model, port=port, host=host, workers=workers, insecure=insecure, token=config.token,
         access_log=False if no_access_log else None, inference_log=inference_log,
         name=name, batching=batching, max_queue=max_queue, timeout_s=timeout, poll_interval_s=poll_interval,
+        trust=trust or None,
     )
 
     if not config.url:  # users of the server's database sign in to serving with their API tokens too
@@ -59,8 +65,8 @@ def serve(
                 serve_config = serve_config.with_(token_check=TokenCheck(config.database_url))
     # A refused address or a model that does not resolve fails here, in one line, before
     # any worker starts.
-    check_bind(serve_config.host, serve_config.token or ("users" if serve_config.token_check else None),
-               serve_config.insecure)
+    check_bind(serve_config.host, serve_config.token, serve_config.insecure,
+               users=serve_config.token_check is not None)
     with Client(config) as client:
         for served in serve_config.models:
             uris = [t.uri for t in served.targets] + ([served.shadow.uri] if served.shadow else [])
@@ -68,7 +74,9 @@ def serve(
                 if uri.startswith("models:/"):
                     client.resolve_model(uri)
                 else:
-                    client.model_path(uri)
+                    path = client.model_path(uri)
+                    if not uri.startswith("runs:/") and not serve_config.trust:
+                        raise untrusted(path, "MLmodel" if is_mlflow_package(path) else "model.yaml")
 
     def ready(supervisor: object) -> None:
         served = ", ".join(f"{m.name} ({', '.join(t.uri for t in m.targets)})" for m in serve_config.models)

@@ -81,25 +81,33 @@ class ModelRegistry:
         version = self.register_model(uri, registered_model_name) if registered_model_name else None
         return ModelInfo(uri, run_id, manifest, version)
 
-    def load_model(self, uri: str) -> Model:
+    def load_model(self, uri: str, *, trust: bool = False) -> Model:
         """Load a model from ``models:/name/3``, ``models:/name@alias``, ``runs:/<id>/path``
         or a local package folder; every file's hash is checked before anything is unpickled.
 
-        Packages logged by the ``mlflow`` client (an ``MLmodel`` file, sklearn flavor) load
-        too, checked against the digests recorded when their files were stored."""
+        A URI's package is checked against the digests recorded when its files were stored
+        (the registry's record of the version, the run's artifact listing), never against
+        the local copy's own ``model.yaml``. A local folder has no such record: it loads
+        only with ``trust=True`` (you trust whoever can write it), and is refused with
+        :class:`~shipyard.models.UntrustedPackage` otherwise. Packages logged by the
+        ``mlflow`` client (an ``MLmodel`` file, sklearn flavor) load the same way."""
         from shipyard.models import load_model
         from shipyard.models._mlflow_format import is_mlflow_package, load_mlflow_model
 
         path = self.model_path(uri)
+        recorded = self._recorded_digests(uri)
         if is_mlflow_package(path):  # logged by the mlflow client: MLmodel, no model.yaml
-            return load_mlflow_model(path, files=self._recorded_digests(uri))
-        pinned = None
-        if uri.startswith("models:/"):
-            # The registry's record of model.yaml is the root of trust, not the cached copy.
-            version = self.resolve_model(uri)
-            files = self.store.list_version_files(version.name, version.version)
-            pinned = next((f.digest for f in files if f.path == "model.yaml"), None)
-        return load_model(path, manifest_sha256=pinned)
+            return load_mlflow_model(path, files=recorded, trust=trust)
+        return load_model(path, manifest_sha256=self._pinned_manifest(uri, recorded), trust=trust)
+
+    @staticmethod
+    def _pinned_manifest(uri: str, recorded: dict[str, str] | None) -> str | None:
+        """The recorded sha256 of a stored package's ``model.yaml`` (None for a local folder)."""
+        if recorded is None:
+            return None
+        if "model.yaml" not in recorded:
+            raise InvalidInput(f"no model at {uri!r}: its stored files hold no model.yaml", field="uri")
+        return recorded["model.yaml"]
 
     def _recorded_digests(self, uri: str) -> dict[str, str] | None:
         """The sha256 of each file of a stored package as recorded when it was stored (None for
@@ -253,7 +261,8 @@ class ModelRegistry:
         source = self.resolve_model(uri)
         with tempfile.TemporaryDirectory() as tmp:
             converted = Path(tmp) / "onnx"
-            manifest = convert_to_onnx(self.model_path(uri), converted)
+            manifest = convert_to_onnx(self.model_path(uri), converted, manifest_sha256=self._pinned_manifest(
+                uri, self._recorded_digests(uri)))
             run = self._tracking.create_run(name=f"convert-{source.name}-{source.version}",
                                             tags={"shipyard.converted_from": source.uri})
             self._tracking.log_artifacts(run.id, converted, artifact_path="model")

@@ -13,7 +13,7 @@ which matches scikit-learn's float64 arithmetic: a float32 graph drifts by about
 in the hundreds. Comparing against the original on float32-cast inputs would hide
 that drift; serving would still show it.
 
->>> convert_to_onnx("models/churn", "models/churn-onnx")  # doctest: +SKIP
+>>> convert_to_onnx("models/churn", "models/churn-onnx", trust=True)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -40,9 +40,14 @@ _TARGET_OPSET = {"": 18, "ai.onnx.ml": 3}
 
 
 def convert_to_onnx(
-    model_path: str | Path, dest_path: str | Path, *, tolerance: float = 1e-5
+    model_path: str | Path, dest_path: str | Path, *, tolerance: float = 1e-5,
+    manifest_sha256: str | None = None, trust: bool = False,
 ) -> ModelManifest:
     """Convert the scikit-learn package at ``model_path`` into an ONNX package at ``dest_path``.
+
+    The source loads as :func:`~shipyard.models.load_model` loads it: checked against
+    ``manifest_sha256`` (its ``model.yaml`` as recorded elsewhere), or, with ``trust``,
+    against its own ``model.yaml``; neither is refused (``UntrustedPackage``).
 
     Raises ``InvalidInput`` (``field="model"``) when the package is not scikit-learn,
     has no input example, has non-numeric inputs, when skl2onnx cannot convert the
@@ -52,7 +57,7 @@ def convert_to_onnx(
     source_path, target = Path(model_path), Path(dest_path)
     if target.exists():
         raise InvalidInput(f"{target} already exists; choose a new path", field="path")
-    source = load_model(source_path)
+    source = load_model(source_path, manifest_sha256=manifest_sha256, trust=trust)
     if source.flavor != "sklearn":
         raise InvalidInput(
             f"only scikit-learn packages convert to ONNX; {source_path} has flavor {source.flavor!r}",
@@ -93,7 +98,8 @@ def convert_to_onnx(
         options={"ravel_output": np.ndim(original) == 1},
     )
     try:
-        difference = _check(source, load_model(staging), example, original, tolerance, source_path)
+        converted = load_model(staging, manifest_sha256=manifest.digest())  # the manifest just written
+        difference = _check(source, converted, example, original, tolerance, source_path)
         manifest = replace(
             manifest,
             metadata={

@@ -4,6 +4,13 @@
 unpickled. Every file must be listed with its sha256; an unlisted file, a missing one
 or a symbolic link is refused too, because a loader might read any of them.
 
+The hashes are only as good as their record. ``model.yaml`` lies in the folder it
+describes, so whoever can rewrite a pickle there can rewrite ``model.yaml`` to match:
+a package is checked against digests recorded elsewhere (the registry's record of a
+version, a run's artifact listing, a pinned ``model.yaml`` sha256), and a folder with
+no such record is refused (:class:`UntrustedPackage`) unless the caller vouches for
+it with ``trust=True``.
+
 >>> import tempfile
 >>> folder = Path(tempfile.mkdtemp()); _ = (folder / "w.bin").write_bytes(b"abc")
 >>> files = hash_files(folder)
@@ -17,10 +24,29 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from shipyard.errors import IntegrityError
+from shipyard.errors import IntegrityError, InvalidInput
 from shipyard.models._manifest import MANIFEST_FILE
 
-__all__ = ["hash_file", "hash_files", "verify_files"]
+__all__ = ["UntrustedPackage", "hash_file", "hash_files", "untrusted", "verify_files"]
+
+
+class UntrustedPackage(InvalidInput):
+    """A model folder whose digests are recorded nowhere but in the folder itself, loaded
+    without ``trust=True``. ``path`` names the folder; ``field`` is ``"trust"``."""
+
+
+def untrusted(folder: Path, record: str) -> UntrustedPackage:
+    """The refusal to load ``folder``, whose only record of its files is its own ``record``."""
+    pin = f", or pin the sha256 of its {record} with manifest_sha256=" if record == MANIFEST_FILE else ""
+    return UntrustedPackage(
+        f"refusing to load the model at {folder} without trust=True: nothing outside the folder records "
+        f"its files' digests, only its own {record}, and whoever can write the folder can rewrite {record} "
+        "to match a malicious pickle, which loading would run. Load it through the registry "
+        f"(models:/name/version) or a run (runs:/<id>/path), whose records it is checked against{pin}; "
+        "if you trust everyone who can write the folder (you saved it yourself), pass trust=True "
+        "(--trust on the command line).",
+        field="trust", path=str(folder),
+    )
 
 
 def hash_file(path: Path) -> str:

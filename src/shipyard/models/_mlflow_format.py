@@ -9,9 +9,10 @@ and is monitored the same way. Other MLflow flavors are refused by name.
 An MLflow package records no hashes of its own, so the caller passes the digests it
 recorded when the files were stored (the registry's per-file list, or a run's
 artifact listing): every file is checked against them before anything is
-deserialised. ``files=None`` trusts the folder as it is (a local path you chose).
+deserialised. ``files=None`` loads the folder as it is, which only ``trust=True``
+allows (a local folder whose writers you trust).
 
->>> model = load_mlflow_model("mlruns/…/model", files=None)  # doctest: +SKIP
+>>> model = load_mlflow_model("mlruns/…/model", files=None, trust=True)  # doctest: +SKIP
 >>> model.predict([[0.1, 0.2, 0.3]])                         # doctest: +SKIP
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 import yaml
 
 from shipyard.errors import InvalidInput
-from shipyard.models._integrity import verify_files
+from shipyard.models._integrity import untrusted, verify_files
 from shipyard.models._manifest import ModelManifest
 from shipyard.models._model import Model
 from shipyard.models._signature import ColumnSpec, Signature
@@ -94,13 +95,15 @@ def _read_mlmodel(folder: Path) -> dict[str, Any]:
     return data
 
 
-def load_mlflow_model(path: str | Path, *, files: Mapping[str, str] | None) -> Model:
+def load_mlflow_model(path: str | Path, *, files: Mapping[str, str] | None, trust: bool = False) -> Model:
     """Load the scikit-learn flavor of the MLflow model at ``path``.
 
     With ``files`` (relative path → sha256, ``MLmodel`` included) every file is verified
-    first: ``IntegrityError`` names one that is modified, missing or unlisted. Raises
-    ``InvalidInput`` when the package has no ``sklearn`` flavor or an unknown
-    serialisation, and ``MissingExtra`` when skops or scikit-learn is absent.
+    first: ``IntegrityError`` names one that is modified, missing or unlisted. Without
+    them nothing vouches for the files, and the load is refused (``UntrustedPackage``)
+    unless ``trust=True``. Raises ``InvalidInput`` when the package has no ``sklearn``
+    flavor or an unknown serialisation, and ``MissingExtra`` when skops or scikit-learn
+    is absent.
     """
     folder = Path(path)
     if files is not None:
@@ -128,4 +131,6 @@ def load_mlflow_model(path: str | Path, *, files: Mapping[str, str] | None) -> M
         metadata={"format": "mlflow", "mlflow_version": meta.get("mlflow_version"),
                   "model_id": meta.get("model_id")},
     )
+    if files is None and not trust:  # the last step before anything is deserialised
+        raise untrusted(folder, MLMODEL_FILE)
     return Model(manifest, get_flavor("sklearn").load(folder, manifest), folder)

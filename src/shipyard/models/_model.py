@@ -5,8 +5,8 @@ or a list of records, check it against the signature (see
 :mod:`shipyard.models._validation`) and hand the result to the flavor. Without a
 signature, input goes to the flavor as given (records become a DataFrame).
 
->>> model = load_model("churn-model")            # doctest: +SKIP
->>> model.predict([{"age": 31, "plan": "pro"}])  # doctest: +SKIP
+>>> model = load_model("churn-model", trust=True)  # doctest: +SKIP
+>>> model.predict([{"age": 31, "plan": "pro"}])    # doctest: +SKIP
 array([0])
 """
 

@@ -3,12 +3,14 @@
 ``save_model`` builds the package in a temporary folder beside ``path``, hashes every
 file, writes ``model.yaml`` last and renames the folder into place, so a package is
 either complete or absent. ``load_model`` checks every file against its recorded
-sha256 before the flavor reads anything, so a tampered pickle is never unpickled.
+sha256 before the flavor reads anything, so a tampered pickle is never unpickled; the
+record must come from outside the folder (``manifest_sha256``), or the caller must
+vouch for the folder (``trust=True``).
 
 >>> from sklearn.linear_model import LogisticRegression
 >>> X, y = [[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1]
 >>> manifest = save_model(LogisticRegression().fit(X, y), "/tmp/lr", input_example=X)  # doctest: +SKIP
->>> load_model("/tmp/lr").predict([[2.5]])  # doctest: +SKIP
+>>> load_model("/tmp/lr", manifest_sha256=manifest.digest()).predict([[2.5]])  # doctest: +SKIP
 array([1])
 """
 
@@ -26,8 +28,8 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.models._example import save_example
-from shipyard.models._integrity import hash_files, verify_files
-from shipyard.models._manifest import ModelManifest, check_entity_keys, check_feature_refs
+from shipyard.models._integrity import hash_files, untrusted, verify_files
+from shipyard.models._manifest import MANIFEST_FILE, ModelManifest, check_entity_keys, check_feature_refs
 from shipyard.models._model import Model
 from shipyard.models._signature import Signature, as_table_or_tensor, infer_signature
 from shipyard.models.flavors import Flavor, flavor_for_model, get_flavor
@@ -144,8 +146,15 @@ def feature_columns(signature: Signature | None, refs: Sequence[str]) -> dict[st
     return columns
 
 
-def load_model(path: str | Path, *, manifest_sha256: str | None = None) -> Model:
+def load_model(path: str | Path, *, manifest_sha256: str | None = None, trust: bool = False) -> Model:
     """Load the package at ``path``: verify every file, then let its flavor read it.
+
+    The files are checked against ``model.yaml``, and ``model.yaml`` against
+    ``manifest_sha256``, its sha256 as recorded outside the folder (the registry's record
+    of a version, :meth:`ModelManifest.digest` kept at save). Without that record the
+    folder vouches for itself, which a rewritten ``model.yaml`` defeats, so the load is
+    refused with :class:`~shipyard.models.UntrustedPackage` unless ``trust=True`` says
+    the caller trusts everyone who can write the folder (a package it saved itself).
 
     Raises ``InvalidInput`` "no model at …" without a readable ``model.yaml``,
     ``IntegrityError`` naming the file when one is modified, missing or unlisted (or
@@ -156,6 +165,8 @@ def load_model(path: str | Path, *, manifest_sha256: str | None = None) -> Model
     manifest = ModelManifest.read(folder, sha256=manifest_sha256)
     flavor = get_flavor(manifest.flavor)
     verify_files(folder, manifest.files)  # before any flavor code opens a file
+    if manifest_sha256 is None and not trust:  # the files match a model.yaml nothing else vouches for
+        raise untrusted(folder, MANIFEST_FILE)
     return Model(manifest, flavor.load(folder, manifest), folder)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -20,16 +21,18 @@ from shipyard.errors import (
     NotFound,
     ShipyardError,
     StorageError,
+    TooLarge,
     Unavailable,
 )
 
-__all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers"]
+__all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers", "retry_after"]
 
 # Most specific first: the first matching class wins.
 STATUS_BY_ERROR: tuple[tuple[type[ShipyardError], int], ...] = (
     (NotFound, 404),
     (AlreadyExists, 409),
     (Conflict, 409),
+    (TooLarge, 413),
     (InvalidInput, 422),
     (IntegrityError, 500),
     (Unavailable, 503),
@@ -54,6 +57,14 @@ def error_response(status: int, type_: str, message: str, **context: Any) -> Res
     return Response(orjson.dumps({"error": body}), status_code=status, media_type="application/json")
 
 
+def retry_after(exc: Unavailable) -> str:
+    """The ``Retry-After`` of a 503: the error's ``retry_after`` seconds, whole and at least 1."""
+    seconds = exc.context.get("retry_after")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        seconds = 1
+    return str(max(1, math.ceil(seconds)))
+
+
 def _status_for(exc: ShipyardError) -> int:
     return next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
 
@@ -63,7 +74,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ShipyardError)
     async def _shipyard(_: Request, exc: ShipyardError) -> Response:
-        return error_response(_status_for(exc), type(exc).__name__, exc.message, **exc.context)
+        response = error_response(_status_for(exc), type(exc).__name__, exc.message, **exc.context)
+        if isinstance(exc, Unavailable):
+            response.headers["retry-after"] = retry_after(exc)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:

@@ -4,11 +4,17 @@
 schema is brought up to date by :meth:`Database.ensure_schema` (called once by the
 client on first use, and by ``shipyard db upgrade``).
 
-SQLite is tuned for many processes logging at once: WAL journal, a long busy
-timeout, and ``BEGIN IMMEDIATE`` for write transactions. The last matters because a
+SQLite is tuned for many processes logging at once: WAL journal, a busy timeout,
+and ``BEGIN IMMEDIATE`` for write transactions. The last matters because a
 deferred transaction that reads first and then writes cannot wait for the lock —
 SQLite answers "database is locked" at once to avoid a deadlock — while an
 immediate one queues behind the current writer for up to the busy timeout.
+
+A write that waited out the busy timeout, and PostgreSQL's lock timeout, serialization
+failure and deadlock, become :class:`~shipyard.errors.Unavailable` with a
+``retry_after`` (seconds): the database is busy, not broken, and the same call may
+succeed later. The timeout is short by default (:data:`DEFAULT_BUSY_TIMEOUT_S`), so a
+server thread held by a lock is freed soon and its caller told to come back.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from shipyard.errors import ConfigError, Conflict, InvalidInput, StorageError, Unavailable
 
-__all__ = ["Database", "insert_ignore", "nan_to_none", "none_to_nan", "upsert"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_S", "Database", "insert_ignore", "nan_to_none", "none_to_nan", "upsert"]
 
-_BUSY_TIMEOUT_MS = 60_000
-_HEAD_REVISION = "0009"  # kept equal to the newest Alembic revision by a test
+DEFAULT_BUSY_TIMEOUT_S = 5.0
+_RETRY_AFTER_S = 1  # what a caller refused by a held lock is told to wait
+# PostgreSQL's SQLSTATEs of a lock not granted in time, a serialization failure and a deadlock.
+_PG_BUSY = frozenset({"55P03", "40001", "40P01"})
+_HEAD_REVISION = "0010"  # kept equal to the newest Alembic revision by a test
 
 
 def nan_to_none(value: float) -> float | None:
@@ -46,12 +55,20 @@ def none_to_nan(value: float | None) -> float:
 class Database:
     """One metadata database, SQLite or PostgreSQL, addressed by a SQLAlchemy URL.
 
+    ``busy_timeout`` is how many seconds a SQLite write waits for another writer's lock
+    before it fails with :class:`~shipyard.errors.Unavailable`.
+
     >>> db = Database("sqlite:///:memory:")
     >>> db.dialect
     'sqlite'
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float) \
+                or not math.isfinite(busy_timeout) or busy_timeout < 0:
+            raise ConfigError(f"busy_timeout must be a non-negative number of seconds, got {busy_timeout!r}",
+                              field="db_busy_timeout")
+        self.busy_timeout = float(busy_timeout)
         try:
             self.url = sa.make_url(url)
         except sa.exc.ArgumentError as exc:
@@ -91,9 +108,9 @@ class Database:
                 except OSError as exc:
                     raise StorageError(f"cannot create the folder of {database}: {exc}") from exc
             engine = sa.create_engine(
-                url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url, connect_args={"timeout": self.busy_timeout, "check_same_thread": False}
             )
-            _tune_sqlite(engine)
+            _tune_sqlite(engine, int(self.busy_timeout * 1000))
             return engine
         try:
             return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -173,13 +190,13 @@ class Database:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let us emit BEGIN ourselves (below) instead of the driver's implicit one.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         # Switching to WAL takes a lock and may fail at once (no busy wait) while another
         # connection writes or checkpoints; WAL is persistent, so only the first switch is needed.
         if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -211,11 +228,29 @@ def translate_errors() -> Iterator[None]:
         text = str(exc.orig).lower()
         if "could not connect" in text or "connection refused" in text or "unable to open" in text:
             raise Unavailable(f"metadata database unreachable: {exc.orig}") from exc
+        if _busy(exc.orig, text):
+            raise _busy_error(exc.orig) from exc
         raise StorageError(f"metadata database error: {exc.orig}") from exc
     except DBAPIError as exc:
+        if _busy(exc.orig, str(exc.orig).lower()):
+            raise _busy_error(exc.orig) from exc
         raise StorageError(f"metadata database error: {exc.orig}") from exc
     except SQLAlchemyError as exc:
         raise StorageError(f"metadata database error: {exc}") from exc
+
+
+def _busy(orig: BaseException | None, text: str) -> bool:
+    """Whether a driver error says a lock was not granted in time (not that anything is wrong)."""
+    name = str(getattr(orig, "sqlite_errorname", ""))
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in text \
+            or "database table is locked" in text:
+        return True
+    # psycopg names the SQLSTATE ``sqlstate``, psycopg2 ``pgcode``.
+    return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in _PG_BUSY
+
+
+def _busy_error(orig: BaseException | None) -> Unavailable:
+    return Unavailable(f"metadata database busy, try again shortly: {orig}", retry_after=_RETRY_AFTER_S)
 
 
 def _dialect_insert(conn: Connection) -> Any:

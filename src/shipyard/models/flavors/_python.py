@@ -4,7 +4,9 @@ The model is an instance of a class with ``load(context)`` and ``predict(inputs)
 (``predict_proba(inputs)`` too, if it has one). ``artifacts`` (name → a local file or
 folder) are copied into the package; at load time ``context.artifacts[name]`` is the
 local path of the copy. A nested Shipyard model package is just such an artifact,
-opened with ``load_model`` inside ``load``.
+opened with ``load_model(context.artifacts[name], trust=True)`` inside ``load``: its
+files, ``model.yaml`` included, were checked against the outer package's record
+before ``load`` runs.
 
 How the instance is stored:
 

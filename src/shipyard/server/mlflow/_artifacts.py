@@ -17,7 +17,6 @@ transfers are off, so the client always uses the plain requests above.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.server._spool import spool_body
 from shipyard.server.mlflow._registry import REGISTRY_ARTIFACT_ROOT, version_files
 from shipyard.server.mlflow._routing import Routes, Stores, json_response
 from shipyard.store.artifacts import safe_relpath
@@ -35,7 +35,6 @@ __all__ = ["Location", "children", "locate", "routes", "server_routes"]
 
 ROOT = "/api/2.0/mlflow-artifacts/artifacts"
 routes = Routes(ROOT)
-_SPOOL_BYTES = 8 << 20  # uploads larger than this go to a temporary file, not memory
 
 
 @dataclass(frozen=True)
@@ -136,10 +135,7 @@ def _writable(path: str) -> Location:
 @routes.raw("PUT", "/{path:path}")
 async def upload_artifact(request: Request, stores: Stores) -> Response:
     where = _writable(request.path_params["path"])
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as tmp:
-        async for chunk in request.stream():
-            tmp.write(chunk)
-        tmp.seek(0)
+    with await spool_body(request) as tmp:
         assert where.run_id is not None
         await run_in_threadpool(stores.tracking.log_artifact, where.run_id, where.path, cast(BinaryIO, tmp))
     return json_response({})

@@ -4,9 +4,11 @@ A run logged here is an ordinary Shipyard run. Differences the client cannot see
 MLflow's ``mlflow.runName`` tag is the run's name (setting the tag renames the run,
 and filters or orderings on it use the name); ``user_id`` is the run's user. Limits
 are MLflow's: a log-batch carries at most 1000 metrics, 100 params, 100 tags and 1000
-entries in all, and a param value at most 6000 characters (the client splits bigger
-batches itself). As on MLflow's server, a finished run still takes metrics, params
-and tags (Shipyard's own clients refuse that). Points that MLflow re-sends to link
+entries in all (the client splits bigger batches itself); a param value at most 6000
+characters and a tag value 8000, unless the server's configuration says otherwise (a
+longer one is refused with 413 INVALID_PARAMETER_VALUE, not cut as MLflow's server
+does). As on MLflow's server, a finished run still takes metrics, params and tags
+(Shipyard's own clients refuse that). Points that MLflow re-sends to link
 them to a logged model are written once: a point identical to a stored one is not
 stored again.
 """
@@ -22,7 +24,6 @@ from shipyard.server.mlflow._logged_models import CARRIER_TAG, LoggedModels
 from shipyard.server.mlflow._routing import Message, Routes, Stores, number
 from shipyard.server.mlflow._wire import RUN_NAME_TAG, metric_json, run_info_json, run_json, user_tag_key
 from shipyard.tracking import LogBatch, Run, RunStatus, validate_key, validate_run_id
-from shipyard.tracking._entities import MAX_PARAM_LENGTH
 
 __all__ = ["rewrite_search_text", "routes"]
 
@@ -71,11 +72,8 @@ def _status(value: Any) -> RunStatus:
 
 
 def _param_value(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_PARAM_LENGTH:
-        raise InvalidInput(f"Param value for {key!r} had length {len(text)}, which exceeded length limit of "
-                           f"{MAX_PARAM_LENGTH}", field="params")
-    return text
+    # Its length is the tracking store's to check, with the server's configured limit.
+    return value if isinstance(value, str) else str(value)
 
 
 def _run_json(stores: Stores, run: Run) -> dict[str, Any]:
@@ -125,7 +123,7 @@ def restore_run(msg: Message, stores: Stores) -> dict[str, Any]:
     return {}
 
 
-@routes.rpc("POST", "/runs/log-metric", inline=True)
+@routes.rpc("POST", "/runs/log-metric")
 def log_metric(msg: Message, stores: Stores) -> dict[str, Any]:
     run_id = _run_id(msg)
     key = validate_key(msg.text("key", required=True))
@@ -139,7 +137,7 @@ def log_metric(msg: Message, stores: Stores) -> dict[str, Any]:
     return {}
 
 
-@routes.rpc("POST", "/runs/log-parameter", inline=True)
+@routes.rpc("POST", "/runs/log-parameter")
 def log_param(msg: Message, stores: Stores) -> dict[str, Any]:
     run_id = _run_id(msg)
     key = validate_key(msg.text("key", required=True), "key")
@@ -156,7 +154,7 @@ def _set_tags(stores: Stores, run_id: str, tags: dict[str, str]) -> list[tuple[s
     return [(run_id, k, v) for k, v in tags.items()]
 
 
-@routes.rpc("POST", "/runs/set-tag", inline=True)
+@routes.rpc("POST", "/runs/set-tag")
 def set_tag(msg: Message, stores: Stores) -> dict[str, Any]:
     run_id = _run_id(msg)
     key = user_tag_key(msg.text("key", required=True))
