@@ -50,8 +50,8 @@ def test_bad_rules_are_422_naming_the_field(api: httpx.Client, body: Any, field:
 def test_bodies_that_are_not_json_and_bad_queries_are_422(api: httpx.Client) -> None:
     not_json = api.post("/api/v1/alerts/rules", content=b"{nope", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 422 and not_json.json()["error"]["field"] == "body"
-    for path, params, field in (("", {"state": "open"}, "state"), ("/history", {"limit": 0}, "limit"),
-                                ("/history", {"limit": "x"}, "limit")):
+    for path, params, field in (("", {"state": "open"}, "state"), ("/history", {"max_results": 0}, "max_results"),
+                                ("/history", {"max_results": "x"}, "max_results")):
         response = api.get(f"/api/v1/alerts{path}", params=params)
         assert response.status_code == 422 and response.json()["error"]["field"] == field
     for body in ({"now_ms": "soon"}, {"now_ms": -1}, {"now_ms": True}):

@@ -31,7 +31,7 @@ def test_the_root_is_a_landing_page_pointing_at_the_api_docs(http: httpx.Client)
     page = http.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     links = references(page.text)
-    assert "/docs" in links and "/openapi.json" in links and "/api/v1/health" in links
+    assert "/docs" in links and "/api/v1/openapi.json" in links and "/api/v1/health" in links
     assert all(link.startswith("/") for link in links), links  # nothing from another host
     for link in links:
         assert http.get(link).status_code == 200, link
@@ -42,7 +42,7 @@ def test_the_api_docs_load_every_asset_from_this_server(http: httpx.Client) -> N
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "http://" not in page.text and "https://" not in page.text
     loaded = references(page.text)
-    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/openapi.json"} <= set(loaded)
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/api/v1/openapi.json"} <= set(loaded)
     for url in loaded:
         assert url.startswith("/"), url
         answer = http.get(url)
@@ -50,7 +50,8 @@ def test_the_api_docs_load_every_asset_from_this_server(http: httpx.Client) -> N
     script = http.get("/docs/assets/swagger-ui-bundle.js")
     assert script.headers["content-type"].startswith("text/javascript") and b"SwaggerUIBundle" in script.content
     assert http.get("/docs/assets/swagger-ui.css").headers["content-type"].startswith("text/css")
-    assert http.get("/openapi.json").json()["info"]["title"] == "Shipyard"
+    assert http.get("/api/v1/openapi.json").json()["info"]["title"] == "Shipyard"
+    assert http.get("/openapi.json").json() == http.get("/api/v1/openapi.json").json()  # older links still work
 
 
 def test_the_vendored_assets_ship_with_their_licence(http: httpx.Client) -> None:

@@ -23,7 +23,14 @@ from shipyard.store import Database
 from shipyard.store import schema as t
 from shipyard.timeutil import now_ms
 
-__all__ = ["SqlAlertStore"]
+__all__ = ["AlertKey", "SqlAlertStore", "alert_key"]
+
+AlertKey = tuple[int, int, str]
+
+
+def alert_key(alert: Alert) -> AlertKey:
+    """The sort key of an alert in :meth:`SqlAlertStore.list_alerts`: firing first, newest start first."""
+    return 0 if alert.state == "firing" else 1, -alert.started_at, alert.fingerprint
 
 
 class SqlAlertStore:
@@ -77,7 +84,10 @@ class SqlAlertStore:
 
     # -- alerts and history -------------------------------------------------------------
 
-    def list_alerts(self, state: str | None = None, rule: str | None = None) -> list[Alert]:
+    def list_alerts(self, state: str | None = None, rule: str | None = None, *,
+                    after: AlertKey | None = None, limit: int | None = None) -> list[Alert]:
+        """Firing alerts first, then by newest start. With ``limit``, a page of at most that
+        many: those whose :func:`alert_key` follows ``after``."""
         a = t.alerts
         if state is not None and state not in STATES:
             raise InvalidInput(f"state must be one of {', '.join(STATES)}, got {state!r}", field="state")
@@ -86,13 +96,16 @@ class SqlAlertStore:
             query = query.where(a.c.state == state)
         if rule is not None:
             query = query.where(a.c.rule == rule)
-        firing_first = sa.case((a.c.state == "firing", 0), else_=1)
+        key = (sa.case((a.c.state == "firing", 0), else_=1), -a.c.started_at, a.c.fingerprint)
+        if after is not None:
+            query = query.where(sa.tuple_(*key) > sa.tuple_(*after))
         with self.db.read() as conn:
-            rows = conn.execute(query.order_by(firing_first, a.c.started_at.desc(), a.c.fingerprint)).all()
+            rows = conn.execute(query.order_by(*key).limit(limit)).all()
         return [_alert(row) for row in rows]
 
     def history(self, rule: str | None = None, fingerprint: str | None = None,
-                limit: int = 100) -> list[HistoryEntry]:
+                limit: int = 100, *, after: int | None = None) -> list[HistoryEntry]:
+        """Newest first; ``after`` (an entry's id) starts past that entry, so pages follow on."""
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
             raise InvalidInput(f"limit must be 1 to {MAX_HISTORY}, got {limit!r}", field="limit")
         e = t.alert_events
@@ -101,6 +114,8 @@ class SqlAlertStore:
             query = query.where(e.c.rule == rule)
         if fingerprint is not None:
             query = query.where(e.c.fingerprint == fingerprint)
+        if after is not None:
+            query = query.where(e.c.id < after)
         with self.db.read() as conn:
             rows = conn.execute(query.order_by(e.c.id.desc()).limit(limit)).all()
         return [_entry(row) for row in rows]

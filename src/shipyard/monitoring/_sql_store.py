@@ -26,10 +26,11 @@ from shipyard.store import Database, insert_ignore, upsert
 from shipyard.store import schema as t
 from shipyard.timeutil import now_ms
 
-__all__ = ["SqlMonitorStore"]
+__all__ = ["PointKey", "SqlMonitorStore", "point_key"]
 
 _IN_CHUNK = 900  # SQLite allows 999 bound parameters per statement
 _WRITE_CHUNK = 5000
+_SCAN_CHUNK = 1000  # rows read at a time while filtering a page of points by labels
 
 
 def _pack(data: dict[str, Any] | None) -> bytes | None:
@@ -64,6 +65,15 @@ def _point(row: Any) -> Point:
 
 def _matches(labels: Mapping[str, str], wanted: Mapping[str, str] | None) -> bool:
     return not wanted or all(labels.get(k) == str(v) for k, v in wanted.items())
+
+
+PointKey = tuple[int, str, str, str, int]
+
+
+def point_key(point: Point) -> PointKey:
+    """The sort key of a point in :meth:`SqlMonitorStore.query_points`: window end, series,
+    labels (canonical text), monitor, window start."""
+    return point.window_end, point.series, labels_key(point.labels), point.monitor, point.window_start
 
 
 class SqlMonitorStore:
@@ -139,7 +149,8 @@ class SqlMonitorStore:
         return self.get_monitor(name)
 
     def list_windows(self, name: str, *, since_ms: int | None = None, until_ms: int | None = None,
-                     profiles: bool = False) -> list[MonitorWindow]:
+                     profiles: bool = False, after: int | None = None, limit: int | None = None) -> list[MonitorWindow]:
+        """With ``limit``, a page of at most that many windows: those starting after ``after``."""
         w = t.monitor_windows
         columns = [c for c in w.c if profiles or c.name not in ("profile", "prediction_profile")]
         query = sa.select(*columns).where(w.c.monitor == name)
@@ -147,9 +158,11 @@ class SqlMonitorStore:
             query = query.where(w.c.window_end > int(since_ms))
         if until_ms is not None:
             query = query.where(w.c.window_end <= int(until_ms))
+        if after is not None:
+            query = query.where(w.c.window_start > int(after))
         with self.db.read() as conn:
             self._row(conn, name)
-            rows = conn.execute(query.order_by(w.c.window_start)).all()
+            rows = conn.execute(query.order_by(w.c.window_start).limit(limit)).all()
         return [MonitorWindow(r.monitor, r.window_start, r.window_end, r.rows, r.status, r.version, r.detail,
                               _unpack(r.profile) if profiles else None,
                               _unpack(r.prediction_profile) if profiles else None, r.computed_at) for r in rows]
@@ -169,7 +182,10 @@ class SqlMonitorStore:
 
     def query_points(self, monitor: str | None = None, series: str | None = None, *,
                      since_ms: int | None = None, until_ms: int | None = None,
-                     labels: Mapping[str, str] | None = None) -> list[Point]:
+                     labels: Mapping[str, str] | None = None, after: PointKey | None = None,
+                     limit: int | None = None) -> list[Point]:
+        """With ``limit``, a page of at most that many points: those whose :func:`point_key`
+        follows ``after`` (the order is that of the keys)."""
         p = t.monitor_points
         query = sa.select(p)
         if monitor is not None:
@@ -180,11 +196,23 @@ class SqlMonitorStore:
             query = query.where(p.c.window_end > int(since_ms))
         if until_ms is not None:
             query = query.where(p.c.window_end <= int(until_ms))
-        query = query.order_by(p.c.window_end, p.c.series, p.c.labels, p.c.monitor)
+        key = (p.c.window_end, p.c.series, p.c.labels, p.c.monitor, p.c.window_start)
+        query = query.order_by(*key)
+        found: list[Point] = []
+        # The labels filter applies to the decoded rows, so a page may need several reads;
+        # they are large enough that looking one point past a page stays one read or so.
+        chunk = None if limit is None else (max(limit, _SCAN_CHUNK) if labels else limit)
         with self.db.read() as conn:
-            rows = conn.execute(query).all()
-        points = [_point(r) for r in rows]
-        return [pt for pt in points if _matches(pt.labels, labels)] if labels else points
+            while limit is None or len(found) < limit:
+                step = query if after is None else query.where(sa.tuple_(*key) > sa.tuple_(*after))
+                rows = conn.execute(step.limit(chunk)).all()
+                points = [_point(r) for r in rows]
+                found += [pt for pt in points if _matches(pt.labels, labels)] if labels else points
+                if chunk is None or len(rows) < chunk:
+                    break
+                after = (rows[-1].window_end, rows[-1].series, rows[-1].labels, rows[-1].monitor,
+                         rows[-1].window_start)
+        return found[:limit]
 
     def latest_points(self, monitor: str | None = None) -> list[Point]:
         p = t.monitor_points

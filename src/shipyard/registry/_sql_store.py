@@ -426,7 +426,32 @@ class SqlRegistryStore:
     def lineage(self, node_type: str, node_id: str, max_depth: int = 10) -> LineageGraph:
         return self.lineage_store.graph(Node(node_type, node_id), max_depth)
 
+    def audit_log(self, *, model: str | None = None, actor: str | None = None, action: str | None = None,
+                  since_ms: int | None = None, after: int | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The whole registry's audit log, newest first: entries about ``model`` (the model and
+        its versions), by ``actor``, of ``action``, at or after ``since_ms``; at most ``limit``,
+        and only those older than the entry whose id is ``after`` (so pages follow on)."""
+        a = t.audit_log
+        query = sa.select(a).order_by(a.c.id.desc()).limit(limit)
+        if model is not None:
+            query = query.where(sa.or_(
+                sa.and_(a.c.entity_type == "model", a.c.entity_id == model),
+                sa.and_(a.c.entity_type == "model_version", a.c.entity_id.startswith(f"{model}/", autoescape=True))))
+        for column, value in ((a.c.actor, actor), (a.c.action, action)):
+            if value is not None:
+                query = query.where(column == value)
+        if since_ms is not None:
+            query = query.where(a.c.at >= since_ms)
+        if after is not None:
+            query = query.where(a.c.id < after)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
+        return [AuditEvent(r.id, r.at, r.actor, r.action, r.entity_type, r.entity_id, _load(r.before),
+                           _load(r.after), r.reason, bool(r.forced)) for r in rows]
+
     def _latency_p99_ms(self, version: ModelVersion) -> float:
         from shipyard.registry._latency import predict_latency_p99_ms
 
-        return predict_latency_p99_ms(self.materialize(version.name, version.version))
+        files = self.list_version_files(version.name, version.version)
+        pinned = next((f.digest for f in files if f.path == "model.yaml"), None)  # not the cached copy's own
+        return predict_latency_p99_ms(self.materialize(version.name, version.version), manifest_sha256=pinned)

@@ -11,7 +11,10 @@ from typing import Any
 from urllib.parse import quote
 
 from shipyard.alerting import Alert, AlertEvent, AlertRule, HistoryEntry
+from shipyard.alerting._backend import MAX_HISTORY
+from shipyard.errors import InvalidInput
 from shipyard.remote._http import HttpTransport, RetryPolicy
+from shipyard.remote._pages import every_item
 
 __all__ = ["RemoteAlertStore"]
 
@@ -36,18 +39,21 @@ class RemoteAlertStore:
         return AlertRule.from_json(self._t.json("GET", f"{_API}/rules/{quote(name, safe='')}"))
 
     def list_rules(self) -> list[AlertRule]:
-        return [AlertRule.from_json(r) for r in self._t.json("GET", f"{_API}/rules")["items"]]
+        return [AlertRule.from_json(r) for r in every_item(self._t, f"{_API}/rules")]
 
     def delete_rule(self, name: str) -> None:
         self._t.request("DELETE", f"{_API}/rules/{quote(name, safe='')}")
 
     def list_alerts(self, state: str | None = None, rule: str | None = None) -> list[Alert]:
         params = {k: v for k, v in (("state", state), ("rule", rule)) if v is not None}
-        return [Alert.from_json(a) for a in self._t.json("GET", _API, params=params)["items"]]
+        return [Alert.from_json(a) for a in every_item(self._t, _API, params)]
 
     def history(self, rule: str | None = None, fingerprint: str | None = None,
                 limit: int = 100) -> list[HistoryEntry]:
-        params: dict[str, Any] = {"limit": limit}
+        """The newest ``limit`` entries: one page of the server's history."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
+            raise InvalidInput(f"limit must be 1 to {MAX_HISTORY}, got {limit!r}", field="limit")
+        params: dict[str, Any] = {"max_results": limit}
         params.update({k: v for k, v in (("rule", rule), ("fingerprint", fingerprint)) if v is not None})
         return [HistoryEntry.from_json(e) for e in self._t.json("GET", f"{_API}/history", params=params)["items"]]
 

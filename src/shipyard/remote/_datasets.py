@@ -19,6 +19,7 @@ from shipyard.datasets import Dataset, DatasetFile, DatasetVersion, VersionSpec,
 from shipyard.errors import IntegrityError, NotFound
 from shipyard.lineage import Edge, LineageGraph, Node
 from shipyard.remote._http import HttpTransport, RetryPolicy
+from shipyard.remote._pages import every_item
 
 __all__ = ["RemoteDatasetStore"]
 
@@ -86,15 +87,14 @@ class RemoteDatasetStore:
         return codec.version_from_json(self._t.json("GET", f"{_API}/resolve", params=params))
 
     def list_datasets(self) -> list[Dataset]:
-        return [codec.dataset_from_json(d) for d in self._t.json("GET", _API)["items"]]
+        return [codec.dataset_from_json(d) for d in every_item(self._t, _API)]
 
     def list_versions(self, name: str) -> list[DatasetVersion]:
-        data = self._t.json("GET", f"{_API}/{_q(name)}/versions")
-        return [codec.version_from_json(v) for v in data["items"]]
+        return [codec.version_from_json(v) for v in every_item(self._t, f"{_API}/{_q(name)}/versions")]
 
     def list_files(self, name: str, version: int) -> list[DatasetFile]:
-        data = self._t.json("GET", f"{_API}/{_q(name)}/versions/{int(version)}/files")
-        return [codec.file_from_json(f) for f in data["items"]]
+        files = every_item(self._t, f"{_API}/{_q(name)}/versions/{int(version)}/files")
+        return [codec.file_from_json(f) for f in files]
 
     def record_lineage(self, run_id: str, name: str, version: int, relation: str = "input") -> None:
         self._t.request("POST", f"{_API}/{_q(name)}/versions/{int(version)}/lineage",

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from shipyard.features import Applied, FeatureObject, MaterializationState
 from shipyard.features.online import OnlineRows
 from shipyard.remote._http import HttpTransport, RetryPolicy
+from shipyard.remote._pages import every_item
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,11 +48,11 @@ class RemoteFeatureRegistry:
 
     def list_objects(self, kind: str | None = None) -> list[FeatureObject]:
         params = {} if kind is None else {"kind": kind}
-        return [FeatureObject.from_json(o) for o in self._t.json("GET", f"{_API}/objects", params=params)["items"]]
+        return [FeatureObject.from_json(o) for o in every_item(self._t, f"{_API}/objects", params)]
 
     def versions(self, kind: str, name: str) -> list[FeatureObject]:
-        data = self._t.json("GET", f"{_API}/objects/{_q(kind)}/{_q(name)}/versions")
-        return [FeatureObject.from_json(o) for o in data["items"]]
+        versions = every_item(self._t, f"{_API}/objects/{_q(kind)}/{_q(name)}/versions")
+        return [FeatureObject.from_json(o) for o in versions]
 
     def record_materialization(self, view: str, start_us: int | None, end_us: int, rows: int) -> MaterializationState:
         body = {"start_us": start_us, "end_us": end_us, "rows": rows}

@@ -19,6 +19,7 @@ from shipyard.monitoring import _codec as codec
 from shipyard.monitoring._entities import Monitor, MonitorWindow
 from shipyard.monitoring._labels import latest_labels, normalize_labels
 from shipyard.remote._http import HttpTransport, RetryPolicy
+from shipyard.remote._pages import every_item
 
 __all__ = ["RemoteMonitorStore"]
 
@@ -49,7 +50,7 @@ class RemoteMonitorStore:
         return codec.monitor_from_json(self._t.json("GET", f"{_MONITORS}/{_q(name)}"))
 
     def list_monitors(self) -> list[Monitor]:
-        return [codec.monitor_from_json(m) for m in self._t.json("GET", _MONITORS)["items"]]
+        return [codec.monitor_from_json(m) for m in every_item(self._t, _MONITORS)]
 
     def delete_monitor(self, name: str) -> None:
         self._t.request("DELETE", f"{_MONITORS}/{_q(name)}")
@@ -68,8 +69,7 @@ class RemoteMonitorStore:
             params["since_ms"] = since_ms
         if until_ms is not None:
             params["until_ms"] = until_ms
-        data = self._t.json("GET", f"{_MONITORS}/{_q(name)}/windows", params=params)
-        return [codec.window_from_json(w) for w in data["items"]]
+        return [codec.window_from_json(w) for w in every_item(self._t, f"{_MONITORS}/{_q(name)}/windows", params)]
 
     # -- series ---------------------------------------------------------------------------
 
@@ -87,13 +87,11 @@ class RemoteMonitorStore:
                 params[key] = value
         if labels:
             params["labels"] = orjson.dumps(dict(labels)).decode()
-        data = self._t.json("GET", f"{_API}/series", params=params)
-        return [codec.point_from_json(p) for p in data["items"]]
+        return [codec.point_from_json(p) for p in every_item(self._t, f"{_API}/series", params)]
 
     def latest_points(self, monitor: str | None = None) -> list[Point]:
         params = {"monitor": monitor} if monitor is not None else {}
-        data = self._t.json("GET", f"{_API}/series/latest", params=params)
-        return [codec.point_from_json(p) for p in data["items"]]
+        return [codec.point_from_json(p) for p in every_item(self._t, f"{_API}/series/latest", params)]
 
     # -- labels ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from shipyard.lineage import LineageGraph
 from shipyard.registry import AuditEvent, ModelVersion, RegisteredModel, codec
 from shipyard.registry._materialize import Materializer
 from shipyard.remote._http import HttpTransport, RetryPolicy
+from shipyard.remote._pages import every_item
 from shipyard.tracking import ArtifactInfo, Page
 from shipyard.tracking._codec import artifact_from_json
 
@@ -97,8 +98,8 @@ class RemoteRegistryStore:
         self._t.request("DELETE", f"{_API}/models/{_q(name)}/versions/{int(version)}", params=params)
 
     def list_version_files(self, name: str, version: int) -> list[ArtifactInfo]:
-        data = self._t.json("GET", f"{_API}/models/{_q(name)}/versions/{int(version)}/files")
-        return [artifact_from_json(f) for f in data["items"]]
+        items = every_item(self._t, f"{_API}/models/{_q(name)}/versions/{int(version)}/files")
+        return [artifact_from_json(f) for f in items]
 
     def _fetch(self, name: str, version: int, info: ArtifactInfo, dest: Path) -> None:
         """Download one file, checking its sha256 before it appears at ``dest``."""
@@ -145,8 +146,7 @@ class RemoteRegistryStore:
         return codec.model_from_json(self._t.json("PUT", f"{_API}/models/{_q(name)}/policy", json=body))
 
     def history(self, name: str) -> list[AuditEvent]:
-        data = self._t.json("GET", f"{_API}/models/{_q(name)}/history")
-        return [codec.event_from_json(e) for e in data["items"]]
+        return [codec.event_from_json(e) for e in every_item(self._t, f"{_API}/models/{_q(name)}/history")]
 
     def lineage(self, node_type: str, node_id: str, max_depth: int = 10) -> LineageGraph:
         data = self._t.json("GET", f"{_API}/lineage", params={"type": node_type, "id": node_id,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from shipyard.errors import IntegrityError
+from shipyard.remote._pages import every_item
 from shipyard.tracking import ArtifactInfo, Experiment, LogBatch, Page, Run, RunRecord, RunStatus
 from shipyard.tracking import _codec as codec
 from shipyard.tracking._records import check_records
@@ -52,8 +53,8 @@ class RemoteTrackingStore:
         return codec.experiment_from_json(data)
 
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:
-        data = self._t.json("GET", "/api/v1/experiments", params={"include_deleted": include_deleted})
-        return [codec.experiment_from_json(e) for e in data["items"]]
+        items = every_item(self._t, "/api/v1/experiments", {"include_deleted": include_deleted})
+        return [codec.experiment_from_json(e) for e in items]
 
     def update_experiment(
         self, experiment_id: str, *, name: str | None = None, lifecycle_stage: str | None = None
@@ -145,8 +146,8 @@ class RemoteTrackingStore:
         return codec.artifact_from_json(data)
 
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactInfo]:
-        data = self._t.json("GET", f"/api/v1/runs/{_q(run_id)}/artifacts", params={"prefix": prefix})
-        return [codec.artifact_from_json(a) for a in data["items"]]
+        items = every_item(self._t, f"/api/v1/runs/{_q(run_id)}/artifacts", {"prefix": prefix})
+        return [codec.artifact_from_json(a) for a in items]
 
     def open_artifact(self, run_id: str, path: str) -> Iterator[bytes]:
         response = self._t.request("GET", f"/api/v1/runs/{_q(run_id)}/artifacts/{_q(path)}")

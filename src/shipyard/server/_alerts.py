@@ -11,22 +11,36 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from shipyard.alerting import AlertRule
-from shipyard.alerting._backend import MAX_HISTORY, AlertStore
+from shipyard.alerting import AlertRule, SqlAlertStore
+from shipyard.alerting._backend import AlertStore
 from shipyard.alerting._notifiers import check_notifiers
+from shipyard.alerting._sql_store import alert_key
 from shipyard.errors import InvalidInput
+from shipyard.server._alerts_schemas import Alert, AlertEvents, HistoryEntry
+from shipyard.server._alerts_schemas import AlertRule as AlertRuleSchema
+from shipyard.server._paging import keyset_page
+from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
+from shipyard.server._seek import MaxResults, PageToken, seek_page
+from shipyard.server._tracking_schemas import Empty
+from shipyard.tracking._codec import page_to_json
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/alerts")
+router = APIRouter(prefix="/api/v1/alerts", responses=ERROR_ANSWERS)
 
 
 def _store(request: Request) -> AlertStore:
     store: AlertStore = request.app.state.alerts
+    return store
+
+
+def _sql(request: Request) -> SqlAlertStore:
+    """The store as the server holds it: the SQL one, which reads a page from a key on."""
+    store: SqlAlertStore = request.app.state.alerts
     return store
 
 
@@ -44,7 +58,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.post("/rules")
+@router.post("/rules", status_code=201, responses=answers(AlertRuleSchema, 201, "Created"))
 async def create_rule(request: Request) -> Response:
     body = await _body(request)
     replace = body.pop("replace", False)
@@ -58,34 +72,45 @@ async def create_rule(request: Request) -> Response:
     return _json(stored.to_json(), 201)
 
 
-@router.get("/rules")
-def list_rules(request: Request) -> Response:
-    return _json({"items": [r.to_json() for r in _store(request).list_rules()]})
+@router.get("/rules", responses=answers(Page[AlertRuleSchema]))
+def list_rules(request: Request, max_results: MaxResults = 100, page_token: PageToken = None) -> Response:
+    """Rules by name."""
+    page = keyset_page(_store(request).list_rules(), lambda r: r.name, max_results, page_token)
+    return _json(page_to_json(page, lambda r: r.to_json()))
 
 
-@router.get("/rules/{name}")
+@router.get("/rules/{name}", responses=answers(AlertRuleSchema))
 def get_rule(name: str, request: Request) -> Response:
     return _json(_store(request).get_rule(name).to_json())
 
 
-@router.delete("/rules/{name}")
+@router.delete("/rules/{name}", responses=answers(Empty))
 def delete_rule(name: str, request: Request) -> Response:
     _store(request).delete_rule(name)
     return _json({})
 
 
-@router.get("")
-def list_alerts(request: Request, state: str | None = None, rule: str | None = None) -> Response:
-    return _json({"items": [a.to_json() for a in _store(request).list_alerts(state, rule)]})
+@router.get("", responses=answers(Page[Alert]))
+def list_alerts(request: Request, state: str | None = None, rule: str | None = None,
+                max_results: MaxResults = 100, page_token: PageToken = None) -> Response:
+    """Alerts (in ``state``, of ``rule``): firing ones first, then by newest start."""
+    store = _sql(request)
+    page = seek_page(lambda after, n: store.list_alerts(state, rule, after=after, limit=n), alert_key,
+                     max_results, page_token, (int, int, str))
+    return _json(page_to_json(page, lambda a: a.to_json()))
 
 
-@router.get("/history")
+@router.get("/history", responses=answers(Page[HistoryEntry]))
 def history(request: Request, rule: str | None = None, fingerprint: str | None = None,
-            limit: int = Query(default=100, ge=1, le=MAX_HISTORY)) -> Response:
-    return _json({"items": [e.to_json() for e in _store(request).history(rule, fingerprint, limit)]})
+            max_results: MaxResults = 100, page_token: PageToken = None) -> Response:
+    """The alert history, newest first."""
+    store = _sql(request)  # a page (at most MAX_RESULTS) is within the store's MAX_HISTORY: both 10,000
+    page = seek_page(lambda after, n: store.history(rule, fingerprint, n, after=after), lambda e: e.id,
+                     max_results, page_token, int)
+    return _json(page_to_json(page, lambda e: e.to_json()))
 
 
-@router.post("/evaluate")
+@router.post("/evaluate", responses=answers(AlertEvents))
 async def evaluate(request: Request) -> Response:
     now_ms = (await _body(request)).get("now_ms")
     if now_ms is not None and (not isinstance(now_ms, int) or isinstance(now_ms, bool) or now_ms < 0):

@@ -1,19 +1,19 @@
-"""The server's own pages: a landing page at ``/`` and the API documentation at ``/docs``.
+"""The API documentation at ``/docs`` (the web UI, at ``/``, is :mod:`shipyard.ui`).
 
-``/docs`` is Swagger UI over ``/openapi.json``; its script, style sheet and icon are
-vendored in the package (``static/swagger-ui``, with their licence) and served under
-``/docs/assets/``, so the page works on a machine with no internet access. Nothing
-on these pages loads from another host.
+``/docs`` is Swagger UI over the OpenAPI document (``/api/v1/openapi.json``, also served
+at ``/openapi.json``); its script, style sheet and icon are vendored in the package
+(``static/swagger-ui``, with their licence) and served under ``/docs/assets/``, so the
+page works on a machine with no internet access. Nothing on these pages loads from
+another host.
 """
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from shipyard.errors import NotFound
 
@@ -34,40 +34,6 @@ ASSETS: dict[str, str] = {
 
 router = APIRouter(include_in_schema=False)
 
-_LANDING = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="{assets}/favicon-32x32.png">
-<title>Shipyard server</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; color: #222; }}
-code {{ background: #f2f2f2; padding: 0.1rem 0.3rem; border-radius: 3px; }}
-li {{ margin: 0.4rem 0; }}
-</style>
-</head>
-<body>
-<h1>Shipyard server {version}</h1>
-<p>The REST API of this Shipyard installation. Point a client at it with
-<code>SHIPYARD_URL={base}</code>, or MLflow code with <code>MLFLOW_TRACKING_URI={base}</code>.</p>
-<ul>
-<li><a href="/docs">API documentation</a> (the <a href="/openapi.json">OpenAPI document</a>)</li>
-<li><a href="/api/v1/health">Health check</a></li>
-<li><a href="/metrics">Prometheus metrics</a> (monitored models' gauges)</li>
-</ul>
-</body>
-</html>
-"""
-
-
-@router.get("/")
-def landing(request: Request) -> HTMLResponse:
-    """A small page saying what this server is and where its API is documented."""
-    base = escape(str(request.base_url).rstrip("/"))
-    return HTMLResponse(_LANDING.format(version=escape(request.app.version), base=base, assets=_ASSETS_URL))
-
-
 @router.get("/docs")
 def docs(request: Request) -> HTMLResponse:
     """Swagger UI over this server's OpenAPI document, from the vendored assets."""
@@ -80,6 +46,12 @@ def docs(request: Request) -> HTMLResponse:
         # No validator badge: it would fetch an image from the validator's own host.
         swagger_ui_parameters={"validatorUrl": None},
     )
+
+
+@router.api_route("/openapi.json", methods=["GET", "HEAD"])  # the methods the document's own URL answers
+async def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document at its first address, ``/openapi.json``, which older links use."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get(_ASSETS_URL + "/{name}")

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from shipyard.alerting._series import MODEL_METRIC_GAUGE, PROMETHEUS_NAMES
 from shipyard.errors import ShipyardError
 from shipyard.features._metrics import freshness_collector
+from shipyard.server._schemas import ERROR_ANSWERS
 
 __all__ = ["COLLECTORS", "CollectorFactory", "MonitorCollector", "create_registry", "router"]
 
@@ -121,10 +122,15 @@ def create_registry(client: Any, collectors: Iterable[CollectorFactory] = COLLEC
     return registry
 
 
-router = APIRouter()
+router = APIRouter(tags=["metrics"], responses=ERROR_ANSWERS)
+
+_TEXT_FORMAT: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Every gauge in Prometheus' text exposition format",
+          "content": {"text/plain": {"schema": {"type": "string"}}}},
+}
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", response_class=Response, responses=_TEXT_FORMAT)
 async def metrics(request: Request) -> Response:
     registry: CollectorRegistry = request.app.state.metrics
     body = await run_in_threadpool(generate_latest, registry)

@@ -14,13 +14,21 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from shipyard.alerting._series import labels_key
 from shipyard.errors import InvalidInput
 from shipyard.monitoring import _codec as codec
 from shipyard.monitoring._backend import MonitorStore
+from shipyard.monitoring._sql_store import SqlMonitorStore, point_key
+from shipyard.server._monitoring_schemas import LabelColumns, Monitor, MonitorWindow, SeriesPoints, Spans, Stored
+from shipyard.server._paging import keyset_page
+from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
+from shipyard.server._seek import MaxResults, PageToken, seek_page
+from shipyard.server._tracking_schemas import Empty
+from shipyard.tracking._codec import page_to_json
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_ANSWERS)
 _MONITORS = "/api/v1/monitors"
 _API = "/api/v1/monitoring"
 _MAX_ITEMS = 100_000
@@ -28,6 +36,12 @@ _MAX_ITEMS = 100_000
 
 def _store(request: Request) -> MonitorStore:
     store: MonitorStore = request.app.state.monitoring
+    return store
+
+
+def _sql(request: Request) -> SqlMonitorStore:
+    """The store as the server holds it: the SQL one, which reads a page from a key on."""
+    store: SqlMonitorStore = request.app.state.monitoring
     return store
 
 
@@ -62,30 +76,32 @@ def _list(data: Any, key: str) -> list[Any]:
 # -- monitors ---------------------------------------------------------------------------
 
 
-@router.get(_MONITORS)
-def list_monitors(request: Request) -> Response:
-    return _json({"items": [codec.monitor_to_json(m) for m in _store(request).list_monitors()]})
+@router.get(_MONITORS, responses=answers(Page[Monitor]))
+def list_monitors(request: Request, max_results: MaxResults = 100, page_token: PageToken = None) -> Response:
+    """Monitors by name."""
+    page = keyset_page(_store(request).list_monitors(), lambda m: m.name, max_results, page_token)
+    return _json(page_to_json(page, codec.monitor_to_json))
 
 
-@router.post(_MONITORS)
+@router.post(_MONITORS, status_code=201, responses=answers(Monitor, 201, "Created"))
 async def create_monitor(request: Request) -> Response:
     monitor = codec.monitor_from_json(await _body(request))
     created = await run_in_threadpool(_store(request).create_monitor, monitor)
     return _json(codec.monitor_to_json(created), 201)
 
 
-@router.get(_MONITORS + "/{name}")
+@router.get(_MONITORS + "/{name}", responses=answers(Monitor))
 def get_monitor(name: str, request: Request) -> Response:
     return _json(codec.monitor_to_json(_store(request).get_monitor(name)))
 
 
-@router.delete(_MONITORS + "/{name}")
+@router.delete(_MONITORS + "/{name}", responses=answers(Empty))
 def delete_monitor(name: str, request: Request) -> Response:
     _store(request).delete_monitor(name)
     return _json({})
 
 
-@router.post(_MONITORS + "/{name}/commit")
+@router.post(_MONITORS + "/{name}/commit", responses=answers(Monitor))
 async def commit(name: str, request: Request) -> Response:
     data = await _body(request)
     if not isinstance(data, dict):
@@ -103,20 +119,26 @@ async def commit(name: str, request: Request) -> Response:
     return _json(codec.monitor_to_json(monitor))
 
 
-@router.get(_MONITORS + "/{name}/windows")
+@router.get(_MONITORS + "/{name}/windows", responses=answers(Page[MonitorWindow]))
 def list_windows(name: str, request: Request, since_ms: int | None = None, until_ms: int | None = None,
-                 profiles: bool = False) -> Response:
-    windows = _store(request).list_windows(name, since_ms=since_ms, until_ms=until_ms, profiles=profiles)
-    return _json({"items": [codec.window_to_json(w) for w in windows]})
+                 profiles: bool = False, max_results: MaxResults = 100, page_token: PageToken = None) -> Response:
+    """Computed windows, oldest first (ending after ``since_ms``, by ``until_ms``)."""
+    store = _sql(request)
+    page = seek_page(lambda after, n: store.list_windows(name, since_ms=since_ms, until_ms=until_ms,
+                                                         profiles=profiles, after=after, limit=n),
+                     lambda w: w.window_start, max_results, page_token, int)
+    return _json(page_to_json(page, codec.window_to_json))
 
 
 # -- series -----------------------------------------------------------------------------
 
 
-@router.get(_API + "/series")
+@router.get(_API + "/series", responses=answers(SeriesPoints))
 def query_points(request: Request, monitor: str | None = None, series: str | None = None,
                  since_ms: int | None = None, until_ms: int | None = None,
-                 labels: str | None = Query(default=None, max_length=4096)) -> Response:
+                 labels: str | None = Query(default=None, max_length=4096), max_results: MaxResults = 1000,
+                 page_token: PageToken = None) -> Response:
+    """Points by window end, then series, labels, monitor and window start."""
     wanted = None
     if labels:
         try:
@@ -125,16 +147,25 @@ def query_points(request: Request, monitor: str | None = None, series: str | Non
             wanted = None
         if not isinstance(wanted, dict) or not all(isinstance(v, str) for v in wanted.values()):
             raise InvalidInput('labels must be a JSON object of strings, e.g. {"feature":"age"}', field="labels")
-    points = _store(request).query_points(monitor, series, since_ms=since_ms, until_ms=until_ms, labels=wanted)
-    return _json({"items": [codec.point_to_json(p) for p in points]})
+    store = _sql(request)
+    page = seek_page(lambda after, n: store.query_points(monitor, series, since_ms=since_ms, until_ms=until_ms,
+                                                         labels=wanted, after=after, limit=n),
+                     point_key, max_results, page_token, (int, str, str, str, int))
+    return _json(page_to_json(page, codec.point_to_json))
 
 
-@router.get(_API + "/series/latest")
-def latest_points(request: Request, monitor: str | None = None) -> Response:
-    return _json({"items": [codec.point_to_json(p) for p in _store(request).latest_points(monitor)]})
+@router.get(_API + "/series/latest", responses=answers(SeriesPoints))
+def latest_points(request: Request, monitor: str | None = None, max_results: MaxResults = 1000,
+                  page_token: PageToken = None) -> Response:
+    """The point of the latest window of each (monitor, series, labels), in that order."""
+    points = _store(request).latest_points(monitor)
+    # One text key in that order: NUL sorts before any character a name or label set holds.
+    page = keyset_page(points, lambda p: f"{p.monitor}\0{p.series}\0{labels_key(p.labels)}", max_results,
+                       page_token)
+    return _json(page_to_json(page, codec.point_to_json))
 
 
-@router.post(_API + "/series")
+@router.post(_API + "/series", responses=answers(Stored))
 async def write_points(request: Request) -> Response:
     points = [codec.point_from_json(p) for p in _list(await _body(request), "points")]
     await run_in_threadpool(_store(request).write_points, points)
@@ -144,7 +175,7 @@ async def write_points(request: Request) -> Response:
 # -- labels -----------------------------------------------------------------------------
 
 
-@router.post(_API + "/labels")
+@router.post(_API + "/labels", responses=answers(Stored))
 async def put_labels(request: Request) -> Response:
     data = await _body(request)
     if isinstance(data, dict) and any(isinstance(v, list) and len(v) > _MAX_ITEMS for v in data.values()):
@@ -154,7 +185,7 @@ async def put_labels(request: Request) -> Response:
     return _json({"stored": stored})
 
 
-@router.post(_API + "/labels/query")
+@router.post(_API + "/labels/query", responses=answers(LabelColumns))
 async def query_labels(request: Request) -> Response:
     data = await _body(request)
     if not isinstance(data, dict) or not isinstance(data.get("model"), str):
@@ -171,7 +202,7 @@ async def query_labels(request: Request) -> Response:
 # -- segment index ----------------------------------------------------------------------
 
 
-@router.post(_API + "/segments/query")
+@router.post(_API + "/segments/query", responses=answers(Spans))
 async def segment_spans(request: Request) -> Response:
     digests = _list(await _body(request), "digests")
     if not all(isinstance(d, str) for d in digests):
@@ -180,7 +211,7 @@ async def segment_spans(request: Request) -> Response:
     return _json({"spans": {d: list(v) for d, v in spans.items()}})
 
 
-@router.post(_API + "/segments")
+@router.post(_API + "/segments", responses=answers(Stored))
 async def record_segment_spans(request: Request) -> Response:
     data = await _body(request)
     spans = data.get("spans") if isinstance(data, dict) else None

@@ -10,12 +10,18 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
 from shipyard.registry import RegistryStore, codec
+from shipyard.server._paging import keyset_page
+from shipyard.server._registry_schemas import AuditEvent, Generation, LineageGraph, ModelVersion, RegisteredModel
+from shipyard.server._schemas import ERROR_ANSWERS, answers
+from shipyard.server._schemas import Page as PageOf
+from shipyard.server._seek import MaxResults, PageToken
+from shipyard.server._tracking_schemas import BYTES_ANSWER, Artifact, Empty
 from shipyard.tracking import Page
-from shipyard.tracking._codec import artifact_to_json
+from shipyard.tracking._codec import artifact_to_json, page_to_json
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/registry")
+router = APIRouter(prefix="/api/v1/registry", tags=["model registry"], responses=ERROR_ANSWERS)
 
 
 def _store(request: Request) -> RegistryStore:
@@ -32,6 +38,9 @@ def _page(page: Page) -> Response:
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return _json(out)
+
+
+_DIGEST_HEADER = {"x-shipyard-digest": {"description": "The file's sha256 digest", "schema": {"type": "string"}}}
 
 
 class ModelCreate(BaseModel):
@@ -75,97 +84,100 @@ class PolicySet(BaseModel):
     actor: str | None = None
 
 
-@router.get("/generation")
+@router.get("/generation", responses=answers(Generation))
 def generation(request: Request) -> Response:
     return _json({"generation": _store(request).generation()})
 
 
-@router.get("/resolve")
+@router.get("/resolve", responses=answers(ModelVersion))
 def resolve(request: Request, uri: str = Query(min_length=1)) -> Response:
     return _json(codec.to_json(_store(request).resolve(uri)))
 
 
-@router.get("/lineage")
+@router.get("/lineage", responses=answers(LineageGraph))
 def lineage(request: Request, type: str = Query(min_length=1), id: str = Query(min_length=1),
             max_depth: int = Query(default=10, ge=1, le=100)) -> Response:
     return _json(_store(request).lineage(type, id, max_depth).to_json())
 
 
-@router.post("/models")
+@router.post("/models", responses=answers(RegisteredModel))
 def create_model(body: ModelCreate, request: Request) -> Response:
     model = _store(request).create_registered_model(body.name, body.description, body.tags, body.actor)
     return _json(codec.to_json(model))
 
 
-@router.get("/models")
-def search_models(request: Request, name_like: str | None = None, max_results: int = Query(100, ge=1, le=10_000),
-                  page_token: str | None = None) -> Response:
+@router.get("/models", responses=answers(PageOf[RegisteredModel]))
+def search_models(request: Request, name_like: str | None = None, max_results: MaxResults = 100,
+                  page_token: PageToken = None) -> Response:
     return _page(_store(request).search_registered_models(name_like, max_results, page_token))
 
 
-@router.get("/models/{name}")
+@router.get("/models/{name}", responses=answers(RegisteredModel))
 def get_model(name: str, request: Request) -> Response:
     return _json(codec.to_json(_store(request).get_registered_model(name)))
 
 
-@router.patch("/models/{name}")
+@router.patch("/models/{name}", responses=answers(RegisteredModel))
 def update_model(name: str, body: Description, request: Request) -> Response:
     return _json(codec.to_json(_store(request).update_registered_model(name, body.description, body.actor)))
 
 
-@router.put("/models/{name}/tags/{key:path}")
+@router.put("/models/{name}/tags/{key:path}", responses=answers(Empty))
 def set_model_tag(name: str, key: str, body: TagValue, request: Request) -> Response:
     _store(request).set_registered_model_tag(name, key, body.value)
     return _json({})
 
 
-@router.delete("/models/{name}")
+@router.delete("/models/{name}", responses=answers(Empty))
 def delete_model(name: str, request: Request, reason: str | None = None, actor: str | None = None) -> Response:
     _store(request).delete_registered_model(name, actor, reason)
     return _json({})
 
 
-@router.post("/models/{name}/versions")
+@router.post("/models/{name}/versions", responses=answers(ModelVersion))
 def create_version(name: str, body: VersionCreate, request: Request) -> Response:
     version = _store(request).create_model_version(name, body.source, body.description, body.tags, body.actor)
     return _json(codec.to_json(version))
 
 
-@router.get("/versions")
+@router.get("/versions", responses=answers(PageOf[ModelVersion]))
 def search_versions(request: Request, name: str | None = None, run_id: str | None = None,
-                    max_results: int = Query(100, ge=1, le=10_000), page_token: str | None = None) -> Response:
+                    max_results: MaxResults = 100, page_token: PageToken = None) -> Response:
     return _page(_store(request).search_model_versions(name, run_id, max_results, page_token))
 
 
-@router.get("/models/{name}/versions/{version}")
+@router.get("/models/{name}/versions/{version}", responses=answers(ModelVersion))
 def get_version(name: str, version: int, request: Request) -> Response:
     return _json(codec.to_json(_store(request).get_model_version(name, version)))
 
 
-@router.patch("/models/{name}/versions/{version}")
+@router.patch("/models/{name}/versions/{version}", responses=answers(ModelVersion))
 def update_version(name: str, version: int, body: Description, request: Request) -> Response:
     return _json(codec.to_json(_store(request).update_model_version(name, version, body.description, body.actor)))
 
 
-@router.put("/models/{name}/versions/{version}/tags/{key:path}")
+@router.put("/models/{name}/versions/{version}/tags/{key:path}", responses=answers(Empty))
 def set_version_tag(name: str, version: int, key: str, body: TagValue, request: Request) -> Response:
     _store(request).set_model_version_tag(name, version, key, body.value)
     return _json({})
 
 
-@router.delete("/models/{name}/versions/{version}")
+@router.delete("/models/{name}/versions/{version}", responses=answers(Empty))
 def delete_version(name: str, version: int, request: Request, reason: str | None = None,
                    actor: str | None = None) -> Response:
     _store(request).delete_model_version(name, version, actor, reason)
     return _json({})
 
 
-@router.get("/models/{name}/versions/{version}/files")
-def list_files(name: str, version: int, request: Request) -> Response:
-    return _json({"items": [artifact_to_json(f) for f in _store(request).list_version_files(name, version)]})
+@router.get("/models/{name}/versions/{version}/files", responses=answers(PageOf[Artifact]))
+def list_files(name: str, version: int, request: Request, max_results: MaxResults = 1000,
+               page_token: PageToken = None) -> Response:
+    files = _store(request).list_version_files(name, version)
+    return _json(page_to_json(keyset_page(files, lambda f: f.path, max_results, page_token), artifact_to_json))
 
 
-@router.get("/models/{name}/versions/{version}/files/{path:path}")
+@router.get("/models/{name}/versions/{version}/files/{path:path}", response_class=StreamingResponse,
+            responses={200: {**BYTES_ANSWER[200], "headers": _DIGEST_HEADER}})
 def download_file(name: str, version: int, path: str, request: Request) -> Response:
     store = _store(request)
     files = {f.path: f for f in store.list_version_files(name, version)}
@@ -178,34 +190,36 @@ def download_file(name: str, version: int, path: str, request: Request) -> Respo
                              headers={"x-shipyard-digest": files[path].digest})
 
 
-@router.get("/models/{name}/aliases/{alias}")
+@router.get("/models/{name}/aliases/{alias}", responses=answers(ModelVersion))
 def get_alias(name: str, alias: str, request: Request) -> Response:
     return _json(codec.to_json(_store(request).get_version_by_alias(name, alias)))
 
 
-@router.put("/models/{name}/aliases/{alias}")
+@router.put("/models/{name}/aliases/{alias}", responses=answers(ModelVersion))
 def set_alias(name: str, alias: str, body: AliasSet, request: Request) -> Response:
     version = _store(request).set_alias(name, alias, body.version, body.actor, body.reason, body.force)
     return _json(codec.to_json(version))
 
 
-@router.delete("/models/{name}/aliases/{alias}")
+@router.delete("/models/{name}/aliases/{alias}", responses=answers(Empty))
 def delete_alias(name: str, alias: str, request: Request, reason: str | None = None,
                  actor: str | None = None) -> Response:
     _store(request).delete_alias(name, alias, actor, reason)
     return _json({})
 
 
-@router.post("/models/{name}/aliases/{alias}/rollback")
+@router.post("/models/{name}/aliases/{alias}/rollback", responses=answers(ModelVersion))
 def rollback(name: str, alias: str, body: Reason, request: Request) -> Response:
     return _json(codec.to_json(_store(request).rollback(name, alias, body.actor, body.reason)))
 
 
-@router.put("/models/{name}/policy")
+@router.put("/models/{name}/policy", responses=answers(RegisteredModel))
 def set_policy(name: str, body: PolicySet, request: Request) -> Response:
     return _json(codec.to_json(_store(request).set_policy(name, body.policy, body.actor, body.reason)))
 
 
-@router.get("/models/{name}/history")
-def history(name: str, request: Request) -> Response:
-    return _json({"items": [codec.to_json(e) for e in _store(request).history(name)]})
+@router.get("/models/{name}/history", responses=answers(PageOf[AuditEvent]))
+def history(name: str, request: Request, max_results: MaxResults = 1000, page_token: PageToken = None) -> Response:
+    """The audit trail of the model and its versions, oldest first."""
+    events = _store(request).history(name)
+    return _page(keyset_page(events, lambda e: e.id, max_results, page_token))

@@ -6,7 +6,6 @@ and encodes the answer. Errors travel as Shipyard exceptions to ``errors.py``.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -21,6 +20,23 @@ from starlette.responses import Response, StreamingResponse
 
 from shipyard.errors import Conflict, InvalidInput, ShipyardError, Unavailable
 from shipyard.server._errors import STATUS_BY_ERROR, error_response
+from shipyard.server._paging import keyset_page
+from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
+from shipyard.server._seek import MaxResults, PageToken
+from shipyard.server._spool import spool_body
+from shipyard.server._tracking_schemas import (
+    BYTES_ANSWER,
+    LOG_BATCH_REQUEST,
+    RECORD_REQUEST,
+    UPLOAD_REQUEST,
+    Artifact,
+    Empty,
+    Experiment,
+    Health,
+    Metric,
+    RecordedRuns,
+    Run,
+)
 from shipyard.store import Database
 from shipyard.store.schema import idempotency_keys
 from shipyard.tracking import RunStatus, TrackingStore, validate_key, validate_run_id
@@ -28,7 +44,7 @@ from shipyard.tracking import _codec as codec
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", tags=["tracking"], responses=ERROR_ANSWERS)
 
 
 def _store(request: Request) -> TrackingStore:
@@ -167,34 +183,36 @@ class RunSearch(BaseModel):
     include_deleted: bool = False
 
 
-@router.get("/health")
-def health() -> Response:
+@router.get("/health", responses=answers(Health))
+async def health() -> Response:  # on the loop: never queued behind pool threads waiting on the database
     return _json({"status": "ok"})
 
 
-@router.post("/experiments")
+@router.post("/experiments", responses=answers(Experiment))
 def create_experiment(body: ExperimentCreate, request: Request) -> Response:
     exp = _store(request).create_experiment(body.name, body.tags, body.artifact_location)
     return _json(codec.experiment_to_json(exp))
 
 
-@router.get("/experiments")
-def list_experiments(request: Request, include_deleted: bool = False) -> Response:
+@router.get("/experiments", responses=answers(Page[Experiment]))
+def list_experiments(request: Request, include_deleted: bool = False, max_results: MaxResults = 1000,
+                     page_token: PageToken = None) -> Response:
     exps = _store(request).list_experiments(include_deleted)
-    return _json({"items": [codec.experiment_to_json(e) for e in exps]})
+    page = keyset_page(exps, lambda e: int(e.id), max_results, page_token)
+    return _json(codec.page_to_json(page, codec.experiment_to_json))
 
 
-@router.get("/experiments/by-name")
+@router.get("/experiments/by-name", responses=answers(Experiment))
 def get_experiment_by_name(request: Request, name: str = Query(min_length=1)) -> Response:
     return _json(codec.experiment_to_json(_store(request).get_experiment_by_name(name)))
 
 
-@router.get("/experiments/{experiment_id}")
+@router.get("/experiments/{experiment_id}", responses=answers(Experiment))
 def get_experiment(experiment_id: str, request: Request) -> Response:
     return _json(codec.experiment_to_json(_store(request).get_experiment(experiment_id)))
 
 
-@router.patch("/experiments/{experiment_id}")
+@router.patch("/experiments/{experiment_id}", responses=answers(Experiment))
 def update_experiment(experiment_id: str, body: ExperimentUpdate, request: Request) -> Response:
     exp = _store(request).update_experiment(
         experiment_id, name=body.name, lifecycle_stage=body.lifecycle_stage
@@ -202,13 +220,13 @@ def update_experiment(experiment_id: str, body: ExperimentUpdate, request: Reque
     return _json(codec.experiment_to_json(exp))
 
 
-@router.put("/experiments/{experiment_id}/tags/{key:path}")
+@router.put("/experiments/{experiment_id}/tags/{key:path}", responses=answers(Empty))
 def set_experiment_tag(experiment_id: str, key: str, body: TagValue, request: Request) -> Response:
     _store(request).set_experiment_tag(experiment_id, key, body.value)
     return _json({})
 
 
-@router.post("/runs")
+@router.post("/runs", responses=answers(Run))
 def create_run(body: RunCreate, request: Request) -> Response:
     run = _store(request).create_run(
         body.experiment_id, name=body.name, start_time=body.start_time, tags=body.tags,
@@ -218,7 +236,7 @@ def create_run(body: RunCreate, request: Request) -> Response:
     return _json(codec.run_to_json(run))
 
 
-@router.post("/runs/search")
+@router.post("/runs/search", responses=answers(Page[Run]))
 def search_runs(body: RunSearch, request: Request) -> Response:
     page = _store(request).search_runs(
         body.experiment_ids, body.filter, body.order_by, body.max_results, body.page_token,
@@ -227,7 +245,7 @@ def search_runs(body: RunSearch, request: Request) -> Response:
     return _json(codec.page_to_json(page, codec.run_to_json))
 
 
-@router.post("/runs/log-batch")
+@router.post("/runs/log-batch", responses=answers(Empty), openapi_extra=LOG_BATCH_REQUEST)
 async def log_batch(request: Request) -> Response:
     return await _idempotent(request, partial(_log_batch, request))
 
@@ -249,7 +267,7 @@ async def _log_batch(request: Request) -> Response:
     return _json({})
 
 
-@router.post("/runs/record")
+@router.post("/runs/record", responses=answers(RecordedRuns), openapi_extra=RECORD_REQUEST)
 async def record_runs(request: Request) -> Response:
     return await _idempotent(request, partial(_record_runs, request))
 
@@ -264,12 +282,12 @@ async def _record_runs(request: Request) -> Response:
     return _json({"run_ids": ids})
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", responses=answers(Run))
 def get_run(run_id: str, request: Request) -> Response:
     return _json(codec.run_to_json(_store(request).get_run(run_id)))
 
 
-@router.patch("/runs/{run_id}")
+@router.patch("/runs/{run_id}", responses=answers(Run))
 def update_run(run_id: str, body: RunUpdate, request: Request) -> Response:
     run = _store(request).update_run(
         run_id, status=body.status, end_time=body.end_time, name=body.name,
@@ -278,13 +296,13 @@ def update_run(run_id: str, body: RunUpdate, request: Request) -> Response:
     return _json(codec.run_to_json(run))
 
 
-@router.delete("/runs/{run_id}/tags/{key:path}")
+@router.delete("/runs/{run_id}/tags/{key:path}", responses=answers(Empty))
 def delete_tag(run_id: str, key: str, request: Request) -> Response:
     _store(request).delete_tag(run_id, key)
     return _json({})
 
 
-@router.get("/runs/{run_id}/metric-history")
+@router.get("/runs/{run_id}/metric-history", responses=answers(Page[Metric]))
 def metric_history(
     run_id: str,
     request: Request,
@@ -297,30 +315,30 @@ def metric_history(
     return _json(codec.page_to_json(page, codec.metric_to_json))
 
 
-@router.get("/runs/{run_id}/artifacts")
-def list_artifacts(run_id: str, request: Request, prefix: str = "") -> Response:
+@router.get("/runs/{run_id}/artifacts", responses=answers(Page[Artifact]))
+def list_artifacts(run_id: str, request: Request, prefix: str = "", max_results: MaxResults = 1000,
+                   page_token: PageToken = None) -> Response:
     infos = _store(request).list_artifacts(run_id, prefix)
-    return _json({"items": [codec.artifact_to_json(i) for i in infos]})
+    page = keyset_page(infos, lambda i: i.path, max_results, page_token)
+    return _json(codec.page_to_json(page, codec.artifact_to_json))
 
 
-@router.put("/runs/{run_id}/artifacts/{path:path}")
+@router.put("/runs/{run_id}/artifacts/{path:path}", responses=answers(Artifact), openapi_extra=UPLOAD_REQUEST)
 async def upload_artifact(run_id: str, path: str, request: Request) -> Response:
     # Spool the body to disk so an upload of any size never sits whole in memory.
-    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as tmp:
-        async for chunk in request.stream():
-            tmp.write(chunk)
-        tmp.seek(0)
+    with await spool_body(request) as tmp:
         info = await run_in_threadpool(_store(request).log_artifact, run_id, path, cast(BinaryIO, tmp))
     return _json(codec.artifact_to_json(info))
 
 
-@router.get("/runs/{run_id}/artifacts/{path:path}")
+@router.get("/runs/{run_id}/artifacts/{path:path}", response_class=StreamingResponse,
+            responses=BYTES_ANSWER)
 def download_artifact(run_id: str, path: str, request: Request) -> Response:
     chunks = _store(request).open_artifact(run_id, path)
     return StreamingResponse(chunks, media_type="application/octet-stream")
 
 
-@router.delete("/runs/{run_id}/artifacts/{path:path}")
+@router.delete("/runs/{run_id}/artifacts/{path:path}", responses=answers(Empty))
 def delete_artifact(run_id: str, path: str, request: Request) -> Response:
     _store(request).delete_artifact(run_id, path)
     return _json({})
