@@ -10,12 +10,16 @@ import typer
 
 from shipyard.cli import (
     alerts,
+    build,
+    ci,
     data,
     db,
     demo,
+    deploy,
     experiments,
     features,
     gc,
+    init,
     models,
     monitor,
     pipelines,
@@ -51,12 +55,16 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(deploy.app, name="deploy")
+app.add_typer(ci.app, name="ci")
 app.command("run")(pipelines.run_file)
 app.command("scheduler")(scheduler.scheduler)
 app.command("server")(server.serve_api)
 app.command("serve")(serve.serve)
+app.command("build")(build.build)
 app.command("demo")(demo.demo)
 app.command("gc")(gc.gc)
+app.command("init")(init.init)
 
 
 def _print_version(value: bool) -> None:
