@@ -1,5 +1,6 @@
 """Single sign-on against a real OpenID Connect provider on loopback (``oidc-provider-mock``):
-the login round trip, ID-token checks, session expiry, CSRF and logout."""
+the login round trip, accounts known by their subject, ID-token checks (at the callback too,
+behind a proxy that tampers with the provider's answers), session expiry, CSRF and logout."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from shipyard import Config, ConfigError
 from shipyard.config import OidcConfig, load_config
@@ -75,21 +80,33 @@ def _provider() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sso]:
+def provider() -> Iterator[str]:
     with _provider() as issuer:
-        port = free_port()
-        config = Config(home=tmp_path_factory.mktemp("sso"), auth={"oidc": {
-            "issuer": issuer, "client_id": "shipyard", "client_secret": CLIENT_SECRET,
-            "redirect_base": f"http://127.0.0.1:{port}", "role_claim": "groups",
-            "roles": {"admins": "admin", "ml": "editor"}}})
-        app = create_app(config)
-        thread = ServerThread(app, port).start()
-        try:
-            app.state.access.create_user("root", "admin")  # authentication is on before anyone signs in
-            root = {"Authorization": f"Bearer {app.state.access.create_token('root')[1]}"}
-            yield Sso(thread.url, issuer, app, root)
-        finally:
-            thread.stop()
+        yield issuer
+
+
+@contextmanager
+def _shipyard(home: Path, issuer: str) -> Iterator[Sso]:
+    """A Shipyard server signing in through ``issuer``, with authentication on (user ``root``)."""
+    port = free_port()
+    config = Config(home=home, auth={"oidc": {
+        "issuer": issuer, "client_id": "shipyard", "client_secret": CLIENT_SECRET,
+        "redirect_base": f"http://127.0.0.1:{port}", "role_claim": "groups",
+        "roles": {"admins": "admin", "ml": "editor"}}})
+    app = create_app(config)
+    thread = ServerThread(app, port).start()
+    try:
+        app.state.access.create_user("root", "admin")  # authentication is on before anyone signs in
+        root = {"Authorization": f"Bearer {app.state.access.create_token('root')[1]}"}
+        yield Sso(thread.url, issuer, app, root)
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="module")
+def sso(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[Sso]:
+    with _shipyard(tmp_path_factory.mktemp("sso"), provider) as server:
+        yield server
 
 
 def _set_claims(sso: Sso, sub: str, claims: dict[str, Any]) -> None:
@@ -175,6 +192,49 @@ def test_the_strongest_mapped_role_wins_and_an_unmapped_account_is_refused(sso: 
     assert "nobody" not in [u.name for u in sso.app.state.access.list_users()]
 
 
+def _callback(sso: Sso, sub: str, claims: dict[str, Any]) -> tuple[httpx.Response, bool]:
+    """The answer of /auth/callback when ``sub`` signs in with ``claims``, and whether a session began."""
+    _set_claims(sso, sub, claims)
+    with httpx.Client(base_url=sso.url, timeout=30) as browser:
+        done = browser.get(_authorize(browser.get("/login").headers["location"], sub))
+        return done, COOKIE in browser.cookies
+
+
+def test_an_account_renamed_at_the_provider_still_signs_in_as_its_user(sso: Sso) -> None:
+    store = sso.app.state.access
+    with _sign_in(sso, "ren-sub", {"preferred_username": "ren", "groups": ["ml"]}):
+        pass
+    with _sign_in(sso, "ren-sub", {"preferred_username": "renamed", "groups": ["admins"]}) as browser:
+        assert browser.get("/api/v1/users").status_code == 200  # the admin role it now maps to
+    assert store.get_user("ren").role == "admin"
+    assert "renamed" not in [u.name for u in store.list_users()]
+    linked = store.user_for_identity(sso.issuer, "ren-sub")
+    assert linked is not None and linked.name == "ren"
+
+
+def test_another_account_claiming_a_linked_users_name_cannot_take_it_over(sso: Sso) -> None:
+    store = sso.app.state.access
+    with _sign_in(sso, "own-sub", {"preferred_username": "owner", "groups": ["ml"]}):
+        pass
+    refused, session = _callback(sso, "thief-sub", {"preferred_username": "owner", "groups": ["admins"]})
+    assert refused.status_code == 403 and not session
+    assert "another account" in refused.json()["error"]["message"]
+    assert store.get_user("owner").role == "editor"  # the thief's mapped role was not applied
+    assert store.user_for_identity(sso.issuer, "thief-sub") is None
+    assert store.user_for_identity(sso.issuer, "own-sub").name == "owner"
+
+
+def test_a_user_made_before_single_sign_on_is_linked_at_its_first_sign_in_only(sso: Sso) -> None:
+    store = sso.app.state.access
+    store.create_user("pre", "viewer", "correct horse battery")
+    with _sign_in(sso, "pre-sub", {"preferred_username": "pre", "groups": ["ml"]}):
+        pass
+    assert store.user_for_identity(sso.issuer, "pre-sub").name == "pre"
+    assert store.get_user("pre").role == "editor"
+    refused, session = _callback(sso, "pre-other-sub", {"preferred_username": "pre", "groups": ["ml"]})
+    assert refused.status_code == 403 and not session
+
+
 def test_a_callback_whose_state_does_not_match_is_refused(sso: Sso) -> None:
     _set_claims(sso, "eve-sub", {"preferred_username": "eve", "groups": ["admins"]})
     with httpx.Client(base_url=sso.url, timeout=30) as browser:
@@ -233,6 +293,97 @@ def test_a_tampered_or_misdirected_id_token_is_refused(sso: Sso) -> None:
         asyncio.run(other_issuer.validate(token, "n-1"))
 
 
+class _TamperingProxy:
+    """A reverse proxy in front of the provider that can rewrite the ID token its token endpoint
+    answers. It keeps the Host header, so the provider names the proxy as the issuer."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.rewrite: Any = None  # a function of the ID token, or None to pass it through
+        self.app = Starlette(routes=[Route("/{path:path}", self._forward, methods=["GET", "POST", "PUT"])])
+
+    async def _forward(self, request: Request) -> Response:
+        headers = {k: v for k, v in request.headers.items() if k not in ("content-length", "accept-encoding")}
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.request(request.method, f"{self.upstream}{request.url.path}",
+                                        params=request.query_params, headers=headers, content=await request.body())
+        body = answer.content
+        if request.url.path == "/oauth2/token" and self.rewrite is not None and answer.status_code == 200:
+            data = answer.json()
+            data["id_token"] = self.rewrite(data["id_token"])
+            body = json.dumps(data).encode()
+        kept = {k: v for k, v in answer.headers.items()
+                if k not in ("content-length", "content-encoding", "transfer-encoding", "connection")}
+        return Response(body, status_code=answer.status_code, headers=kept)
+
+
+@pytest.fixture(scope="module")
+def tampered(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iterator[tuple[Sso, _TamperingProxy]]:
+    proxy = _TamperingProxy(provider)
+    thread = ServerThread(proxy.app).start()
+    try:
+        with _shipyard(tmp_path_factory.mktemp("tampered"), thread.url) as server:
+            yield server, proxy
+    finally:
+        thread.stop()
+
+
+def _decoded(part: str) -> dict[str, Any]:
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    header, payload, signature = token.split(".")
+    return _decoded(header), _decoded(payload), signature
+
+
+def _raised(token: str) -> str:
+    """The token with its groups raised to admins, under the provider's signature."""
+    header, payload, signature = _parts(token)
+    return f"{_b64(header)}.{_b64({**payload, 'groups': ['admins']})}.{signature}"
+
+
+def _signed_by_another_key(token: str) -> str:
+    """The token's claims, raised, signed by a key that is not the provider's (with its key id)."""
+    from joserfc import jwk, jwt
+
+    header, payload, _ = _parts(token)
+    key = jwk.RSAKey.generate_key(2048, parameters={"kid": header.get("kid", "k")})
+    return str(jwt.encode({"alg": "RS256", "kid": header.get("kid", "k")}, {**payload, "groups": ["admins"]}, key))
+
+
+def _unsigned(token: str) -> str:
+    _, payload, _ = _parts(token)
+    return f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({**payload, 'groups': ['admins']})}."
+
+
+def _expired(token: str) -> str:
+    """The token as the provider would have signed it an hour ago: expired (its signature no longer fits either)."""
+    header, payload, signature = _parts(token)
+    return f"{_b64(header)}.{_b64({**payload, 'exp': int(time.time()) - 3600})}.{signature}"
+
+
+@pytest.mark.parametrize("rewrite", [_raised, _signed_by_another_key, _unsigned, _expired, lambda _: "not-a-jwt"],
+                         ids=["claims-changed", "another-key", "unsigned", "expired", "malformed"])
+def test_a_tampered_id_token_at_the_callback_is_refused(tampered: tuple[Sso, _TamperingProxy], rewrite: Any,
+                                                        request: pytest.FixtureRequest) -> None:
+    server, proxy = tampered
+    store = server.app.state.access
+    name = f"mal-{request.node.callspec.id}"
+    proxy.rewrite = rewrite
+    try:
+        refused, session = _callback(server, f"{name}-sub", {"preferred_username": name, "groups": ["ml"]})
+    finally:
+        proxy.rewrite = None
+    assert refused.status_code == 401, refused.text
+    assert "ID token" in refused.json()["error"]["message"] and not session
+    assert name not in [u.name for u in store.list_users()]
+    # The same sign-in with the provider's answer untouched goes through, with the role it really maps to.
+    done, session = _callback(server, f"{name}-sub", {"preferred_username": name, "groups": ["ml"]})
+    assert done.status_code == 303 and session
+    assert store.get_user(name).role == "editor"
+
+
 def _raw(sso: Sso) -> dict[str, Any]:
     c = sso.oidc.config
     return {"issuer": c.issuer, "client_id": c.client_id, "client_secret": c.client_secret,
@@ -259,6 +410,9 @@ def test_a_state_changing_request_on_the_session_cookie_needs_the_csrf_token(sso
             refused = browser.post("/api/v1/experiments", json={"name": "csrf-less"}, headers=headers)
             assert refused.status_code == 403, refused.text
         assert browser.post("/api/2.0/mlflow/experiments/create", json={"name": "csrf-less"}).status_code == 403
+        # A cross-site form posts urlencoded, without the header (a csrf_token field does not count).
+        form = browser.post("/api/v1/experiments", data={"name": "csrf-less", "csrf_token": "guessed"})
+        assert form.status_code == 403, form.text
         names = [e["name"] for e in httpx.get(sso.url + "/api/v1/experiments", headers=sso.root).json()["items"]]
         assert "csrf-less" not in names
     # An API client with a bearer token needs no CSRF token.
@@ -270,6 +424,7 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(sso: Sso) -> None:
         kept = browser.cookies[COOKIE]
         assert browser.post("/logout").status_code == 403
         assert browser.post("/logout", data={"csrf_token": "guessed"}).status_code == 403
+        assert browser.post("/logout", data={"next": "/"}).status_code == 403  # a form without the token
         assert browser.get("/api/v1/experiments").status_code == 200  # still signed in
         ended = browser.post("/logout", data={"csrf_token": browser.cookies[CSRF_COOKIE]})
         assert ended.status_code == 204
@@ -294,10 +449,11 @@ def test_login_redirects_only_to_paths_on_this_server(sso: Sso) -> None:
             assert browser.get(back).headers["location"] == "/"
 
 
-def test_without_oidc_configured_the_sso_routes_answer_404(tmp_path: Path) -> None:
+def test_without_oidc_configured_sso_sign_in_answers_404(tmp_path: Path) -> None:
     with _plain(tmp_path) as url:
         assert httpx.get(url + "/login").status_code == 404
-        assert httpx.post(url + "/logout").status_code == 404
+        assert httpx.get(url + "/auth/callback").status_code == 404
+        assert httpx.post(url + "/logout").status_code == 401  # it ends password sessions too
 
 
 class _plain:
@@ -346,6 +502,6 @@ def test_a_bad_oidc_table_names_the_field_and_not_the_secret(table: dict[str, An
 
 def test_a_server_with_sso_but_without_the_extra_names_the_install(monkeypatch: pytest.MonkeyPatch,
                                                                     tmp_path: Path) -> None:
-    monkeypatch.setitem(sys.modules, "itsdangerous", None)
+    monkeypatch.setitem(sys.modules, "authlib", None)
     with pytest.raises(MissingExtra, match=r"pip install 'shipyard\[sso\]'"):
         create_app(Config(home=tmp_path, auth={"oidc": _oidc_table()}))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import itsdangerous
 from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope
@@ -58,7 +59,6 @@ class Sessions:
 
     def __init__(self, secret: str, max_age: float, secure: bool,
                  clock: Callable[[], float] = time.time) -> None:
-        itsdangerous = require_sso("itsdangerous")
         self._serializer = itsdangerous.URLSafeSerializer(secret, salt="shipyard.session")
         self._login = itsdangerous.URLSafeSerializer(secret, salt="shipyard.oidc-login")
         self._bad_signature = itsdangerous.BadData

@@ -1,0 +1,117 @@
+// The REST API under /api/v1, as the signed-in browser: the session cookie goes with
+// every call, and each change repeats the session's CSRF token in X-CSRF-Token.
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** An answer other than 2xx: status, and the API's {"error": {code, message, field}}. */
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error.message || `the server answered ${status}`);
+    this.status = status;
+    this.code = error.code || "";
+    this.field = error.field || null;
+  }
+
+  get notFound() {
+    // An id of the wrong shape names nothing either.
+    return this.status === 404 || (this.status === 422 && ["run_id", "experiment_id"].includes(this.field));
+  }
+}
+
+/** 401: the page shows the sign-in form. */
+export class SignInNeeded extends ApiError {}
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}
+
+/** Whether this browser holds a session (its CSRF cookie is readable, the session cookie is not). */
+export function signedIn() {
+  return cookie("shipyard_csrf") !== null;
+}
+
+async function errorOf(response) {
+  let error = {};
+  try {
+    const body = await response.json();
+    error = body.error || {code: body.error_code, message: body.message || body.detail};
+  } catch {
+    error = {message: `the server answered ${response.status} ${response.statusText}`};
+  }
+  return new (response.status === 401 ? SignInNeeded : ApiError)(response.status, error);
+}
+
+/** fetch() with the session's CSRF token on changes; throws ApiError for any non-2xx answer. */
+export async function call(method, path, {json, query, signal} = {}) {
+  const url = query ? `${path}?${new URLSearchParams(query)}` : path;
+  const headers = {Accept: "application/json"};
+  if (json !== undefined) headers["Content-Type"] = "application/json";
+  const csrf = cookie("shipyard_csrf");
+  if (!SAFE.has(method) && csrf) headers["X-CSRF-Token"] = csrf;
+  const response = await fetch(url, {
+    method, headers, signal, credentials: "same-origin",
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  if (!response.ok) throw await errorOf(response);
+  return response;
+}
+
+export async function getJson(path, query) {
+  return (await call("GET", path, {query})).json();
+}
+
+export async function postJson(path, json) {
+  const response = await call("POST", path, {json});
+  return response.status === 204 ? null : response.json();
+}
+
+/** Every item of a paged list, following next_page_token, at most `limit` items. */
+export async function allPages(path, query = {}, limit = 10000) {
+  const items = [];
+  let token = null;
+  do {
+    const page = await getJson(path, token ? {...query, page_token: token} : query);
+    items.push(...page.items);
+    token = page.next_page_token;
+  } while (token && items.length < limit);
+  return items;
+}
+
+export const runUrl = (runId) => `/api/v1/runs/${encodeURIComponent(runId)}`;
+
+export function artifactUrl(runId, path) {
+  return `${runUrl(runId)}/artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/** The first `limit` bytes of a download, and whether there was more. */
+export async function head(url, limit) {
+  const response = await call("GET", url);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0, truncated = false;
+  for (;;) {
+    const {done, value} = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size > limit) { truncated = true; await reader.cancel(); break; }
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, Math.min(chunk.length, bytes.length - offset));
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return {bytes, truncated};
+}
+
+/** The metric's points, downsampled by the server to about `maxPoints`. */
+export async function metricHistory(runId, key, maxPoints) {
+  const page = await getJson(`${runUrl(runId)}/metric-history`, {key, max_points: Math.max(2, Math.round(maxPoints))});
+  return page.items;
+}

@@ -1,0 +1,67 @@
+// The UI's entry point: a router over the location's hash (#/runs/<id>, …) that hands
+// each view to its page module, and sends the browser to the sign-in form on a 401.
+
+import {SignInNeeded, postJson, signedIn} from "./api.js";
+import {failure, h, notFound} from "./dom.js";
+import {go, here} from "./nav.js";
+import * as compare from "./pages/compare.js";
+import * as experiments from "./pages/experiments.js";
+import * as login from "./pages/login.js";
+import * as run from "./pages/run.js";
+import * as runs from "./pages/runs.js";
+
+const ROUTES = [
+  [/^\/?$/, experiments.render],
+  [/^\/experiments\/([^/]+)$/, runs.render],
+  [/^\/runs\/([^/]+)$/, run.render],
+  [/^\/compare$/, compare.render],
+  [/^\/login$/, login.render],
+];
+
+let current = 0; // the navigation being drawn: a slower, older one draws nothing
+
+async function show() {
+  const navigation = ++current;
+  const {path, query} = here();
+  const root = h("div", {class: "page"});
+  document.getElementById("view").replaceChildren(root);
+  showSession();
+  const found = ROUTES.map(([pattern, page]) => [path.match(pattern), page]).find(([m]) => m);
+  if (!found) {
+    notFound(root, `There is no page at ${path}.`);
+    return;
+  }
+  const [match, page] = found;
+  try {
+    await page(root, {params: match.slice(1).map(decodeURIComponent), query, live: () => navigation === current});
+  } catch (error) {
+    if (navigation !== current) return;
+    if (error instanceof SignInNeeded) {
+      go("/login", {next: `${path}${query.size ? `?${query}` : ""}`}, {replace: true});
+      show();
+    } else {
+      console.warn(error);
+      failure(root, error);
+    }
+  }
+}
+
+function showSession() {
+  const out = document.getElementById("sign-out");
+  const who = document.getElementById("who");
+  out.hidden = !signedIn();
+  who.textContent = signedIn() ? sessionStorage.getItem("shipyard.user") || "" : "";
+}
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  try {
+    await postJson("/logout");
+  } catch (error) {
+    console.warn(error); // signed out already, or the session had ended: the form is next either way
+  }
+  sessionStorage.removeItem("shipyard.user");
+  go("/login");
+});
+
+window.addEventListener("hashchange", show);
+show();
