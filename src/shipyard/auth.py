@@ -1,9 +1,10 @@
 """Bearer-token authentication and the loopback bind rule, shared by the HTTP faces.
 
 ``shipyard server`` (the REST API) and ``shipyard serve`` (model serving) both listen
-on 127.0.0.1 unless told otherwise; any other address needs a token or an explicit
-``--insecure`` (:func:`check_bind`). :class:`TokenAuthMiddleware` then requires
-``Authorization: Bearer <token>`` on every path but the face's health checks.
+on 127.0.0.1 unless told otherwise; any other address needs authentication (a token, or
+users with their own API tokens) or an explicit ``--insecure``, and a shared token of at
+least :data:`MIN_TOKEN_LENGTH` characters (:func:`check_bind`). :class:`TokenAuthMiddleware`
+then requires ``Authorization: Bearer <token>`` on every path but the face's health checks.
 
 >>> check_bind("127.0.0.1", token=None, insecure=False)  # loopback: always fine
 >>> is_loopback("::1"), is_loopback("0.0.0.0")
@@ -21,7 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.errors import ConfigError
 
-__all__ = ["TokenAuthMiddleware", "check_bind", "is_loopback"]
+__all__ = ["MIN_TOKEN_LENGTH", "TokenAuthMiddleware", "check_bind", "is_loopback"]
+
+# A shared token reachable from the network must resist guessing: 32 characters of
+# ``secrets.token_urlsafe`` carry 192 bits. Shipyard's own API tokens have 256 bits.
+MIN_TOKEN_LENGTH = 32
 
 
 def is_loopback(host: str) -> bool:
@@ -33,9 +38,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, token: str | None, insecure: bool) -> None:
-    """Refuse to listen beyond loopback without a token unless told ``--insecure``."""
-    if not is_loopback(host) and not token and not insecure:
+def check_bind(host: str, token: str | None, insecure: bool, *, users: bool = False) -> None:
+    """Refuse to listen beyond loopback without authentication unless told ``--insecure``,
+    and with a shared ``token`` (``SHIPYARD_TOKEN``) shorter than :data:`MIN_TOKEN_LENGTH`
+    even then. ``users``: users with API tokens authenticate requests (no shared token needed).
+    """
+    if is_loopback(host):
+        return
+    if token and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"refusing to listen on {host} with a SHIPYARD_TOKEN of {len(token)} characters: a token "
+            f"reachable from the network needs at least {MIN_TOKEN_LENGTH} (for example "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)",
+            field="token",
+        )
+    if not token and not users and not insecure:
         raise ConfigError(
             f"refusing to listen on {host} without authentication: set SHIPYARD_TOKEN, "
             "or pass --insecure to accept unauthenticated requests from the network",
@@ -47,7 +64,9 @@ class TokenAuthMiddleware:
     """Require ``Authorization: Bearer <token>`` on every request but those to ``open_paths``.
 
     The bearer is ``token``, or any for which ``check`` (a hook, such as the users' API
-    tokens of :class:`shipyard.access.TokenCheck`) answers true.
+    tokens of :class:`shipyard.access.TokenCheck`) answers true. ``check`` runs off the event
+    loop, unless it has an ``answer_now(token)`` that answers on the loop (True or False)
+    without blocking, or None when only ``check`` can tell.
     """
 
     def __init__(self, app: ASGIApp, token: str | None, open_paths: Iterable[str] = (),
@@ -56,6 +75,7 @@ class TokenAuthMiddleware:
         self._expected = f"Bearer {token}".encode() if token else None
         self._open = frozenset(open_paths)
         self._check = check
+        self._answer_now: Callable[[str], bool | None] | None = getattr(check, "answer_now", None)
 
     async def _accepted(self, given: bytes) -> bool:
         if self._expected is not None and secrets.compare_digest(given, self._expected):
@@ -63,7 +83,10 @@ class TokenAuthMiddleware:
         scheme, _, credential = given.partition(b" ")
         if self._check is None or scheme.lower() != b"bearer" or not credential:
             return False
-        return bool(await run_in_threadpool(self._check, credential.decode("latin-1")))
+        token = credential.decode("latin-1")
+        if self._answer_now is not None and (answer := self._answer_now(token)) is not None:
+            return answer
+        return bool(await run_in_threadpool(self._check, token))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in self._open:

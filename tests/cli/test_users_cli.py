@@ -90,3 +90,19 @@ def test_a_token_lifetime_is_shown_and_a_bad_one_refused(tmp_path: Path) -> None
 def test_tokens_for_a_missing_user_are_refused(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "tokens", "create", "ghost")
     assert done.returncode == 1 and "ghost" in done.stderr
+
+
+def test_a_users_grants_are_listed_and_revoked(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "users", "create", "ana").returncode == 0
+    assert run_cli(tmp_path, "users", "grant", "ana", "edit", "--experiment", "0").returncode == 0
+    listed = run_cli(tmp_path, "users", "grants", "ana", "--json")
+    assert json.loads(listed.stdout)["items"] == [{"user": "ana", "resource_type": "experiment", "resource_id": "0",
+                                                    "permission": "edit"}]
+    revoked = run_cli(tmp_path, "users", "revoke", "ana", "--experiment", "0")
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked edit on experiment 0 from ana" in revoked.stdout
+    assert json.loads(run_cli(tmp_path, "users", "grants", "ana", "--json").stdout)["items"] == []
+    again = run_cli(tmp_path, "users", "revoke", "ana", "--experiment", "0")
+    assert again.returncode == 1 and "NotFound" in again.stderr and "Traceback" not in again.stderr
+    both = run_cli(tmp_path, "users", "revoke", "ana", "--experiment", "0", "--model", "churn")
+    assert both.returncode == 1 and "--experiment or --model" in both.stderr

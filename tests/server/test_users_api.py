@@ -1,14 +1,17 @@
 """Users, roles, grants and tokens over ``/api/v1``: admins manage users; everyone manages their
-own tokens and nobody else's; bad input is a 4xx naming the field, and nothing is stored."""
+own tokens and nobody else's; lists are pages after a cursor; every answer is one the OpenAPI
+document declares; bad input is a 4xx naming the field, and nothing is stored."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from shipyard import Config
 from shipyard.access import SqlAccessStore
@@ -25,6 +28,7 @@ class Api:
     admin: dict[str, str]
     viewer: dict[str, str]
     experiment: str
+    app: FastAPI
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -40,8 +44,9 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         store.create_user("root", "admin")
         store.create_user("vic", "viewer")
         experiment = app.state.tracking.create_experiment("team-a").id
+        app.state.registry.create_registered_model("churn")
         yield Api(http, store, bearer(store.create_token("root")[1]), bearer(store.create_token("vic")[1]),
-                  experiment)
+                  experiment, app)
     thread.stop()
 
 
@@ -108,9 +113,12 @@ def test_bad_user_input_is_a_4xx_naming_the_field_and_stores_nothing(api: Api, b
 
 
 def test_a_grant_on_a_missing_experiment_or_a_bad_permission_names_the_field(api: Api) -> None:
-    missing = api.http.post("/api/v1/users/vic/grants", headers=api.admin,
-                            json={"resource_type": "experiment", "resource_id": "999", "permission": "edit"})
-    assert missing.status_code == 422 and missing.json()["error"]["field"] == "resource_id"
+    for resource_type, resource_id in [("experiment", "999"), ("experiment", "9" * 40), ("experiment", "<b>1</b>"),
+                                       ("registered_model", "nope")]:
+        missing = api.http.post("/api/v1/users/vic/grants", headers=api.admin,
+                                json={"resource_type": resource_type, "resource_id": resource_id, "permission": "edit"})
+        assert missing.status_code == 404, missing.text
+        assert missing.json()["error"]["field"] == "resource_id"
     bad = api.http.post("/api/v1/users/vic/grants", headers=api.admin,
                         json={"resource_type": "experiment", "resource_id": api.experiment, "permission": "own"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "permission"
@@ -208,3 +216,174 @@ def test_the_cli_manages_a_remote_servers_users_and_a_users_own_tokens(api: Api,
     assert owner is not None and owner.name == "vic"
     refused = runner.invoke(app, ["users", "disable", "clio"])
     assert refused.exit_code != 0 and not api.store.get_user("clio").disabled
+
+
+def test_an_admin_lists_and_revokes_a_users_grants(api: Api) -> None:
+    api.store.create_user("gia", "viewer")
+    api.store.grant("gia", "experiment", api.experiment, "edit")
+    api.store.grant("gia", "registered_model", "churn", "read")
+    first = api.http.get("/api/v1/users/gia/grants", headers=api.admin, params={"max_results": 1}).json()
+    assert [g["resource_type"] for g in first["items"]] == ["experiment"] and first["next_page_token"]
+    rest = api.http.get("/api/v1/users/gia/grants", headers=api.admin,
+                        params={"max_results": 1, "page_token": first["next_page_token"]}).json()
+    assert rest == {"items": [{"user": "gia", "resource_type": "registered_model", "resource_id": "churn",
+                               "permission": "read"}]}
+    revoked = api.http.delete(f"/api/v1/users/gia/grants/experiment/{api.experiment}", headers=api.admin)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json() == {"user": "gia", "resource_type": "experiment", "resource_id": api.experiment,
+                              "permission": "edit"}
+    assert [g.resource_type for g in api.store.get_user("gia").grants] == ["registered_model"]
+    again = api.http.delete(f"/api/v1/users/gia/grants/experiment/{api.experiment}", headers=api.admin)
+    assert again.status_code == 404 and again.json()["error"]["field"] == "resource_id"
+    bad = api.http.delete("/api/v1/users/gia/grants/dataset/churn", headers=api.admin)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "resource_type"
+    assert api.http.delete("/api/v1/users/nobody/grants/registered_model/churn", headers=api.admin).status_code == 404
+    assert len(api.store.get_user("gia").grants) == 1
+
+
+def test_manage_on_a_resource_allows_revoking_grants_on_it_and_nowhere_else(api: Api) -> None:
+    api.store.create_user("oli", "viewer")
+    api.store.create_user("pat", "viewer")
+    api.store.grant("oli", "registered_model", "churn", "manage")
+    api.store.grant("pat", "registered_model", "churn", "edit")
+    api.store.grant("pat", "experiment", api.experiment, "edit")
+    oli = bearer(api.store.create_token("oli")[1])
+    for headers in (api.viewer, oli):
+        refused = api.http.delete(f"/api/v1/users/pat/grants/experiment/{api.experiment}", headers=headers)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "Forbidden"
+    assert api.http.delete("/api/v1/users/pat/grants/registered_model/churn", headers=api.viewer).status_code == 403
+    assert api.http.get("/api/v1/users/pat/grants", headers=oli).status_code == 403  # listing is for admins
+    assert len(api.store.get_user("pat").grants) == 2
+    assert api.http.delete("/api/v1/users/pat/grants/registered_model/churn", headers=oli).status_code == 200
+    assert [g.resource_type for g in api.store.get_user("pat").grants] == ["experiment"]
+
+
+def _every_page(api: Api, path: str, **params: Any) -> list[dict[str, Any]]:
+    items, answers = [], []
+    query: dict[str, Any] = {**params, "max_results": 2}
+    while True:
+        page = api.http.get(path, headers=api.admin, params=query)
+        assert page.status_code == 200, page.text
+        answers.append(page.json())
+        items += page.json()["items"]
+        if "next_page_token" not in page.json():
+            break
+        query["page_token"] = page.json()["next_page_token"]
+    assert len(answers) > 1 and all(len(a["items"]) == 2 for a in answers[:-1])
+    return items
+
+
+def test_every_list_is_a_page_after_a_cursor(api: Api) -> None:
+    for name in ("pg-a", "pg-b", "pg-c"):
+        api.store.create_user(name)
+        api.store.create_token(name)
+    users = _every_page(api, "/api/v1/users")
+    assert [u["name"] for u in users] == [u.name for u in api.store.list_users()]
+    assert len({u["name"] for u in users}) == len(users) >= 5
+    tokens = _every_page(api, "/api/v1/tokens")
+    assert [t["id"] for t in tokens] == [t.id for t in api.store.list_tokens()]
+    api.store.create_token("pg-a")
+    api.store.create_token("pg-a")
+    assert [t["user"] for t in _every_page(api, "/api/v1/tokens", user="pg-a")] == ["pg-a"] * 3
+    for params, field in [({"page_token": "not-a-token"}, "page_token"), ({"max_results": 0}, "max_results"),
+                          ({"max_results": 10_001}, "max_results"), ({"max_results": "many"}, "max_results")]:
+        for path in ("/api/v1/users", "/api/v1/tokens", "/api/v1/users/vic/grants"):
+            bad = api.http.get(path, headers=api.admin, params=params)
+            assert bad.status_code == 422 and bad.json()["error"]["field"] == field, (path, bad.text)
+    # A user's own token list is paged too.
+    own = api.http.get("/api/v1/tokens", headers=api.viewer, params={"max_results": 1}).json()
+    assert {t["user"] for t in own["items"]} == {"vic"}
+
+
+def test_the_remote_store_and_the_cli_follow_every_page(api: Api, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    import shipyard.remote._pages
+    from shipyard.cli.main import app
+    from shipyard.remote._access import RemoteAccessStore
+
+    for name in ("rp-a", "rp-b", "rp-c"):
+        api.store.create_user(name)
+    api.store.grant("rp-a", "experiment", api.experiment, "read")
+    api.store.grant("rp-a", "registered_model", "churn", "edit")
+    api.store.grant("rp-a", "experiment", "0", "manage")
+    monkeypatch.setattr(shipyard.remote._pages, "PAGE_SIZE", 2)
+    admin = RemoteAccessStore(str(api.http.base_url), api.admin["Authorization"].removeprefix("Bearer "))
+    try:
+        names = [u.name for u in api.store.list_users()]
+        assert [u.name for u in admin.list_users()] == names and len(names) > 2
+        one = admin.list_users(max_results=1)
+        assert len(one) == 1 and one.next_page_token
+        assert [u.name for u in admin.list_users(max_results=1, page_token=one.next_page_token)] == names[1:2]
+        assert [g.resource_id for g in admin.list_grants("rp-a")] == ["0", api.experiment, "churn"]
+        assert admin.revoke_grant("rp-a", "experiment", "0").permission == "manage"
+        assert [t.id for t in admin.list_tokens()] == [t.id for t in api.store.list_tokens()]
+    finally:
+        admin.close()
+
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path))
+    monkeypatch.setenv("SHIPYARD_URL", str(api.http.base_url))
+    monkeypatch.setenv("SHIPYARD_TOKEN", api.admin["Authorization"].removeprefix("Bearer "))
+    runner = CliRunner()
+    listed = runner.invoke(app, ["users", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [u["name"] for u in json.loads(listed.stdout)["items"]] == names
+    held = runner.invoke(app, ["users", "grants", "rp-a", "--json"])
+    assert [g["resource_id"] for g in json.loads(held.stdout)["items"]] == [api.experiment, "churn"]
+    revoked = runner.invoke(app, ["users", "revoke", "rp-a", "--model", "churn"])
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked edit on registered_model churn from rp-a" in revoked.stdout
+    assert [g.resource_id for g in api.store.get_user("rp-a").grants] == [api.experiment]
+    missing = runner.invoke(app, ["users", "revoke", "rp-a", "--model", "churn"])
+    assert missing.exit_code == 1
+
+
+def _contract_calls(api: Api) -> list[tuple[str, str, str, dict[str, Any], dict[str, str], int]]:
+    """(method, path template, path, request keywords, headers, status): one call of each route of
+    the users router, and its refusals, in an order where each finds what the earlier ones made."""
+    v1, admin, viewer = "/api/v1", api.admin, api.viewer
+    grant = {"resource_type": "registered_model", "resource_id": "churn", "permission": "read"}
+    return [
+        ("POST", f"{v1}/users", f"{v1}/users", {"json": {"name": "oas", "role": "editor"}}, admin, 201),
+        ("POST", f"{v1}/users", f"{v1}/users", {"json": {"name": "oas"}}, admin, 409),
+        ("POST", f"{v1}/users", f"{v1}/users", {"json": {"name": "<b>x</b>"}}, admin, 422),
+        ("POST", f"{v1}/users", f"{v1}/users", {"json": {"name": "nope"}}, viewer, 403),
+        ("POST", f"{v1}/users", f"{v1}/users", {"json": {"name": "nope"}}, {}, 401),
+        ("GET", f"{v1}/users", f"{v1}/users", {"params": {"max_results": 1}}, admin, 200),
+        ("GET", f"{v1}/users/{{name}}", f"{v1}/users/oas", {}, admin, 200),
+        ("GET", f"{v1}/users/{{name}}", f"{v1}/users/ghost", {}, admin, 404),
+        ("PUT", f"{v1}/users/{{name}}/role", f"{v1}/users/oas/role", {"json": {"role": "viewer"}}, admin, 200),
+        ("POST", f"{v1}/users/{{name}}/disable", f"{v1}/users/oas/disable", {}, admin, 200),
+        ("POST", f"{v1}/users/{{name}}/enable", f"{v1}/users/oas/enable", {}, admin, 200),
+        ("POST", f"{v1}/users/{{name}}/grants", f"{v1}/users/oas/grants", {"json": grant}, admin, 201),
+        ("POST", f"{v1}/users/{{name}}/grants", f"{v1}/users/oas/grants",
+         {"json": {**grant, "resource_id": "nope"}}, admin, 404),
+        ("GET", f"{v1}/users/{{name}}/grants", f"{v1}/users/oas/grants", {}, admin, 200),
+        ("DELETE", f"{v1}/users/{{name}}/grants/{{resource_type}}/{{resource_id}}",
+         f"{v1}/users/oas/grants/registered_model/churn", {}, admin, 200),
+        ("POST", f"{v1}/tokens", f"{v1}/tokens", {"json": {"name": "contract"}}, viewer, 201),
+        ("GET", f"{v1}/tokens", f"{v1}/tokens", {"params": {"max_results": 1}}, admin, 200),
+        ("GET", f"{v1}/tokens", f"{v1}/tokens", {"params": {"page_token": "x"}}, admin, 422),
+    ]
+
+
+def test_every_users_and_tokens_route_answers_what_the_document_declares(api: Api) -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_url(f"{str(api.http.base_url).rstrip('/')}/openapi.json", timeout=30)
+    for method, template, path, kwargs, headers, status in _contract_calls(api):
+        response = api.http.request(method, path, headers=headers, **kwargs)
+        assert response.status_code == status, (method, path, response.text)
+        schema[template][method].validate_response(response)
+    token = api.http.post("/api/v1/tokens", headers=api.viewer, json={}).json()["id"]
+    revoked = api.http.delete(f"/api/v1/tokens/{token}", headers=api.viewer)
+    schema["/api/v1/tokens/{token_id}"]["DELETE"].validate_response(revoked)
+    document = httpx.get(f"{str(api.http.base_url).rstrip('/')}/openapi.json").json()
+    routes = {(m.upper(), p) for p, item in document["paths"].items() for m in item
+              if p.startswith(("/api/v1/users", "/api/v1/tokens"))}
+    called = {(m, t) for m, t, *_ in _contract_calls(api)} | {("DELETE", "/api/v1/tokens/{token_id}")}
+    assert sorted(routes - called) == []
+

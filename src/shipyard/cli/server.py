@@ -46,7 +46,7 @@ def serve_api(
 
     with access_store() as store:  # users turn authentication on, as a token does
         has_users = store.has_users()
-    check_bind(host, config.token or ("users" if has_users else None), insecure)
+    check_bind(host, config.token, insecure, users=has_users)
     app = create_app(config, insecure=insecure)
     if scheduler:
         from shipyard.cli.scheduler import start_background
@@ -55,9 +55,6 @@ def serve_api(
     base = _base_url(host, port)
     auth = ("on: requests need a user's token or password, or SHIPYARD_TOKEN" if has_users
             else "on: requests need 'Authorization: Bearer' with SHIPYARD_TOKEN" if config.token else "off")
-    if insecure and not (has_users or config.token):
-        console_err.print("WARNING: --insecure: this server accepts unauthenticated requests from the network",
-                          markup=False, highlight=False)
     lines = [f"Shipyard server on {base} (auth {auth})",
              f"  REST API     {base}/api/v1",
              f"  MLflow API   {base}{PREFIXES[0].rstrip('/')} (MLFLOW_TRACKING_URI={base})",

@@ -1,9 +1,10 @@
-"""``shipyard users create|list|disable|enable|set-role|grant``: the server's user accounts.
+"""``shipyard users create|list|disable|enable|set-role|grant|revoke|grants``: the server's user accounts.
 
 With ``SHIPYARD_URL`` set these commands manage the users of that server over its REST
 API (``SHIPYARD_TOKEN`` must be an admin's); without it they work on the configured
 metadata database directly (run them where the server runs, with its configuration).
-Creating the first user turns authentication on for ``shipyard server``.
+Creating the first user turns authentication on for ``shipyard server``. Lists are read
+whole, page after page.
 """
 
 from __future__ import annotations
@@ -123,16 +124,47 @@ def set_role(name: str = typer.Argument(..., help="User name"),
     console.print(f"user {user.name} is now {user.role}", markup=False, highlight=False)
 
 
+def _resource(experiment: str | None, model: str | None) -> tuple[str, str]:
+    if (experiment is None) == (model is None):
+        raise InvalidInput("name exactly one of --experiment or --model", field="resource")
+    return ("experiment", str(experiment)) if experiment is not None else ("registered_model", str(model))
+
+
+_EXPERIMENT = typer.Option(None, "--experiment", help="An experiment id.")
+_MODEL = typer.Option(None, "--model", help="A registered model's name.")
+
+
 @app.command("grant")
 def grant(name: str = typer.Argument(..., help="User name"),
           permission: str = typer.Argument(..., help="read, edit or manage."),
-          experiment: str | None = typer.Option(None, "--experiment", help="An experiment id."),
-          model: str | None = typer.Option(None, "--model", help="A registered model's name.")) -> None:
+          experiment: str | None = _EXPERIMENT, model: str | None = _MODEL) -> None:
     """Give a user a permission on one experiment or registered model."""
-    if (experiment is None) == (model is None):
-        raise InvalidInput("name exactly one of --experiment or --model", field="resource")
-    resource_type, resource_id = ("experiment", experiment) if experiment is not None else ("registered_model", model)
+    resource_type, resource_id = _resource(experiment, model)
     with management_store() as store:
         g = store.grant(name, resource_type, str(resource_id), permission)
     console.print(f"granted {g.permission} on {g.resource_type} {g.resource_id} to {g.user}",
                   markup=False, highlight=False)
+
+
+@app.command("revoke")
+def revoke(name: str = typer.Argument(..., help="User name"),
+           experiment: str | None = _EXPERIMENT, model: str | None = _MODEL) -> None:
+    """Take back a user's grant on one experiment or registered model."""
+    resource_type, resource_id = _resource(experiment, model)
+    with management_store() as store:
+        g = store.revoke_grant(name, resource_type, resource_id)
+    console.print(f"revoked {g.permission} on {g.resource_type} {g.resource_id} from {g.user}",
+                  markup=False, highlight=False)
+
+
+@app.command("grants")
+def grants(name: str = typer.Argument(..., help="User name"), as_json: bool = JSON_OPTION) -> None:
+    """List a user's grants."""
+    with management_store() as store:
+        held = list(store.list_grants(name))
+    if as_json:
+        print_json({"items": [{"user": g.user, "resource_type": g.resource_type, "resource_id": g.resource_id,
+                               "permission": g.permission} for g in held]})
+        return
+    console.print(table("Grants", ["resource type", "resource", "permission"],
+                        [[g.resource_type, g.resource_id, g.permission] for g in held]))

@@ -7,10 +7,20 @@ Configured by the ``[auth.oidc]`` table of ``shipyard.toml``
   challenge (S256); the three secrets wait in a short-lived signed, HttpOnly cookie;
 - ``GET /auth/callback`` checks ``state``, exchanges the code (with the verifier and the
   client secret), validates the ID token (signature against the provider's JWKS,
-  issuer, audience, expiry, nonce), finds or creates the user with the role the
-  configured claim maps to, and starts a browser session (:mod:`shipyard.server._session`);
-- ``POST /logout`` ends the session; it needs the session's CSRF token (the
+  issuer, audience, expiry, nonce), finds the user linked to the token's subject (or
+  links one, see below), gives it the role the configured claim maps to, and starts a
+  browser session (:mod:`shipyard.server._session`);
+- ``POST /logout`` ends the session (one started by a password too,
+  :mod:`shipyard.server._password_login`); it needs the session's CSRF token (the
   ``X-CSRF-Token`` header or a ``csrf_token`` form field).
+
+A provider account is known by its issuer and subject (``sub``: stable, never reassigned),
+not by the user name it claims. At its first sign-in it is linked to the user named by the
+username claim: a new user, or an existing one that no provider account is linked to yet
+(a user made before single sign-on was set up). A user already linked to one account is
+never re-linked to another, so a second account claiming the same name is refused rather
+than taking the user over; and once linked, renaming the account at the provider changes
+nothing here.
 
 Authlib provides the PKCE and token primitives; ID tokens are verified with ``joserfc``
 (Authlib's JOSE library). Both come with the ``sso`` extra. Every failure answers 401
@@ -31,8 +41,9 @@ from starlette.responses import RedirectResponse, Response
 
 from shipyard.access import ROLES, AccessStore, User
 from shipyard.config import OidcConfig
-from shipyard.errors import AlreadyExists, InvalidInput, NotFound
+from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.server._errors import error_response
+from shipyard.server._schemas import ERROR_ANSWERS, ErrorBody
 from shipyard.server._session import Session, Sessions, require_sso
 
 __all__ = ["OidcLogin", "from_config", "router"]
@@ -41,7 +52,11 @@ LOGIN_COOKIE = "shipyard_oidc_login"
 _LOGIN_MAX_AGE = 600  # seconds a user has to finish signing in at the provider
 _CALLBACK = "/auth/callback"
 
-router = APIRouter(include_in_schema=False)
+# A provider that cannot be reached or answers badly is the gateway's failure: 502.
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **ERROR_ANSWERS, 502: {"model": ErrorBody, "description": "The identity provider failed"}}
+
+router = APIRouter(tags=["single sign-on"], responses=_ANSWERS)
 
 
 class _LoginFailed(Exception):
@@ -166,24 +181,33 @@ class OidcLogin:
         return max(mapped, key=ROLES.index) if mapped else self.config.default_role
 
     def sign_in(self, claims: dict[str, Any], store: AccessStore) -> User:
-        """Find or create the user the claims name, with the mapped role (the provider is its source)."""
+        """The user linked to the claims' subject (linked now at its first sign-in), with the
+        mapped role (the provider is its source)."""
         role = self.role_for(claims)
         if role is None:
             raise _LoginFailed(403, "no Shipyard role is mapped to this account")
-        name = claims.get(self.config.username_claim) or claims.get("email") or claims.get("sub")
+        issuer, subject = self.config.issuer.rstrip("/"), str(claims["sub"])
+        user = store.user_for_identity(issuer, subject)
+        if user is None:
+            user = self._link(claims, store, issuer, subject, role)
+        if user.disabled:
+            raise _LoginFailed(403, "this user is disabled")
+        return user if user.role == role else store.set_role(user.name, role)
+
+    def _link(self, claims: dict[str, Any], store: AccessStore, issuer: str, subject: str, role: str) -> User:
+        """Link the account to the user its username claim names, creating the user if there is none."""
+        name = str(claims.get(self.config.username_claim) or claims.get("email") or subject)
         try:
-            try:
-                user = store.get_user(str(name))
-            except NotFound:
-                try:
-                    return store.create_user(str(name), role)
-                except AlreadyExists:
-                    user = store.get_user(str(name))
-            if user.disabled:
-                raise _LoginFailed(403, "this user is disabled")
-            return user if user.role == role else store.set_role(user.name, role)
+            return store.link_identity(name, issuer, subject, role)
         except InvalidInput as exc:
-            raise _LoginFailed(403, f"this account's name cannot be a Shipyard user name: {exc.message}") from None
+            raise _LoginFailed(403, f"this account cannot be a Shipyard user: {exc.message}") from None
+        except Conflict:
+            # The same account signing in twice at once: the other sign-in linked it first.
+            linked = store.user_for_identity(issuer, subject)
+            if linked is None:
+                raise _LoginFailed(403, f"the user {name[:64]!r} belongs to another account of the identity "
+                                        "provider") from None
+            return linked
 
 
 def from_config(config: OidcConfig | None) -> tuple[Sessions | None, OidcLogin | None]:
@@ -214,8 +238,11 @@ def _local(path: str | None) -> str:
     return "/"
 
 
-@router.get("/login")
+@router.get("/login", status_code=302, response_class=RedirectResponse,
+            responses={302: {"description": "To the identity provider's sign-in page"}})
 async def login(request: Request, next: str | None = None) -> Response:
+    """Start signing in: a redirect to the identity provider, which sends the browser back to
+    ``/auth/callback`` and from there to ``next`` (a path on this server)."""
     oidc = _oidc(request)
     try:
         url, cookie = await oidc.start(_local(next))
@@ -227,8 +254,10 @@ async def login(request: Request, next: str | None = None) -> Response:
     return response
 
 
-@router.get(_CALLBACK)
+@router.get(_CALLBACK, status_code=303, response_class=RedirectResponse,
+            responses={303: {"description": "Signed in: the session cookies are set; on to the page asked for"}})
 async def callback(request: Request) -> Response:
+    """Where the identity provider sends the browser back (``code`` and ``state``, or ``error``)."""
     oidc = _oidc(request)
     try:
         claims, next_path = await oidc.finish(dict(request.query_params), request.cookies.get(LOGIN_COOKIE))
@@ -243,18 +272,22 @@ async def callback(request: Request) -> Response:
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", status_code=204, responses={204: {"description": "Signed out: the session has ended"}})
 async def logout(request: Request) -> Response:
-    oidc = _oidc(request)
-    session: Session | None = oidc.sessions.read(request.scope)
+    """End the browser session, signed in by single sign-on or a password; needs its CSRF token
+    (``X-CSRF-Token``, or a ``csrf_token`` form field)."""
+    sessions: Sessions | None = getattr(request.app.state, "sessions", None)
+    if sessions is None:
+        raise NotFound("this server has no browser sessions", resource="session")
+    session: Session | None = sessions.read(request.scope)
     if session is None:
         return error_response(401, "Unauthorized", "not signed in, or the session has ended")
     sent = request.headers.get("x-csrf-token")
     if sent is None and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
         sent = dict(parse_qsl((await request.body())[:4096].decode("latin-1"))).get("csrf_token")
-    if not oidc.sessions.csrf_ok(session, sent):
+    if not sessions.csrf_ok(session, sent):
         return error_response(403, "Forbidden", "missing or wrong CSRF token")
-    oidc.sessions.end(session)
+    sessions.end(session)
     response = Response(status_code=204)
-    oidc.sessions.clear_cookies(response)
+    sessions.clear_cookies(response)
     return response

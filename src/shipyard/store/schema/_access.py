@@ -1,4 +1,4 @@
-"""Access-control tables (revision 0009): users, API tokens, per-resource grants, access state."""
+"""Access-control tables (revisions 0009, 0010): users, API tokens, per-resource grants, access state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from shipyard.store.schema._meta import metadata
 
 __all__ = ["access_grants", "access_state", "access_tokens", "users"]
 
-# ``password_hash`` is Argon2id (NULL: the user signs in with tokens only).
+# ``password_hash`` is Argon2id (NULL: the user signs in with tokens only). ``oidc_issuer``
+# and ``oidc_subject`` name the single sign-on account linked to the user (NULL: none);
+# one account is linked to one user at most.
 users = Table(
     "users",
     metadata,
@@ -17,6 +19,9 @@ users = Table(
     Column("password_hash", String(256), nullable=True),
     Column("disabled", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("oidc_issuer", String(512), nullable=True),
+    Column("oidc_subject", String(255), nullable=True),
+    Index("ux_users_oidc_identity", "oidc_issuer", "oidc_subject", unique=True),
 )
 
 # Only the sha256 of a token is kept; the token itself is shown once, at creation.
