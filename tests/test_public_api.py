@@ -188,6 +188,7 @@ def test_monitoring_re_exports_the_alerting_names_it_always_offered() -> None:
 
 FACADES = {
     "alerts": "Alerts",
+    "automation": "Automation",
     "datasets": "Datasets",
     "features": "FeatureStore",
     "monitoring": "Monitoring",

@@ -95,6 +95,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
         from shipyard.pipelines._loader import load_pipeline
 
         result = load_pipeline(str(path / "counted.py")).run({}, client=client, executor="inline")
+        client.automation.apply_policy({"name": "churn-retrain", "model": "churn",
+                                        "triggers": [{"type": "alert", "rule": "drift"}],
+                                        "retrain": {"pipeline": "counted"},
+                                        "evaluation": {"metrics": ["auc"], "data": "visits"}})
+        client.backend.automation.create_run("churn-retrain")  # type: ignore[attr-defined]
         access = SqlAccessStore(client.backend.db)  # type: ignore[attr-defined]
         access.create_user("ana", "editor")
         access.create_token("ana", "laptop")
@@ -105,6 +110,8 @@ def _arguments(home: Home) -> dict[tuple[str, ...], list[str]]:
     """The arguments each list or show command is run with here."""
     return {
         ("alerts", "history"): [], ("alerts", "list"): [], ("alerts", "rules"): [],
+        ("automation", "history"): ["churn-retrain"], ("automation", "list"): [],
+        ("automation", "show"): ["churn-retrain"],
         ("data", "list"): [], ("data", "show"): ["visits@1"],
         ("experiments", "list"): [],
         ("features", "list"): [], ("features", "show"): ["stats"],

@@ -26,8 +26,8 @@ from tests.services import ServerThread
 
 ADMIN = "openapi-fuzz-admin"  # a name the fuzzer will not guess: it must not disable or demote it
 DOCUMENT = "/api/v1/openapi.json"
-# Served but not part of the contract: the documentation pages and the document itself.
-UNDOCUMENTED = {("GET", "/"), ("GET", "/docs"), ("GET", "/docs/assets/{name}"),
+# Served but not part of the contract: the web UI, the documentation pages and the document itself.
+UNDOCUMENTED = {("GET", "/"), ("GET", "/ui/assets/{path}"), ("GET", "/docs"), ("GET", "/docs/assets/{name}"),
                 *((m, p) for m in ("GET", "HEAD") for p in (DOCUMENT, "/openapi.json"))}
 MLFLOW = r"^/api/(2|3)\.0/"
 

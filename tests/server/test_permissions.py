@@ -315,6 +315,7 @@ def test_an_insecure_open_server_says_so_on_every_health_check(tmp_path: Path,
     thread = ServerThread(app).start()
     try:
         with httpx.Client(base_url=thread.url) as http, caplog.at_level("WARNING", logger="shipyard.server"):
+            caplog.clear()  # the warning logged at start is not a health check's
             for _ in range(2):
                 response = http.get("/api/v1/health")
                 assert response.status_code == 200 and response.headers["x-shipyard-insecure"] == "true"
@@ -322,6 +323,17 @@ def test_an_insecure_open_server_says_so_on_every_health_check(tmp_path: Path,
             assert len(warnings) == 2
     finally:
         thread.stop()
+
+
+def test_a_server_started_insecure_logs_a_warning_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="shipyard.server"):
+        for app in (create_app(Config(home=tmp_path / "open"), insecure=True),
+                    create_app(Config(home=tmp_path / "guarded", token=SHARED), insecure=True),
+                    create_app(Config(home=tmp_path / "plain"))):
+            ServerThread(app).start().stop()  # no request at all: the warning is the start's
+    warnings = [r.getMessage() for r in caplog.records if r.name == "shipyard.server"]
+    assert warnings == ["WARNING: --insecure: this server accepts unauthenticated requests from the network",
+                        "WARNING: --insecure has no effect: authentication is on (users or SHIPYARD_TOKEN)"]
 
 
 def test_health_carries_no_insecure_mark_without_the_flag_or_once_auth_is_on(tmp_path: Path) -> None:

@@ -152,3 +152,77 @@ def test_sqlite_path_under_a_regular_file_is_a_storage_error(tmp_path: Path) -> 
     blocker.write_text("x")
     with pytest.raises(StorageError, match="file"):
         Database(f"sqlite:///{blocker / 'meta.db'}").ensure_schema()
+
+
+def test_0010_links_sign_on_accounts_to_existing_users_and_downgrades(db: Database) -> None:
+    from alembic import command
+
+    from shipyard.store._migrate import _alembic_config, upgrade
+
+    upgrade(db, "0009")
+    with db.write() as conn:
+        conn.execute(sa.text("INSERT INTO users (name, role, password_hash, disabled, created_at) "
+                             "VALUES ('ana', 'admin', NULL, 0, 1), ('bo', 'viewer', NULL, 0, 2)"))
+    upgrade(db, "0010")
+    assert db.current_revision() == "0010"
+    users = schema.users
+    with db.read() as conn:
+        rows = conn.execute(sa.select(users.c.name, users.c.oidc_issuer, users.c.oidc_subject)
+                            .order_by(users.c.name)).all()
+    assert [tuple(r) for r in rows] == [("ana", None, None), ("bo", None, None)]
+    link = users.update().values(oidc_issuer="https://id.example", oidc_subject="s-1")
+    with db.write() as conn:
+        conn.execute(link.where(users.c.name == "ana"))
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # one account, one user
+        conn.execute(link.where(users.c.name == "bo"))
+    with db.write() as conn:
+        conn.execute(users.update().where(users.c.name == "bo")
+                     .values(oidc_issuer="https://id.example", oidc_subject="s-2"))
+
+    cfg = _alembic_config()
+    with db.write() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    assert db.current_revision() == "0009"
+    with db.read() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("users")}
+        assert conn.execute(sa.text("SELECT name FROM users ORDER BY name")).scalars().all() == ["ana", "bo"]
+    assert "oidc_subject" not in columns and "oidc_issuer" not in columns
+
+
+_AUTOMATION_TABLES = {"automation_policies", "automation_runs", "automation_leases"}
+
+
+def test_0011_adds_the_automation_tables_beside_existing_data_and_downgrades(db: Database) -> None:
+    from alembic import command
+
+    from shipyard.store._migrate import _alembic_config, upgrade
+
+    upgrade(db, "0010")
+    with db.write() as conn:
+        conn.execute(sa.text("INSERT INTO audit_log (at, actor, action, entity_type, entity_id, forced) "
+                             "VALUES (1, 'ana', 'register', 'model_version', 'churn/1', 0)"))
+    with db.read() as conn:
+        assert not _AUTOMATION_TABLES & set(sa.inspect(conn).get_table_names())
+    upgrade(db, "0011")
+    with db.write() as conn:
+        conn.execute(schema.automation_policies.insert().values(name="p", version=1, spec="{}", actor="ana",
+                                                                created_at=2))
+        conn.execute(schema.automation_runs.insert().values(
+            id="a" * 32, policy="p", policy_version=1, state="triggered", evidence="{}", started_at=2, updated_at=2))
+        conn.execute(schema.automation_leases.insert().values(policy="p", holder="c1", acquired_at=2, expires_at=3))
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:  # one row per version of a policy
+        conn.execute(schema.automation_policies.insert().values(name="p", version=1, spec="{}", created_at=3))
+    with db.read() as conn:
+        indexes = {i["name"] for i in sa.inspect(conn).get_indexes("automation_runs")}
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar() == 1
+    assert {"ix_automation_runs_policy", "ix_automation_runs_state"} <= indexes
+
+    cfg = _alembic_config()
+    with db.write() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010")
+    assert db.current_revision() == "0010"
+    with db.read() as conn:
+        assert not _AUTOMATION_TABLES & set(sa.inspect(conn).get_table_names())
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar() == 1

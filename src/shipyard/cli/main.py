@@ -10,6 +10,7 @@ import typer
 
 from shipyard.cli import (
     alerts,
+    automation,
     build,
     ci,
     data,
@@ -53,6 +54,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(automation.app, name="automation")
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(deploy.app, name="deploy")

@@ -1,4 +1,4 @@
-"""``shipyard monitor create|list|show|run|report|delete`` and ``shipyard monitor labels upload``"""
+"""``shipyard monitor create|list|show|run|report|delete|export-labelled`` and ``shipyard monitor labels upload``"""
 
 from __future__ import annotations
 
@@ -180,6 +180,28 @@ def delete(name: str = typer.Argument(..., help="Monitor name")) -> None:
     with Client() as client:
         client.delete_monitor(name)
     console.print(f"deleted monitor {name}")
+
+
+@app.command("export-labelled")
+def export_labelled(model: str = typer.Argument(..., help="churn@production, churn/3 or churn"),
+                    since: str = typer.Option("7d", help="Period: a duration back from now (7d) or an ISO time"),
+                    to: str = typer.Option(..., "--to", help="The dataset to add a version to, e.g. ds:churn-labelled"),
+                    monitor: str | None = typer.Option(None, help="The monitor to record as the source (default: "
+                                                                  "every monitor of MODEL)"),
+                    label_column: str | None = typer.Option(None, help="The label's column (default: the "
+                                                                       "monitor's label column, else label)")) -> None:
+    """Export what MODEL answered since then and has labels for, as a new dataset version."""
+    from shipyard.timeutil import parse_duration
+
+    try:
+        since_value: str | int | None = f"{parse_duration(since, 'since')}s"
+    except InvalidInput:
+        since_value = _when(since, "since")
+    with Client() as client:
+        done = client.automation.export_labelled(model, to=to, since=since_value, monitor=monitor,
+                                                 label_column=label_column)
+    console.print(f"exported {done.rows} labelled rows of {model} as {done.ref} (label column "
+                  f"{done.label_column})", highlight=False)
 
 
 @labels_app.command("upload")

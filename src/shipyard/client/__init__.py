@@ -5,7 +5,8 @@ Everything the fluent API (``shipyard.start_run``…) does goes through a
 backend (:mod:`~.backend`: the connections, each opened on first use) and one facade
 per domain over it — ``client.tracking`` (:mod:`~.tracking`), ``client.registry``
 (:mod:`~.models`), ``client.datasets`` (:mod:`~.datasets`), ``client.monitoring``
-(:mod:`~.monitoring`), ``client.alerts`` (:mod:`~.alerts`) and ``client.features`` —
+(:mod:`~.monitoring`), ``client.alerts`` (:mod:`~.alerts`), ``client.automation``
+(:mod:`~.automation`) and ``client.features`` —
 plus the flat methods (``client.log_metric``…) that forward to them (:mod:`~.client`).
 
 >>> client = Client(home="/tmp/shipyard-doc")                  # doctest: +SKIP
@@ -15,6 +16,7 @@ plus the flat methods (``client.log_metric``…) that forward to them (:mod:`~.c
 """
 
 from shipyard.client._alerts import Alerts
+from shipyard.client._automation import Automation
 from shipyard.client._backend import Backend, LocalBackend, RemoteBackend
 from shipyard.client._client import Client
 from shipyard.client._datasets import Datasets
@@ -24,6 +26,7 @@ from shipyard.client._tracking import Tracking
 
 __all__ = [
     "Alerts",
+    "Automation",
     "Backend",
     "Client",
     "Datasets",

@@ -29,12 +29,14 @@ from shipyard.config import Config
 
 if TYPE_CHECKING:
     from shipyard.alerting import AlertStateStore, AlertStore
+    from shipyard.automation import AutomationStore, SqlAutomationStore
     from shipyard.datasets import DatasetStore
     from shipyard.features import FeatureRegistry
     from shipyard.features.online import OnlineStore
     from shipyard.monitoring._backend import MonitorStore
     from shipyard.registry import RegistryStore
     from shipyard.remote._alerts import RemoteAlertStore
+    from shipyard.remote._automation import RemoteAutomationStore
     from shipyard.store import Database
     from shipyard.store.artifacts import ArtifactStore
     from shipyard.tracking import TrackingStore
@@ -135,6 +137,11 @@ class Backend(ABC):
         """The feature registry store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
+    def automation(self) -> AutomationStore:
+        """The automation store (policies, runs, approvals) of this configuration, opened on first use."""
+
+    @property
     def online_store(self) -> OnlineStore:
         """The configured online store (``online_store``; default ``<home>/online.db``)."""
         from shipyard.features.online import open_online_store
@@ -209,6 +216,15 @@ class LocalBackend(Backend):
 
         return self._resource("feature_registry", lambda: SqlFeatureRegistry(self.db), _close)
 
+    @property
+    def automation(self) -> SqlAutomationStore:
+        """The automation store; it checks what an applied policy names against this backend's stores."""
+        from shipyard.automation import References, SqlAutomationStore
+
+        return self._resource("automation", lambda: SqlAutomationStore(self.db, References(
+            registry=self.registry, tracking=self.tracking, datasets=self.datasets, alerts=self.alerts,
+            monitoring=self.monitoring)), _close)
+
 
 class RemoteBackend(Backend):
     """A ``shipyard server`` at ``config.url``: every store speaks HTTP to it.
@@ -268,6 +284,13 @@ class RemoteBackend(Backend):
 
         return self._resource("feature_registry", lambda: RemoteFeatureRegistry(self.config.url or "",
                                                                                 **self._connection), _close)
+
+    @property
+    def automation(self) -> RemoteAutomationStore:
+        from shipyard.remote._automation import RemoteAutomationStore
+
+        return self._resource("automation", lambda: RemoteAutomationStore(self.config.url or "",
+                                                                          **self._connection), _close)
 
     @property
     def online_store(self) -> OnlineStore:

@@ -6,11 +6,11 @@ The client assembles; it holds no domain logic. Its parts, built when it is:
   connection (database, artifact store, HTTP stores) and opens each on first use;
 * ``client.tracking`` (:class:`Tracking`), ``client.registry`` (:class:`ModelRegistry`),
   ``client.datasets`` (:class:`Datasets`), ``client.monitoring`` (:class:`Monitoring`),
-  ``client.alerts`` (:class:`Alerts`) and ``client.features`` (a
-  :class:`~shipyard.features.FeatureStore`) — one facade per domain, each handed the
+  ``client.alerts`` (:class:`Alerts`), ``client.automation`` (:class:`Automation`) and
+  ``client.features`` (a :class:`~shipyard.features.FeatureStore`) — one facade per domain, each handed the
   backend and the facades it needs, so no domain reaches into another.
 
-A new domain (automation, access control…) joins the same way: a facade module in
+A new domain (access control, say) joins the same way: a facade module in
 this package, built from the backend in ``__init__`` and closed in :meth:`Client.close`.
 
 Every method users called on the client before the facades existed stays, as a
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from shipyard.client._alerts import Alerts
+from shipyard.client._automation import Automation
 from shipyard.client._backend import Backend, open_backend
 from shipyard.client._datasets import Datasets
 from shipyard.client._models import ModelRegistry
@@ -48,7 +49,7 @@ __all__ = ["FACADES", "Client"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-FACADES = ("alerts", "datasets", "features", "monitoring", "registry", "tracking")
+FACADES = ("alerts", "automation", "datasets", "features", "monitoring", "registry", "tracking")
 """The per-domain facades every client has, as attributes."""
 
 
@@ -89,6 +90,7 @@ class Client:
         self.registry = ModelRegistry(self.backend, self.tracking, self.datasets)
         self.alerts = Alerts(self.backend)
         self.monitoring = Monitoring(self.backend, self.alerts)
+        self.automation = Automation(self.backend)
         self._features: FeatureStore | None = None
         self._features_lock = threading.Lock()
 

@@ -19,15 +19,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.access import Resource
+from shipyard.access import RESOURCE_TYPES, Resource
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry import PromotionPolicy
 from shipyard.server._docs import ASSETS
 from shipyard.server.mlflow._logged_models import LoggedModels
+from shipyard.ui import ASSETS_URL as UI_ASSETS
 
 __all__ = ["OPEN", "PERMISSIONS", "Call", "Rule", "match"]
 
-OPEN = "open"  # no authentication at all: health checks and the static documentation pages
+OPEN = "open"  # no authentication at all: health checks, signing in, the static UI and documentation pages
 
 
 @dataclass
@@ -138,6 +139,12 @@ def model(*fields: str) -> Extractor:
     return find
 
 
+def granted(call: Call) -> Resource | None:
+    """The experiment or registered model a grant's path names (``resource_type``, ``resource_id``)."""
+    kind, value = call.path_params.get("resource_type"), call.path_params.get("resource_id")
+    return Resource(kind, value) if kind in RESOURCE_TYPES and value else None
+
+
 def mlflow_artifact(call: Call) -> Resource | None:
     """``<experiment>/<run id>/artifacts/...``: the run's experiment."""
     parts = (call.path_params.get("path") or call.query.get("path") or "").split("/")
@@ -174,18 +181,23 @@ _V1 = "/api/v1"
 _ML = "/api/2.0/mlflow"
 
 PERMISSIONS: dict[tuple[str, str], Rule] = {
-    # -- open: health, landing page, documentation --------------------------------------
+    # -- open: health, the web UI's shell and files, documentation ----------------------
+    # (the UI's pages hold no data: they read it from /api/v1, whose rules apply)
     ("GET", "/api/v1/health"): Rule(OPEN),
     ("GET", "/"): Rule(OPEN),
+    ("GET", f"{UI_ASSETS}/{{path:path}}"): Rule(OPEN),
     ("GET", "/docs"): Rule(OPEN),
     ("GET", "/docs/assets/{name}"): Rule("read"),  # only the vendored files below are open
     **{("GET", f"/docs/assets/{name}"): Rule(OPEN) for name in ASSETS},
     ("GET", "/openapi.json"): Rule(OPEN),
     ("HEAD", "/openapi.json"): Rule(OPEN),
+    ("GET", "/api/v1/openapi.json"): Rule(OPEN),
+    ("HEAD", "/api/v1/openapi.json"): Rule(OPEN),
     # -- single sign-on: signing in, and logging out (which checks the session's CSRF token)
     ("GET", "/login"): Rule(OPEN),
     ("GET", "/auth/callback"): Rule(OPEN),
     ("POST", "/logout"): Rule(OPEN),
+    ("POST", "/login/password"): Rule(OPEN),  # throttled by the login limiter (server/_password_login.py)
     ("GET", "/metrics"): Rule("read"),
     # -- tracking -----------------------------------------------------------------------
     ("POST", f"{_V1}/experiments"): Rule("edit"),
@@ -277,6 +289,22 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/alerts"): Rule("read"),
     ("GET", f"{_V1}/alerts/history"): Rule("read"),
     ("POST", f"{_V1}/alerts/evaluate"): Rule("edit"),
+    # -- automation: applying a policy edits its model's automation; runs wait for an approver --
+    ("GET", f"{_V1}/automation/policies"): Rule("read"),
+    ("POST", f"{_V1}/automation/policies"): Rule("edit", model("model")),
+    ("GET", f"{_V1}/automation/policies/{{name}}"): Rule("read"),
+    ("GET", f"{_V1}/automation/policies/{{name}}/versions"): Rule("read"),
+    ("GET", f"{_V1}/automation/policies/{{name}}/audit"): Rule("read"),
+    ("GET", f"{_V1}/automation/runs"): Rule("read"),
+    ("GET", f"{_V1}/automation/runs/{{run_id}}"): Rule("read"),
+    ("POST", f"{_V1}/automation/runs/{{run_id}}/approve"): Rule("approve"),
+    ("POST", f"{_V1}/automation/runs/{{run_id}}/reject"): Rule("approve"),
+    ("POST", f"{_V1}/automation/exports"): Rule("edit"),
+    # -- pipeline runs and the audit log: read-only ----------------------------------------
+    ("GET", f"{_V1}/pipelines/runs"): Rule("read"),
+    ("GET", f"{_V1}/pipelines/runs/{{run_id}}"): Rule("read"),
+    ("GET", f"{_V1}/pipelines/runs/{{run_id}}/steps/{{node}}/log"): Rule("read"),
+    ("GET", f"{_V1}/audit"): Rule("read"),
     # -- the MLflow-compatible API --------------------------------------------------------
     ("GET", f"{_ML}/experiments/get-by-name"): Rule("read"),
     ("POST", f"{_ML}/experiments/create"): Rule("edit"),
@@ -339,6 +367,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{_V1}/users/{{name}}/enable"): Rule("admin"),
     ("PUT", f"{_V1}/users/{{name}}/role"): Rule("admin"),
     ("POST", f"{_V1}/users/{{name}}/grants"): Rule("admin"),
+    ("GET", f"{_V1}/users/{{name}}/grants"): Rule("admin"),
+    ("DELETE", f"{_V1}/users/{{name}}/grants/{{resource_type}}/{{resource_id:path}}"): Rule("manage", granted),
     ("GET", f"{_V1}/tokens"): Rule("read"),
     ("POST", f"{_V1}/tokens"): Rule("read"),
     ("DELETE", f"{_V1}/tokens/{{token_id}}"): Rule("read"),

@@ -13,6 +13,7 @@ every table:
 
 from shipyard.store.schema._access import access_grants, access_state, access_tokens, users
 from shipyard.store.schema._alerts import alert_events, alert_rules, alerts
+from shipyard.store.schema._automation import automation_leases, automation_policies, automation_runs
 from shipyard.store.schema._datasets import dataset_manifests, dataset_versions, datasets
 from shipyard.store.schema._features import feature_materializations, feature_objects
 from shipyard.store.schema._idempotency import idempotency_keys
@@ -55,6 +56,9 @@ __all__ = [
     "alerts",
     "artifacts",
     "audit_log",
+    "automation_leases",
+    "automation_policies",
+    "automation_runs",
     "dataset_manifests",
     "dataset_versions",
     "datasets",
