@@ -42,6 +42,8 @@ _ENV_KEYS = {
     "max_tag_length": "SHIPYARD_MAX_TAG_LENGTH",
     "retries": "SHIPYARD_RETRIES",
     "retry_max_wait": "SHIPYARD_RETRY_MAX_WAIT",
+    "system_metrics": "SHIPYARD_SYSTEM_METRICS",
+    "system_metrics_interval": "SHIPYARD_SYSTEM_METRICS_INTERVAL",
 }
 
 _LIMITS = ("max_request_bytes", "max_upload_bytes", "max_param_length", "max_tag_length")
@@ -84,6 +86,10 @@ class Config:
     max_upload_bytes: int = 10 << 30  # a server's streamed uploads (run artifacts, dataset objects)
     max_param_length: int = 6000  # characters of a param value (MLflow's MAX_PARAM_VAL_LENGTH)
     max_tag_length: int = 8000  # characters of a run tag value (MLflow's MAX_TAG_VAL_LENGTH)
+    # CPU, memory, disk, network and GPU use logged into each run under system/ (see
+    # shipyard.tracking.SystemMetricsSampler): off for plain runs unless set, on for pipeline steps.
+    system_metrics: bool = False
+    system_metrics_interval: float = 10.0  # seconds between readings
     alerts: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
     auth: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)  # [auth.oidc]: a client secret
 
@@ -111,6 +117,12 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}", field=name)
+        if not isinstance(self.system_metrics, bool):
+            raise ConfigError(f"system_metrics must be true or false, got {self.system_metrics!r}",
+                              field="system_metrics")
+        if not math.isfinite(self.system_metrics_interval) or self.system_metrics_interval <= 0:
+            raise ConfigError(f"system_metrics_interval must be a positive number of seconds, got "
+                              f"{self.system_metrics_interval!r}", field="system_metrics_interval")
         if not math.isfinite(self.retry_max_wait) or self.retry_max_wait < 0:
             raise ConfigError(
                 f"retry_max_wait must be a non-negative number of seconds, got {self.retry_max_wait!r}",
@@ -231,7 +243,9 @@ def _coerce(name: str, raw: Any) -> Any:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{name} must be a table ([{name}]), got {type(raw).__name__}", field=name)
         return dict(raw)
-    if name in ("flush_interval", "retry_max_wait", "db_busy_timeout"):
+    if name == "system_metrics":
+        return _flag(name, raw)
+    if name in ("flush_interval", "retry_max_wait", "db_busy_timeout", "system_metrics_interval"):
         try:
             return float(raw)
         except (TypeError, ValueError):
@@ -254,6 +268,18 @@ def _coerce(name: str, raw: Any) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"retries must be an integer, got {raw!r}", field=name) from None
     return str(raw) if raw is not None else None
+
+
+def _flag(name: str, raw: Any) -> bool:
+    """A boolean setting: a TOML boolean, or ``true/false``, ``1/0``, ``yes/no``, ``on/off`` as text."""
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}", field=name)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

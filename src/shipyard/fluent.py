@@ -161,6 +161,7 @@ def start_run(
     nested: bool = False,
     run_id: str | None = None,
     client: Client | None = None,
+    system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start (or, with ``run_id``, resume) a run and make it the active one.
 
@@ -177,6 +178,14 @@ def start_run(
     With ``run_id``, several processes may log to one run at once: each resumes it,
     none ends it by merely exiting (see :class:`ActiveRun`), and none has its data
     refused because another ended it first.
+
+    ``system_metrics=True`` logs this process's and its machine's CPU, memory, disk,
+    network and GPU use into the run under ``system/`` (``system/cpu_percent``,
+    ``system/rss_mb``...) every ``system_metrics_interval`` seconds until it ends;
+    None (the default) follows the ``system_metrics`` setting, which is off unless set.
+
+    >>> with shipyard.start_run(experiment="churn", system_metrics=True):   # doctest: +SKIP
+    ...     train()
     """
     client = client or get_client()
     stack = _active_runs.get()
@@ -186,11 +195,12 @@ def start_run(
             run_id=stack[-1].id,
         )
     if run_id is not None:
-        run = client.tracking.resume_run(run_id)
+        run = client.tracking.resume_run(run_id, system_metrics=system_metrics)
         active = ActiveRun(client, run.id, run.name, run.experiment_id, resumed=True)
     else:
         parent = stack[-1].id if stack else None
-        new_id = client.tracking.start_run(experiment, name=run_name, tags=tags, parent_run_id=parent)
+        new_id = client.tracking.start_run(experiment, name=run_name, tags=tags, parent_run_id=parent,
+                                           system_metrics=system_metrics)
         active = ActiveRun(client, new_id, run_name or default_run_name(new_id))
     _active_runs.set((*stack, active))
     return active

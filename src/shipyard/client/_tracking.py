@@ -9,7 +9,11 @@ the store's pace instead of piling up what a crash would lose.
 :meth:`Tracking.start_run` returns at once too: the run is created in the background
 (see :mod:`shipyard.client._background`), and whatever needs it stored waits for it.
 Each run's environment is captured off the caller's path and stored with the run
-before :meth:`Tracking.end_run` returns.
+before :meth:`Tracking.end_run` returns. A run started with ``system_metrics=True``
+(or, by default, when ``Config.system_metrics`` is on) has CPU, memory, disk, network
+and GPU use logged into it under ``system/`` every ``Config.system_metrics_interval``
+seconds, through the same buffered writer, until :meth:`Tracking.end_run` (see
+:class:`~shipyard.tracking.SystemMetricsSampler`).
 
 >>> tracking = Client(home="/tmp/shipyard-doc").tracking      # doctest: +SKIP
 >>> run = tracking.create_run("churn", tags={"team": "growth"})  # doctest: +SKIP
@@ -40,6 +44,7 @@ from shipyard.tracking import (
     Run,
     RunComparison,
     RunStatus,
+    SystemMetricsSampler,
     TrackingStore,
     ValueLimits,
     capture_environment,
@@ -74,6 +79,7 @@ class Tracking:
         self._runs: dict[str, RunState] = {}
         self._writer: BatchWriter | None = None
         self._writer_lock = threading.Lock()
+        self._samplers: dict[str, SystemMetricsSampler] = {}
         self._starts = RunStarts()
         self._environments = EnvironmentRecorder(self._store_environment, capture_environment)
 
@@ -110,12 +116,15 @@ class Tracking:
 
     def create_run(self, experiment: str | None = None, *, experiment_id: str | None = None,
                    name: str | None = None, tags: dict[str, str] | None = None,
-                   parent_run_id: str | None = None, capture_env: bool = True) -> Run:
+                   parent_run_id: str | None = None, capture_env: bool = True,
+                   system_metrics: bool | None = None) -> Run:
         """Create a run in the experiment named ``experiment`` (created if needed) and return it.
 
         Without either argument the run goes to the default experiment ``"0"``. Unless
         ``capture_env`` is false, the environment (Python, packages, git commit) is
         captured in the background and stored with the run by :meth:`end_run` at the latest.
+        ``system_metrics`` (default: ``Config.system_metrics``) samples this process and
+        its machine into the run until :meth:`end_run` (see the module docstring).
         """
         store = self.store
         if experiment_id is None:
@@ -124,17 +133,19 @@ class Tracking:
         self._runs[run.id] = RunState(finished=False, params={})
         if capture_env:
             self._environments.record(run.id)
+        self._sample(run.id, system_metrics)
         return run
 
     def start_run(self, experiment: str | None = None, *, name: str | None = None,
                   tags: dict[str, str] | None = None, parent_run_id: str | None = None,
-                  capture_env: bool = True) -> str:
+                  capture_env: bool = True, system_metrics: bool | None = None) -> str:
         """Start a run and return its id at once; it is created in the background.
 
         Logging to it works at once. Whatever needs it stored (:meth:`get_run`,
         :meth:`end_run`, artifacts, a flush) waits for its creation; if the creation
         failed (a deleted experiment, an unreachable store), that error is raised by
         the next call that uses the run. :meth:`started_run` returns it as stored.
+        ``system_metrics`` is as for :meth:`create_run`.
         """
         # What can be checked without the store is checked here, so bad input fails at the call.
         if experiment and (not isinstance(experiment, str) or not experiment.strip() or len(experiment) > 256):
@@ -156,6 +167,7 @@ class Tracking:
         self._starts.submit(run_id, create)
         if capture_env:
             self._environments.record(run_id)
+        self._sample(run_id, system_metrics)
         return run_id
 
     def started_run(self, run_id: str) -> Run:
@@ -172,13 +184,36 @@ class Tracking:
         if failure is not None:
             raise failure
 
-    def resume_run(self, run_id: str) -> Run:
-        """Mark a stored run RUNNING again (if it is not) so that it accepts data; return it."""
+    def resume_run(self, run_id: str, *, system_metrics: bool | None = None) -> Run:
+        """Mark a stored run RUNNING again (if it is not) so that it accepts data; return it.
+
+        ``system_metrics`` is as for :meth:`create_run`: this process samples into the run.
+        """
         run = self.get_run(run_id)
         if run.status != RunStatus.RUNNING:
             run = self.store.update_run(run_id, status=RunStatus.RUNNING)
         self._runs[run_id] = RunState(finished=False, params=dict(run.params))
+        self._sample(run_id, system_metrics)
         return run
+
+    def _sample(self, run_id: str, system_metrics: bool | None) -> None:
+        """Start sampling system metrics into run ``run_id`` when asked (or configured) to."""
+        if not (self.config.system_metrics if system_metrics is None else system_metrics) \
+                or run_id in self._samplers:
+            return
+
+        def log(key: str, value: float, timestamp: int, step: int) -> None:
+            self.log_metric(run_id, key, value, step, timestamp)
+
+        self._samplers[run_id] = SystemMetricsSampler(log, self.config.system_metrics_interval).start()
+
+    def _stop_sampling(self, run_id: str | None = None) -> None:
+        """Stop sampling into ``run_id`` (into every run when None), its last reading logged."""
+        ids = list(self._samplers) if run_id is None else [run_id]
+        for rid in ids:
+            sampler = self._samplers.pop(rid, None)
+            if sampler is not None:
+                sampler.stop()
 
     def get_run(self, run_id: str) -> Run:
         """The run with its params, tags and latest metrics (buffered data is flushed first)."""
@@ -195,6 +230,7 @@ class Tracking:
         loses nothing.
         """
         status = _status(status)
+        self._stop_sampling(run_id)  # its last reading goes out with the flush below
         self.flush()
         self.wait_for(run_id)
         self._environments.flush(run_id)
@@ -350,6 +386,7 @@ class Tracking:
         """Flush the buffered data and the captured environments; stop the writer. Raises the
         first error after finishing the rest."""
         try:
+            self._stop_sampling()
             self._starts.settle()
             if self._writer is not None:
                 self._writer.close()

@@ -47,7 +47,7 @@ from typing import Any
 from shipyard.errors import InvalidInput
 from shipyard.pipelines._errors import StepTimeout, WorkerLost
 from shipyard.pipelines._main_guard import unguarded_main_line
-from shipyard.pipelines._task import Task, TaskResult, execute_task
+from shipyard.pipelines._task import AttemptSampling, Task, TaskResult, execute_task
 
 __all__ = ["LocalExecutor"]
 
@@ -75,13 +75,14 @@ def _worker_main(conn: multiprocessing.connection.Connection,
     # Resolving a function checks its module's file on disk (a few stats per call): once per
     # worker is enough. A script run as __main__ is resolved afresh, as before.
     functions: dict[Any, Any] = {}
+    sampling = AttemptSampling()  # one system-metrics thread for all the worker's attempts
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
-            return
+            break
         if message is None:
-            return
+            break
         token, registry, task = message
         if registry is not None:
             registries[token] = pickle.loads(registry)
@@ -98,7 +99,8 @@ def _worker_main(conn: multiprocessing.connection.Connection,
                 fn = functions[task.function] = task.function.resolve()
             except Exception:  # execute_task resolves it again and reports the error as the step's
                 fn = None
-        conn.send(execute_task(task, store=stores[key], fn=fn))
+        conn.send(execute_task(task, store=stores[key], fn=fn, sampling=sampling))
+    sampling.close()
 
 
 @dataclass

@@ -155,7 +155,8 @@ class Pipeline:
             executor: str | Executor | None = "local", hooks: Sequence[PipelineHooks] = (),
             cache: bool = True, resume: str | None = None, run_id: str | None = None,
             experiment: str | None = None, artifacts: str | None = None,
-            tags: Mapping[str, str] | None = None, max_worker_losses: int = 2) -> PipelineResult:
+            tags: Mapping[str, str] | None = None, max_worker_losses: int = 2,
+            system_metrics: bool = True) -> PipelineResult:
         """Run the pipeline and return its result; raise ``PipelineFailed`` if a step failed.
 
         ``client`` records the run (one tracked run with a child run per step) and
@@ -166,7 +167,10 @@ class Pipeline:
         ``"local"`` (processes), ``"inline"``, ``"ray"``, ``"ray://host:port"`` or an
         :class:`~shipyard.pipelines._executor.Executor`. ``resume`` (a failed run's id)
         reuses that run's parameters and every output it completed. ``run_id`` adopts
-        an existing run (the scheduler's claim) as this run's record.
+        an existing run (the scheduler's claim) as this run's record. Each tracked step's
+        run gets its worker's CPU, memory, disk, network and GPU use under ``system/``,
+        read every ``system_metrics_interval`` seconds of the client's configuration
+        (an attempt shorter than a second has none), unless ``system_metrics`` is false.
         """
         from shipyard.pipelines._cache import MemoryCacheIndex
         from shipyard.pipelines._executor import executor_from_spec
@@ -192,6 +196,8 @@ class Pipeline:
             s3_endpoint = client.config.s3_endpoint_url
         else:
             s3_endpoint = None
+        # An untracked run has nowhere to keep them.
+        interval = getattr(client.config, "system_metrics_interval", 10.0) if client is not None else None
         assert artifacts is not None  # given, or the client's
         serializers = self.serializers
         if client is not None and getattr(client, "config", None) is not None:
@@ -212,7 +218,8 @@ class Pipeline:
         store = open_artifact_store(artifacts, s3_endpoint_url=s3_endpoint)
         runner = PipelineRunner(run, ex, store, artifacts, serializers,
                                 hooks=[*([recorder] if recorder else []), *hooks], use_cache=cache,
-                                prior=prior, s3_endpoint_url=s3_endpoint, max_worker_losses=max_worker_losses)
+                                prior=prior, s3_endpoint_url=s3_endpoint, max_worker_losses=max_worker_losses,
+                                system_metrics_interval=interval if system_metrics else None)
         cancel = True
         try:
             ex.init()

@@ -29,7 +29,15 @@ from shipyard.pipelines._executor import Executor, InlineExecutor
 from shipyard.pipelines._graph import Const, Dag, Items, Upstream
 from shipyard.pipelines._hooks import PipelineHooks, RunInfo, StepState, StepStatus
 from shipyard.pipelines._serializers import SerializerRegistry
-from shipyard.pipelines._task import InputRef, OutputRef, StepError, Task, TaskResult, execute_task
+from shipyard.pipelines._task import (
+    AttemptSampling,
+    InputRef,
+    OutputRef,
+    StepError,
+    Task,
+    TaskResult,
+    execute_task,
+)
 from shipyard.store.artifacts import ArtifactStore
 
 __all__ = ["PipelineRunner"]
@@ -75,12 +83,14 @@ class PipelineRunner:
 
     ``cache`` is the index to read and write (None: never cache); ``prior`` maps
     cache keys to outputs a resumed run may reuse even for steps with ``cache=False``.
+    ``system_metrics_interval`` (seconds; None: off) has each attempt sample system metrics.
     """
 
     def __init__(self, run: RunInfo, executor: Executor, store: ArtifactStore, store_uri: str,
                  serializers: SerializerRegistry, *, hooks: Sequence[PipelineHooks] = (),
                  use_cache: bool = True, prior: Mapping[str, CacheEntry] | None = None,
-                 s3_endpoint_url: str | None = None, max_worker_losses: int = 2) -> None:
+                 s3_endpoint_url: str | None = None, max_worker_losses: int = 2,
+                 system_metrics_interval: float | None = None) -> None:
         self.run = run
         self.dag: Dag = run.dag
         self.executor = executor
@@ -92,6 +102,8 @@ class PipelineRunner:
         self.use_cache = use_cache
         self.prior = dict(prior or {})
         self.max_worker_losses = max_worker_losses
+        self.system_metrics_interval = system_metrics_interval
+        self.sampling = AttemptSampling()  # of inline steps (workers sample their own)
         self.blobs = BlobCache()
         self._const_refs: dict[int, OutputRef] = {}
         self._args: dict[str, dict[str, Any]] = {}
@@ -141,6 +153,7 @@ class PipelineRunner:
 
     def _end(self) -> None:
         self.finished_at = time.time()
+        self.sampling.close()
         for hook in self.hooks:
             hook.on_pipeline_end(self.run)
 
@@ -237,12 +250,13 @@ class PipelineRunner:
         task = Task(id=uuid.uuid4().hex, node=name, function=node.step.ref, args=self._args[name],
                     store_uri=self.store_uri, serializers=self.serializers, attempt=status.attempt,
                     timeout=node.step.timeout, resources=node.step.resources, positional=sig.positional_only,
-                    context_param=sig.context_param, s3_endpoint_url=self.s3_endpoint_url)
+                    context_param=sig.context_param, s3_endpoint_url=self.s3_endpoint_url,
+                    system_metrics_interval=self.system_metrics_interval)
         status.state, status.started_at = StepState.RUNNING, time.time()
         self._notify(status)
         if node.step.inline or isinstance(self.executor, InlineExecutor):
             self._handle(name, execute_task(task, fn=node.step.fn, store=self.store, blobs=self.blobs,
-                                            host="inline"))
+                                            host="inline", sampling=self.sampling))
         else:
             self._in_flight[self.executor.submit(task)] = name
 

@@ -2,7 +2,8 @@
 
 :class:`StepRunBuilder` turns a step's final status into the fields of its
 :class:`~shipyard.tracking.RunRecord` — constant inputs as params, upstream inputs
-by reference, the duration and what the step logged as metrics, ``logs.txt``, the
+by reference, the duration, what the step logged as metrics and its worker's system
+metrics (``system/...``, when sampled), ``logs.txt``, the
 output under ``outputs/`` (a model as its package's files), and for a failure
 ``traceback.txt`` and the inputs under ``inputs/`` — plus the work that must wait
 until the record is written: streaming a big output, registering a model, recording
@@ -92,6 +93,7 @@ class StepRunBuilder:
             params.update({safe_key(f"step.{k}"): param_text(v) for k, v in result.params.items()})
             metrics.append(Metric("duration_s", float(result.duration_s), 0, end))
             metrics += [Metric(safe_key(k), float(v), int(s), end) for k, v, s in result.metrics]
+            metrics += [Metric(k, v, s, stamp) for k, v, stamp, s in result.system_metrics]
             if result.logs:
                 artifacts["logs.txt"] = result.logs.encode()
         if snap.output is not None:

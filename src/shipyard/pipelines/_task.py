@@ -6,6 +6,9 @@ process or node that can reach the store can run it), and the serializer
 registry. :func:`execute_task` never raises for a failure of the step itself: the
 error travels back in the :class:`TaskResult` with its traceback as text, which
 survives any process boundary. Only ``KeyboardInterrupt`` and ``SystemExit`` pass.
+With ``system_metrics_interval`` set, the worker's CPU, memory, disk, network and GPU
+use during the attempt travel back too, as points for the step's run (see
+:class:`~shipyard.tracking.SystemMetricsSampler`; an attempt shorter than a second has none).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from shipyard.pipelines._serializers import SerializerRegistry
 from shipyard.pipelines._step import FunctionRef, Resources, StepContext
 from shipyard.store.artifacts import ArtifactStore, open_artifact_store
 
-__all__ = ["InputRef", "OutputRef", "StepError", "Task", "TaskResult", "execute_task"]
+__all__ = ["AttemptSampling", "InputRef", "OutputRef", "StepError", "Task", "TaskResult", "execute_task"]
 
 _MAX_LOG_CHARS = 1_000_000
 
@@ -89,6 +92,7 @@ class Task:
     positional: tuple[str, ...] = ()
     context_param: str | None = None
     s3_endpoint_url: str | None = None
+    system_metrics_interval: float | None = None  # seconds between readings; None: none taken
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class TaskResult:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     host: str = ""
+    system_metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
 
 
 class _Capture(logging.Handler):
@@ -141,6 +146,51 @@ def _captured(sink: io.StringIO) -> Iterator[None]:
             yield
     finally:
         root.removeHandler(handler)
+
+
+class AttemptSampling:
+    """System metrics of each attempt a worker runs, on one sampling thread kept between attempts.
+
+    A worker (a process of the local executor, the runner for inline steps) holds one
+    and passes it to every :func:`execute_task`, so an attempt costs a few microseconds
+    rather than a thread's start and join; :meth:`close` ends the thread. Without one,
+    an attempt samples on a thread of its own (``keep_thread=False``: ended with the attempt).
+    """
+
+    def __init__(self, keep_thread: bool = True) -> None:
+        self.keep_thread = keep_thread
+        self._sampler: Any = None  # a SystemMetricsSampler, made on first use
+        self._points: list[tuple[str, float, int, int]] | None = None
+
+    @contextlib.contextmanager
+    def attempt(self, interval: float | None, result: TaskResult) -> Iterator[None]:
+        """Sample into ``result.system_metrics`` while the block runs (not at all when ``interval`` is None)."""
+        if interval is None:
+            yield
+            return
+        if self._sampler is None or self._sampler.interval != interval:
+            from shipyard.tracking import SystemMetricsSampler
+
+            self.close()
+            self._sampler = SystemMetricsSampler(self._keep, interval, keep_thread=self.keep_thread)
+        self._points = result.system_metrics
+        self._sampler.start()
+        try:
+            yield
+        finally:
+            self._sampler.stop()
+            self._points = None
+
+    def _keep(self, key: str, value: float, timestamp: int, step: int) -> None:
+        points = self._points
+        if points is not None:
+            points.append((key, value, timestamp, step))
+
+    def close(self) -> None:
+        """End the sampling thread (joined); a later attempt starts another."""
+        sampler, self._sampler = self._sampler, None
+        if sampler is not None:
+            sampler.close()
 
 
 @contextlib.contextmanager
@@ -196,34 +246,37 @@ def store_output(value: Any, registry: SerializerRegistry, store: ArtifactStore,
 
 
 def execute_task(task: Task, *, fn: Callable[..., Any] | None = None, store: ArtifactStore | None = None,
-                 blobs: MutableMapping[str, bytes] | None = None, host: str | None = None) -> TaskResult:
+                 blobs: MutableMapping[str, bytes] | None = None, host: str | None = None,
+                 sampling: AttemptSampling | None = None) -> TaskResult:
     """Run one attempt; return its result (never raises for the step's own failure).
 
     ``fn``, ``store`` and ``blobs`` (recently written outputs by digest) let the
-    pipeline's own process skip work a fresh worker would have to do.
+    pipeline's own process skip work a fresh worker would have to do; ``sampling``
+    (the worker's) samples the attempt's system metrics without a thread of its own.
     """
     result = TaskResult(task.node, host=host or f"{socket.gethostname()}:{os.getpid()}")
     sink = io.StringIO()
     result.started_at = time.time()
     start = time.perf_counter()
-    try:
-        store = store or open_artifact_store(task.store_uri, s3_endpoint_url=task.s3_endpoint_url)
-        func = fn or task.function.resolve()
-        values = {k: resolve_arg(a, task.serializers, store, blobs) for k, a in task.args.items()}
-        context = None
-        if task.context_param:
-            context = values[task.context_param] = StepContext(task.node, task.attempt)
-        positional = [values.pop(name) for name in task.positional if name in values]
-        with _captured(sink), _deadline(task.timeout, task.node):
-            value = func(*positional, **values)
-        result.duration_s = time.perf_counter() - start
-        result.output = store_output(value, task.serializers, store, blobs)
-        if context is not None:
-            result.metrics, result.params, result.tags = context.metrics, context.params, context.tags
-    except Exception as exc:  # the step's failure is data for the runner, not a crash of the worker
-        result.duration_s = result.duration_s or time.perf_counter() - start
-        result.error = StepError(type(exc).__name__, str(exc), traceback.format_exc(),
-                                 retryable=not isinstance(exc, NoSerializer))
+    with (sampling or AttemptSampling(keep_thread=False)).attempt(task.system_metrics_interval, result):
+        try:
+            store = store or open_artifact_store(task.store_uri, s3_endpoint_url=task.s3_endpoint_url)
+            func = fn or task.function.resolve()
+            values = {k: resolve_arg(a, task.serializers, store, blobs) for k, a in task.args.items()}
+            context = None
+            if task.context_param:
+                context = values[task.context_param] = StepContext(task.node, task.attempt)
+            positional = [values.pop(name) for name in task.positional if name in values]
+            with _captured(sink), _deadline(task.timeout, task.node):
+                value = func(*positional, **values)
+            result.duration_s = time.perf_counter() - start
+            result.output = store_output(value, task.serializers, store, blobs)
+            if context is not None:
+                result.metrics, result.params, result.tags = context.metrics, context.params, context.tags
+        except Exception as exc:  # the step's failure is data for the runner, not a crash of the worker
+            result.duration_s = result.duration_s or time.perf_counter() - start
+            result.error = StepError(type(exc).__name__, str(exc), traceback.format_exc(),
+                                     retryable=not isinstance(exc, NoSerializer))
     logs = sink.getvalue()
     result.logs = logs if len(logs) <= _MAX_LOG_CHARS else "[… truncated …]\n" + logs[-_MAX_LOG_CHARS:]
     return result

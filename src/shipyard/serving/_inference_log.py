@@ -67,7 +67,8 @@ class RunBackend(Protocol):
     """The tracking calls :class:`RunSink` needs (a :class:`shipyard.Client` has them)."""
 
     def create_run(self, experiment: str | None = None, *, name: str | None = None,
-                   tags: dict[str, str] | None = None, capture_env: bool = True) -> Any: ...
+                   tags: dict[str, str] | None = None, capture_env: bool = True,
+                   system_metrics: bool | None = None) -> Any: ...
 
     def log_bytes(self, run_id: str, data: bytes, artifact_path: str) -> Any: ...
 
@@ -88,8 +89,9 @@ class RunSink:
         with self._lock:
             run_id = self._runs.get(model)
             if run_id is None:
+                # A worker's system metrics are gauges on /metrics, never points of its log's runs.
                 run = self.backend.create_run(layout.experiment_name(model), name=self.run_name, capture_env=False,
-                                              tags={**self.tags, layout.MODEL_TAG: model})
+                                              tags={**self.tags, layout.MODEL_TAG: model}, system_metrics=False)
                 run_id = self._runs[model] = run.id
             return run_id
 

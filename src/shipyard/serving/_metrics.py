@@ -6,7 +6,8 @@ the server's shared state directory: every second, and right before it answers a
 scrape. A scrape, answered by any worker, merges every worker's file: counters,
 histograms and summaries are summed over all workers that ever ran (the last
 snapshot of a dead worker is kept, renamed ``dead-…``, so totals never go backwards),
-gauges over the live ones only. Because each figure a scrape shows was written to
+gauges over the live ones only (a gauge of the machine, see :mod:`._system_gauges`, is
+taken once, not summed). Because each figure a scrape shows was written to
 disk first, successive scrapes never see a counter decrease, whichever worker answers.
 
 This is prometheus_client's multiprocess idea without its per-sample mmap writes and
@@ -32,6 +33,9 @@ from typing import Any
 
 import numpy as np
 import orjson
+
+from shipyard.serving._system_gauges import FAMILIES as SYSTEM_FAMILIES
+from shipyard.serving._system_gauges import MACHINE_GAUGES, SystemGauges
 
 __all__ = ["FAMILIES", "Metrics", "MetricsDirectory", "merge", "render"]
 
@@ -64,6 +68,7 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...], tuple[float, ...]]] = {
     "shipyard_workers": ("gauge", "Live worker processes.", (), ()),
     "process_cpu_seconds_total": ("counter", "CPU time of the worker processes (user + system).", (), ()),
     "process_resident_memory_bytes": ("gauge", "Resident memory of the live worker processes.", (), ()),
+    **SYSTEM_FAMILIES,
 }
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -94,7 +99,7 @@ class Metrics:
         self._predictions: dict[tuple[str, ...], list[float]] = {}
         self._counters: dict[str, dict[tuple[str, ...], float]] = {}
         self.in_progress: dict[str, int] = {}
-        self._gauges: list[Any] = []
+        self._gauges: list[Any] = [SystemGauges().collect]
 
     def request(self, model: str, version: str, route: str, code: int, seconds: float) -> None:
         """Count one answered request and its duration."""
@@ -174,6 +179,8 @@ def merge(live: Iterable[Mapping[str, Any]], retired: Iterable[Mapping[str, Any]
                     target[key] = list(value) if isinstance(value, list) else value
                 elif isinstance(value, list):
                     target[key] = [a + b for a, b in zip(old, value, strict=True)]
+                elif name in MACHINE_GAUGES:
+                    target[key] = max(old, value)
                 else:
                     target[key] = old + value
     return out

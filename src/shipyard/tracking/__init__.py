@@ -21,6 +21,7 @@ from shipyard.tracking._entities import (
 )
 from shipyard.tracking._environment import capture_environment
 from shipyard.tracking._records import RunRecord
+from shipyard.tracking._system_metrics import SystemMetricsSampler
 from shipyard.tracking._writer import BatchWriter
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RunComparison",
     "RunRecord",
     "RunStatus",
+    "SystemMetricsSampler",
     "TrackingStore",
     "ValueLimits",
     "capture_environment",
