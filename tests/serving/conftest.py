@@ -102,8 +102,47 @@ class CliServer:
         return 0
 
     def worker_pids(self) -> list[int]:
-        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in found.split()]
+        """The workers: forked by the template (a child of the supervisor), or children of the supervisor."""
+        template = self.template_pid()
+        return _children(template) + [p for p in _children(self.process.pid) if p != template]
+
+    def template_pid(self) -> int | None:
+        for child in _children(self.process.pid):
+            with contextlib.suppress(OSError):  # it just ended
+                if b"shipyard.serving._template" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return child
+        return None
+
+    def state_dir(self) -> Path:
+        """The supervisor's private state directory: the first argument of its children."""
+        for child in _children(self.process.pid):
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            for module in (b"shipyard.serving._template", b"shipyard.serving._worker"):
+                if module in argv:
+                    return Path(argv[argv.index(module) + 1].decode())
+        raise AssertionError("no template or worker process")
+
+    def wait_for_template(self, timeout: float = 60) -> None:
+        """Until the template, if any, has imported what the workers did (its CPU time stands
+        still for 0.5 s)."""
+        template = self.template_pid()
+        if template is None:
+            return
+        deadline, last, still_since = time.monotonic() + timeout, -1, time.monotonic()
+        while time.monotonic() - still_since < 0.5:
+            assert time.monotonic() < deadline, "the template is still busy"
+            fields = Path(f"/proc/{template}/stat").read_text().rsplit(")", 1)[1].split()
+            used = int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+            if used != last:
+                last, still_since = used, time.monotonic()
+            time.sleep(0.1)
+
+
+def _children(pid: int | None) -> list[int]:
+    if pid is None:
+        return []
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
 
 
 @contextlib.contextmanager

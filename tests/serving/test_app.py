@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,41 @@ def test_overload_answers_503_with_retry_after_and_timeouts_504(client: shipyard
     quick = ModelConfig("slow", (Target("models:/slow/1"),), timeout_s=0.01)
     with in_process(ServeConfig(models=(quick,)), client) as server:
         assert httpx.post(f"{server.url}/invocations", json={"inputs": [[1, 2, 3]]}).status_code == 504
+
+
+def test_a_full_model_refuses_before_reading_the_body(client: shipyard.Client) -> None:
+    model = ModelConfig("sum", (Target("models:/sum/1"),), batching=BatchingConfig(enabled=False), max_queue=1)
+    head = (b"POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n")
+    body = b'{"inputs": [[1, 2, 3]]}'
+
+    def answer(sock: socket.socket) -> bytes:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed the connection"
+            received += chunk
+        return received
+
+    with in_process(ServeConfig(models=(model,)), client) as server:
+        address = ("127.0.0.1", server.port)
+        with socket.create_connection(address, timeout=5) as first, \
+                socket.create_connection(address, timeout=5) as second:
+            first.sendall(head % len(body))  # admitted: its place is held while the body is awaited
+            deadline = time.monotonic() + 10
+            while 'shipyard_requests_in_progress{model="sum"} 1' not in httpx.get(f"{server.url}/metrics").text:
+                assert time.monotonic() < deadline, "the first request was not admitted"
+                time.sleep(0.02)
+            started = time.monotonic()
+            second.sendall(head % 1000)  # the queue is full: refused without a byte of its body
+            refused = answer(second)
+            elapsed = time.monotonic() - started
+            first.sendall(body)
+            served = answer(first)
+        assert refused.startswith(b"HTTP/1.1 503 "), refused
+        assert b"retry-after: " in refused.lower()
+        assert elapsed < 1.0
+        assert served.startswith(b"HTTP/1.1 200 "), served
 
 
 def test_an_alias_move_is_followed_with_no_failed_request(client: shipyard.Client) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from typing import Any
@@ -139,6 +140,44 @@ def test_a_full_queue_refuses_at_once_with_a_retry_hint() -> None:
         await asyncio.gather(*futures)
 
     run(main())
+
+
+def test_admission_tightens_to_what_the_model_answers_within_the_queue_delay() -> None:
+    async def main() -> tuple[int, int, float, int]:
+        # 2 rows per 10 ms call: about 200 requests/s, so 0.1 s of queue holds about 20.
+        batcher = AdaptiveBatcher(Recorder(delay=0.01), BatchingConfig(max_batch_size=2, inline_below_ms=0),
+                                  max_queue=512, queue_delay_s=0.1)
+        before = batcher.limit
+        futures = [batcher.submit(np.ones((1, 2)), 1) for _ in range(60)]  # a backlog: the rate is measured
+        await asyncio.gather(*futures)
+        admitted = 0
+        with pytest.raises(Overloaded) as refused:
+            while True:
+                batcher.admit()
+                admitted += 1
+        retry = refused.value.retry_after
+        for _ in range(admitted):
+            batcher.release()
+        batcher.admit()  # a place given back can be taken again
+        await batcher.drain(5)
+        return before, admitted, batcher.rate_, retry
+
+    before, admitted, rate, retry = run(main())
+    assert before == 512  # no rate measured yet: the configured bound
+    assert 80 < rate < 250
+    assert admitted == math.ceil(rate * 0.1)
+    assert retry >= 1
+
+
+def test_admission_never_tightens_below_two_full_batches() -> None:
+    async def main() -> int:
+        batcher = AdaptiveBatcher(Recorder(delay=0.01), BatchingConfig(max_batch_size=8, inline_below_ms=0),
+                                  max_queue=512, queue_delay_s=0.001)
+        await asyncio.gather(*(batcher.submit(np.ones((1, 2)), 1) for _ in range(64)))
+        await batcher.drain(5)
+        return batcher.limit
+
+    assert run(main()) == 16
 
 
 def test_requests_past_their_deadline_time_out() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -10,10 +12,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 import shipyard
@@ -25,27 +29,30 @@ BODY = {"inputs": [[1, 2, 3]]}
 
 
 class Load:
-    """``threads`` clients posting BODY in a loop (each with its own keep-alive connection)."""
+    """``threads`` clients posting ``body`` in a loop (each with its own keep-alive connection)."""
 
-    def __init__(self, url: str, threads: int = 6, new_connections: bool = False) -> None:
-        self.url, self.threads, self.new_connections = url, threads, new_connections
-        self.results: list[tuple[float, int | str, str, float]] = []  # (time, status or error, version, seconds)
+    def __init__(self, url: str, threads: int = 6, new_connections: bool = False, body: dict = BODY) -> None:
+        self.url, self.threads, self.new_connections, self.body = url, threads, new_connections, body
+        # (time, status or error, version, seconds, client thread, worker: the request id's per-worker prefix)
+        self.results: list[tuple[float, int | str, str, float, int, str]] = []
         self._stop = threading.Event()
-        self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+        self._workers = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
 
-    def _run(self) -> None:
+    def _run(self, client: int) -> None:
         http = httpx.Client(timeout=30)
         while not self._stop.is_set():
             started = time.monotonic()
+            worker = ""
             try:
-                r = http.post(f"{self.url}/invocations", json=BODY)
+                r = http.post(f"{self.url}/invocations", json=self.body)
                 outcome: int | str = r.status_code
                 version = r.headers.get("shipyard-model-version", "")
+                worker = r.headers.get("x-request-id", "")[:16]
             except httpx.HTTPError as exc:
                 outcome, version = type(exc).__name__, ""
                 http.close()
                 http = httpx.Client(timeout=30)
-            self.results.append((started, outcome, version, time.monotonic() - started))
+            self.results.append((started, outcome, version, time.monotonic() - started, client, worker))
             if self.new_connections:
                 http.close()
                 http = httpx.Client(timeout=30)
@@ -90,6 +97,53 @@ def test_sigkill_of_a_worker_under_load_fails_only_its_in_flight_requests(home: 
         assert b"worker" in server.log.read_bytes()
 
 
+LR_BODY = {"dataframe_split": {"columns": [f"f{i}" for i in range(20)], "data": [[0.5] * 20]}}
+
+
+def answering_worker(url: str) -> str:
+    """The per-worker prefix of the request id of an answer on a fresh connection."""
+    return httpx.post(f"{url}/invocations", json=LR_BODY, headers={"connection": "close"},
+                      timeout=10).headers["x-request-id"][:16]
+
+
+def test_a_killed_worker_loses_at_most_one_request_per_connection_and_is_replaced_within_two_seconds(
+        home: Path) -> None:
+    with cli_server(home, "models:/lr@production", "--no-access-log", "--no-inference-log", workers=2) as server:
+        pids = server.worker_pids()
+        assert len(pids) == 2
+        known: set[str] = set()
+        deadline = time.monotonic() + 20
+        while len(known) < 2:  # both workers' request-id prefixes (fresh connections land on either)
+            assert time.monotonic() < deadline, known
+            known.add(answering_worker(server.url))
+        server.wait_for_template()  # steady state: the template has imported what the workers did
+        state = server.state_dir()
+        ready_before = set(state.glob("ready-*"))
+        with Load(server.url, threads=8, body=LR_BODY) as load:
+            time.sleep(1.0)
+            killed_at = time.monotonic()
+            os.kill(pids[0], signal.SIGKILL)
+            while not set(state.glob("ready-*")) - ready_before:  # the replacement has loaded its models
+                assert time.monotonic() - killed_at < 20, "no replacement worker became ready"
+                time.sleep(0.01)
+            replaced_in = time.monotonic() - killed_at
+            replacement = ""
+            while not replacement:  # and serves: an answer from a worker that was not there before the kill
+                assert time.monotonic() - killed_at < 20, "the replacement worker does not answer"
+                with contextlib.suppress(httpx.HTTPError):
+                    worker = answering_worker(server.url)
+                    replacement = worker if worker not in known else ""
+            time.sleep(0.5)
+        failed = load.failures()
+        per_connection = Counter(r[4] for r in failed)
+        assert all(n == 1 for n in per_connection.values()), failed  # each lost at most its in-flight request
+        assert all(isinstance(r[1], str) for r in failed), failed  # lost connections, never an error status
+        assert all(r[0] < killed_at + 0.1 for r in failed), failed  # sent before the kill; none after
+        assert replaced_in < 2.0, f"the replacement was ready {replaced_in:.2f} s after the kill"
+        assert sum(r[1] == 200 for r in load.results if r[0] > killed_at + replaced_in) > 0
+        assert b"exited with status" in server.log.read_bytes()
+
+
 def test_reload_under_steady_load_switches_every_worker_with_no_failed_request(home: Path) -> None:
     with cli_server(home, "models:/sum@production", "--poll-interval", "0", "--no-access-log", workers=2) as server:
         with Load(server.url, threads=4) as load:
@@ -126,6 +180,75 @@ def test_overload_keeps_the_server_up_answering_503_fast_with_bounded_latency(ho
         assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
 
 
+class Flood:
+    """``connections`` raw keep-alive connections posting BODY in a closed loop for ``seconds``.
+
+    Each request's head goes first, its body ``pause`` seconds later, or as soon as an answer
+    comes (a refusal at the door: the server discards the body it did not wait for). Records
+    (status or error, seconds, Retry-After present, answered before the body was sent).
+    """
+
+    def __init__(self, port: int, connections: int, seconds: float, pause: float) -> None:
+        self.port, self.connections, self.seconds, self.pause = port, connections, seconds, pause
+        self.results: list[tuple[int | str, float, bool, bool]] = []
+
+    def run(self) -> Flood:
+        asyncio.run(self._all())
+        return self
+
+    async def _all(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        await asyncio.gather(*(self._client(deadline) for _ in range(self.connections)))
+
+    async def _client(self, deadline: float) -> None:
+        body = orjson.dumps(BODY)
+        head = (f"POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        try:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                writer.write(head)
+                answer = asyncio.ensure_future(self._answer(reader))
+                done, _ = await asyncio.wait({answer}, timeout=self.pause)
+                writer.write(body)
+                try:
+                    status, retry_after = await asyncio.wait_for(answer, 10)
+                except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+                    self.results.append((type(exc).__name__, time.monotonic() - started, False, False))
+                    return
+                self.results.append((status, time.monotonic() - started, retry_after, bool(done)))
+        finally:
+            writer.close()
+
+    @staticmethod
+    async def _answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower().split("\r\n")
+        fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        await reader.readexactly(int(fields.get("content-length", "0")))
+        return int(lines[0].split()[1]), "retry-after" in fields
+
+
+def test_a_flood_beyond_the_queue_is_refused_at_the_door_quickly_and_the_admitted_succeed(home: Path) -> None:
+    args = ("models:/slow/1", "--no-batching", "--max-queue", "4", "--no-access-log", "--no-inference-log")
+    with cli_server(home, *args) as server:  # capacity: 20 requests/s (50 ms each), at most 4 admitted
+        port = int(server.url.rsplit(":", 1)[1])
+        flood = Flood(port, connections=64, seconds=4.0, pause=0.5).run()
+        statuses = Counter(r[0] for r in flood.results)
+        assert set(statuses) <= {200, 503}, statuses  # no other 5xx, no reset, no request timed out
+        refused = [r for r in flood.results if r[0] == 503]
+        admitted = sorted(r[1] for r in flood.results if r[0] == 200)
+        assert len(admitted) >= 20 and len(refused) >= 100, statuses
+        assert all(r[2] for r in refused)  # every refusal says when to come back
+        # Refused at the door: before the body was sent (it follows 0.5 s after the head).
+        assert sum(r[3] for r in refused) >= 0.95 * len(refused)
+        waits = sorted(r[1] for r in refused)
+        assert waits[len(waits) // 2] < 0.25 and waits[-1] < 2.0  # generous: CI machines are noisy
+        # The admitted wait for their body (0.5 s), a queue of at most 4 x 50 ms, and a busy machine.
+        assert admitted[-1] < 5.0
+        assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
+
+
 def test_sigterm_drains_in_flight_requests_and_flushes_the_inference_log(home: Path) -> None:
     with cli_server(home, "models:/slower/1", "--no-access-log") as server:  # 1.5 s per call
         results: list[int] = []
@@ -152,7 +275,7 @@ def test_a_model_that_cannot_load_stops_the_server(home: Path, tmp_path: Path) -
     broken = tmp_path / "not-a-model"  # a folder that exists, so only a worker finds it holds no model
     broken.mkdir()
     done = subprocess.run([sys.executable, "-c", "from shipyard.cli import main; main()", "serve",
-                           str(broken), "--port", str(free_port())], cwd=ROOT,
+                           str(broken), "--trust", "--port", str(free_port())], cwd=ROOT,
                           env={**os.environ, "SHIPYARD_HOME": str(home)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "before becoming ready" in done.stderr

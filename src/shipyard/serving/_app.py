@@ -11,7 +11,12 @@ operations                                 ``GET /metrics``, ``GET /v1/models``,
                                            ``POST /v1/feedback``
 =========================================  ===============================================
 
-Errors become the status codes of :mod:`shipyard.serving._statuses`, the one table.
+Inference requests pass a door first: the target is chosen from the headers alone and
+must admit the request (:meth:`~shipyard.serving._batcher.AdaptiveBatcher.admit`), or it
+is refused with 503 and ``Retry-After`` before its body is read; when refusals flood the
+event loop they go out paced (:mod:`shipyard.serving._pacing`), so that admitted requests
+keep the loop. Errors become the status codes of :mod:`shipyard.serving._statuses`, the
+one table.
 Every response carries ``x-request-id`` (the client's, if it sent a sane one) and,
 from a model, ``shipyard-model-version``. Unexpected errors answer 500 and are
 logged; nothing a request sends can stop the server.
@@ -37,10 +42,12 @@ from shipyard.serving import _scoring as scoring
 from shipyard.serving import _v2 as v2
 from shipyard.serving._access_log import AccessLog
 from shipyard.serving._config import ServeConfig
+from shipyard.serving._deployment import Deployment
 from shipyard.serving._errors import MalformedRequest, Overloaded, PayloadTooLarge
 from shipyard.serving._metrics import MetricsDirectory, render
 from shipyard.serving._openapi import openapi_document
-from shipyard.serving._router import ModelRouter
+from shipyard.serving._pacing import RefusalPacer
+from shipyard.serving._router import ModelRouter, Slot
 from shipyard.serving._service import ServingService
 from shipyard.serving._statuses import scoring_code, status_for
 
@@ -51,6 +58,12 @@ logger = logging.getLogger("shipyard.serving")
 _JSON = b"application/json"
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 _VERSION = "0.1.0"
+# Refusals sent at once per second: half the models' measured service rate (a refusal
+# costs the loop about half an answer: uvicorn's parsing and its two writes dominate both,
+# so refusals take at most about a fifth of it), and never fewer than this floor.
+_REFUSALS_PER_ANSWER = 0.5
+_REFUSALS_FLOOR = 1000.0
+_GC_THRESHOLDS = (10_000, 20, 20)  # Python's defaults: 700, 10, 10
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -89,6 +102,7 @@ class ServingApp:
         self._limit = config.max_request_bytes
         self._publisher: asyncio.Task[None] | None = None
         self._openapi = orjson.dumps(openapi_document(config))
+        self._pacer = RefusalPacer(self._refusal_rate)
 
     # -- ASGI ----------------------------------------------------------------------------
 
@@ -115,7 +129,8 @@ class ServingApp:
                 return
 
     async def startup(self) -> None:
-        """Load every model, then start the log writers; freeze the heap for short GC pauses."""
+        """Load every model, then start the log writers; freeze the heap and collect young
+        objects less often, for short and rare GC pauses (``gc_freeze``)."""
         await self.service.start()
         if self.access_log is not None:
             self.access_log.start()
@@ -127,6 +142,11 @@ class ServingApp:
         if self.config.gc_freeze:
             gc.collect()
             gc.freeze()
+            # Thousands of connections keep tens of thousands of objects alive; at the default
+            # thresholds the collector scans them hundreds of times a second (a quarter of the
+            # loop at 4,096 connections, full passes of ~0.2 s). Requests free their objects by
+            # reference counting, so young collections can be rare.
+            gc.set_threshold(*_GC_THRESHOLDS)
         if self.on_started is not None:
             self.on_started()
 
@@ -157,6 +177,12 @@ class ServingApp:
         except Exception:  # noqa: BLE001 - a failed reload keeps the old versions
             logger.exception("reload requested by the supervisor failed")
 
+    def _refusal_rate(self) -> float:
+        """Refusals per second that go out at once: a share of what the models answer, with a floor."""
+        served = sum(slot.deployment.batcher.rate_ for router in self.service.routers.values()
+                     for slot in router.slots if slot.deployment is not None)
+        return max(_REFUSALS_FLOOR, _REFUSALS_PER_ANSWER * served)
+
     # -- HTTP ----------------------------------------------------------------------------
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -169,6 +195,7 @@ class ServingApp:
         labels = ["", "", ""]  # model, version, route: filled in by handlers that reach a model
         extra: list[tuple[bytes, bytes]] = []
         mlflow = path == "/invocations"
+        turn = None
         try:
             status, body, content_type = await self._dispatch(method, path, headers, receive, started, request_id,
                                                               labels, extra)
@@ -180,11 +207,17 @@ class ServingApp:
             body = _error_body(exc, status, mlflow)
             content_type = _JSON
             if isinstance(exc, Overloaded):
-                extra.append((b"retry-after", str(getattr(exc, "retry_after", 1)).encode()))
+                # Long enough for what is admitted to be answered, and for the refusals already
+                # waiting to go out: clients that heed it come back when they can be answered.
+                retry_after = max(getattr(exc, "retry_after", 1), self._pacer.backlog_s())
+                extra.append((b"retry-after", str(retry_after).encode()))
+                turn = self._pacer.acquire()
         except Exception as exc:  # noqa: BLE001 - a bug must cost one request, not the server
             logger.exception("unexpected error on %s %s (request %s)", method, path, request_id)
             status, content_type = 500, _JSON
             body = _error_body(ShipyardError(f"internal error: {type(exc).__name__}"), 500, mlflow)
+        if turn is not None:  # refusals are flooding the loop: this one waits its turn (its error freed)
+            await turn
         response_headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
                             (b"x-request-id", request_id.encode("latin-1")), *extra]
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
@@ -249,13 +282,19 @@ class ServingApp:
         selected = headers.get(b"shipyard-model")
         router = self.service.router(selected.decode("latin-1")) if selected else self.service.default
         labels[0] = router.name
-        body = await self._body(headers, receive)
-        content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
-        request = scoring.parse(body, content_type)
-        # A model that looks up features takes named request columns, not its signature's.
-        prediction = await self._predict(
-            router, lambda d: scoring.model_input(request, None if d.features else d.signature), headers,
-            started, request_id, labels, extra)
+        slot, deployment = self._admit(router, headers, labels, extra)
+        try:
+            body = await self._body(headers, receive)
+            content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
+            request = scoring.parse(body, content_type)
+            # A model that looks up features takes named request columns, not its signature's.
+            prediction = await self.service.infer(
+                router, slot, deployment, scoring.model_input(request, None if deployment.features
+                                                              else deployment.signature),
+                request_id=request_id, started=started,
+                shadow_input=lambda d: scoring.model_input(request, None if d.features else d.signature))
+        finally:
+            self._release(router, deployment)
         return 200, scoring.encode(prediction.outputs), _JSON
 
     async def _v2_model(self, method: str, rest: list[str], headers: dict[bytes, bytes], receive: Receive,
@@ -272,13 +311,19 @@ class ServingApp:
             if b"inference-header-content-length" in headers:
                 raise MalformedRequest("the binary tensor data extension is not supported; send JSON",
                                        field="inference-header-content-length")
-            body = await self._body(headers, receive)
-            request = v2.decode(body)
-            # A model that looks up features takes its request columns by tensor name.
-            prediction = await self._predict(
-                router, lambda d: dict(request.inputs) if d.features else v2.model_input(request.inputs, d.signature),
-                headers, started, request_id, labels, extra, version=version,
-                proba=lambda d: v2.check_outputs(request.outputs, d.has_proba))
+            slot, deployment = self._admit(router, headers, labels, extra, version)
+            try:
+                body = await self._body(headers, receive)
+                request = v2.decode(body)
+
+                def adapt(d: Any) -> Any:  # a model that looks up features takes request columns by tensor name
+                    return dict(request.inputs) if d.features else v2.model_input(request.inputs, d.signature)
+
+                prediction = await self.service.infer(
+                    router, slot, deployment, adapt(deployment), request_id=request_id, started=started,
+                    proba=v2.check_outputs(request.outputs, deployment.has_proba), shadow_input=adapt)
+            finally:
+                self._release(router, deployment)
             return 200, v2.encode(router.name, prediction.version, request.id, prediction.outputs,
                                   request.outputs), _JSON
         _allow(method, "GET")
@@ -290,20 +335,21 @@ class ServingApp:
             return 200, orjson.dumps(_model_metadata(router, version)), _JSON
         raise NotFound(f"no route {'/'.join(['/v2/models', *rest])}", resource="route")
 
-    async def _predict(self, router: ModelRouter, adapt: Callable[[Any], Any], headers: dict[bytes, bytes],
-                       started: float, request_id: str, labels: list[str], extra: list[tuple[bytes, bytes]],
-                       *, version: str | None = None, proba: Callable[[Any], bool] | None = None) -> Any:
+    def _admit(self, router: ModelRouter, headers: dict[bytes, bytes], labels: list[str],
+               extra: list[tuple[bytes, bytes]], version: str | None = None) -> tuple[Slot, Deployment]:
+        """Choose the request's target from its headers alone and take a place in its queue:
+        a refusal (``Overloaded``) comes before the body is read. Pair with :meth:`_release`."""
+        slot, deployment = self.service.choose(router, key=headers.get(router.sticky_header), version=version)
+        labels[1], labels[2] = deployment.version, slot.label
+        extra.append((b"shipyard-model-version", deployment.version.encode()))
+        deployment.batcher.admit()
         in_progress = self.metrics.in_progress
         in_progress[router.name] = in_progress.get(router.name, 0) + 1
-        try:
-            slot, deployment = self.service.choose(router, key=headers.get(router.sticky_header), version=version)
-            labels[1], labels[2] = deployment.version, slot.label
-            extra.append((b"shipyard-model-version", deployment.version.encode()))
-            wants_proba = proba(deployment) if proba is not None else False
-            return await self.service.infer(router, slot, deployment, adapt(deployment), request_id=request_id,
-                                            started=started, proba=wants_proba, shadow_input=adapt)
-        finally:
-            in_progress[router.name] -= 1
+        return slot, deployment
+
+    def _release(self, router: ModelRouter, deployment: Deployment) -> None:
+        deployment.batcher.release()
+        self.metrics.in_progress[router.name] -= 1
 
     # -- operations ------------------------------------------------------------------------
 

@@ -23,10 +23,21 @@ thread hand-off: the fastest path); slower ones run on one dedicated thread, so 
 loop keeps answering (503s, health checks) while they compute.
 
 If a merged call raises, each request of the batch is retried alone, so one bad row
-fails only its own request. The queue is bounded (``max_queue`` requests:
-:class:`~shipyard.serving._errors.Overloaded` beyond) and every request has a
-deadline (:class:`~shipyard.serving._errors.InferenceTimeout`, checked a few times
-per ``timeout_s``).
+fails only its own request. Every request has a deadline
+(:class:`~shipyard.serving._errors.InferenceTimeout`, checked a few times per
+``timeout_s``).
+
+Admission: the HTTP face takes a place for each request with :meth:`AdaptiveBatcher.admit`
+before it reads the body, and gives it back with :meth:`~AdaptiveBatcher.release` once
+answered. The places are bounded by :attr:`~AdaptiveBatcher.limit`: what the model
+answers within ``queue_delay_s`` at its measured service rate (``rate_``, requests
+per second, sampled over 50 ms windows of back-to-back batches, i.e. while requests
+wait, and smoothed over about a second), never more than ``max_queue`` nor fewer than
+two full batches. Beyond it,
+:class:`~shipyard.serving._errors.Overloaded` (503 with ``Retry-After``) is raised at
+once, before the request costs a byte of parsing. Until the first backlog there is no
+rate to go by and the bound is ``max_queue``. :meth:`~AdaptiveBatcher.submit` refuses
+beyond ``max_queue`` queued requests too (shadow copies, which pass no door).
 
 >>> import asyncio, numpy as np
 >>> from shipyard.serving._config import BatchingConfig
@@ -42,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -62,6 +74,8 @@ OnBatch = Callable[[int, float, dict[str, Any] | None], None]
 """Called on the event loop after each model call: rows, seconds, outputs (None on error)."""
 
 _SMOOTHING = 0.2
+_RATE_WINDOW_S = 0.05  # the service rate is sampled over this much back-to-back work...
+_RATE_SMOOTHING = 0.05  # ...and smoothed over about a second of it: one stall is not a slower model
 
 
 class _CannotMerge(Exception):
@@ -89,15 +103,23 @@ class AdaptiveBatcher:
     """
 
     def __init__(self, run: RunBatch, config: BatchingConfig, *, max_queue: int = 512,
-                 timeout_s: float = 10.0, on_batch: OnBatch | None = None) -> None:
+                 timeout_s: float = 10.0, queue_delay_s: float = 0.5, on_batch: OnBatch | None = None) -> None:
         self.run = run
         self.config = config
         self.max_queue = max_queue
         self.timeout_s = timeout_s
+        self.queue_delay_s = queue_delay_s
         self.on_batch = on_batch
         self.gap_ = 1.0
         self.latency_ = 0.0
+        self.rate_ = 0.0
+        self.admitted = 0
+        self.limit = max_queue
         self._max_rows = config.max_batch_size if config.enabled else 1
+        self._floor = min(max_queue, 2 * self._max_rows)
+        self._backlogged_at = 0.0  # start of the current window of back-to-back batches
+        self._window_requests = 0
+        self._samples = 0
         self._budget = config.max_latency_ms / 1000.0
         self._inline_below = config.inline_below_ms / 1000.0
         self._recent: deque[float] = deque(maxlen=8)
@@ -139,6 +161,43 @@ class AdaptiveBatcher:
         if self._inline_below <= 0:
             return False
         return not self._recent or min(self._recent) < self._inline_below
+
+    def retry_after(self) -> int:
+        """Seconds a refused client should wait: the time to answer what is admitted (at least 1)."""
+        return max(1, math.ceil(self.admitted / self.rate_)) if self.rate_ > 0 else 1
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def admit(self) -> None:
+        """Take a place for one request, before anything of it is read; pair with :meth:`release`.
+
+        Raises :class:`Overloaded` at once when :attr:`limit` places are taken.
+        """
+        if self.admitted >= self.limit:
+            raise Overloaded(f"the model is at capacity ({self.limit} requests admitted); retry later",
+                             retry_after=self.retry_after(), limit=self.limit)
+        self.admitted += 1
+
+    def release(self) -> None:
+        """Give back a place taken by :meth:`admit` (the request was answered, or failed)."""
+        self.admitted -= 1
+
+    def _measure_rate(self, requests: int, now: float) -> None:
+        """Count a batch of ``requests`` delivered at ``now``; while requests wait back to back,
+        every ``_RATE_WINDOW_S`` update ``rate_`` and the admission bound from what was answered."""
+        if self._backlogged_at:  # this batch started the moment the previous one ended
+            self._window_requests += requests
+            elapsed = now - self._backlogged_at
+            if elapsed >= _RATE_WINDOW_S:
+                self._samples += 1  # the first samples are averaged plainly, then smoothed
+                weight = max(_RATE_SMOOTHING, 1 / self._samples)
+                self.rate_ += weight * (self._window_requests / elapsed - self.rate_)
+                self.limit = min(self.max_queue, max(self._floor, math.ceil(self.rate_ * self.queue_delay_s)))
+                self._backlogged_at, self._window_requests = now, 0
+            if self._queue:
+                return
+        # A window opens when a batch ends with requests waiting; one that closes early is dropped.
+        self._backlogged_at, self._window_requests = (now if self._queue else 0.0), 0
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -243,6 +302,7 @@ class AdaptiveBatcher:
         self._inflight = []
         self._busy = False
         self._last_batch = len(batch)
+        self._measure_rate(len(batch), time.perf_counter())
         if self.on_batch is not None:
             self.on_batch(rows, elapsed, merged)
         if self._queue:

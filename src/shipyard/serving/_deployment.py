@@ -56,7 +56,8 @@ class Deployment:
         self._predict, self._predict_proba = _fast_path(model)
         run = self._run if features is None else self._run_with_features
         self.batcher = AdaptiveBatcher(run, config.batching, max_queue=config.max_queue,
-                                       timeout_s=config.timeout_s, on_batch=self._on_batch)
+                                       timeout_s=config.timeout_s, queue_delay_s=config.queue_delay_ms / 1000,
+                                       on_batch=self._on_batch)
 
     def __repr__(self) -> str:
         return f"Deployment({self.name!r}, version={self.version!r})"

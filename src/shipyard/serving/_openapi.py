@@ -90,6 +90,9 @@ def openapi_document(config: ServeConfig) -> dict[str, Any]:
     version = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
     infer = {"requestBody": _json_body(_INFER_REQUEST), "responses": _responses(400, 404, 413, 422, 500, 503, 504)}
     get = {"responses": _responses(404, 503)}
+    # MLflow's scoring protocol: an empty line, 200 when every model is loaded, else 503.
+    ping = {"responses": {str(code): {"description": text, "content": {"text/plain": {"schema": {"type": "string"}}}}
+                          for code, text in ((200, "ready"), (503, "not ready yet"))}}
     paths: dict[str, Any] = {
         "/v2/health/live": {"get": get},
         "/v2/health/ready": {"get": get},
@@ -102,8 +105,8 @@ def openapi_document(config: ServeConfig) -> dict[str, Any]:
         "/v2/models/{model}/versions/{version}/infer": {"post": {**infer, "parameters": [model, version]}},
         "/invocations": {"post": {"requestBody": _json_body(_SCORING_REQUEST),
                                   "responses": _responses(400, 413, 422, 500, 503, 504)}},
-        "/ping": {"get": get},
-        "/health": {"get": get},
+        "/ping": {"get": ping},
+        "/health": {"get": ping},
         "/version": {"get": {"responses": {"200": {"description": "version",
                                                    "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/metrics": {"get": {"responses": {"200": {"description": "Prometheus text format",

@@ -51,7 +51,7 @@ class Backend(RunBackend, Protocol):
 
     def resolve_model(self, uri: str) -> ModelVersion: ...
 
-    def load_model(self, uri: str) -> Model: ...
+    def load_model(self, uri: str, *, trust: bool = False) -> Model: ...
 
     def close(self) -> None: ...
 
@@ -155,7 +155,7 @@ class ServingService:
             old = slot.deployment
             if old is not None and old.version == version:
                 return False
-            model = await asyncio.to_thread(self.backend.load_model, pinned)
+            model = await asyncio.to_thread(self.backend.load_model, pinned, trust=self.config.trust)
             features = None
             if model.manifest.features:
                 features = await asyncio.to_thread(FeatureInput, model, await self._feature_lookup(router.name))

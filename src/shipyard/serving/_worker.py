@@ -1,11 +1,14 @@
 """One serving worker: build the app over a backend, run it under uvicorn.
 
 :func:`create_app` assembles an app in the current process (tests and embedding use
-it directly). :func:`main` is a worker process started by the supervisor as
+it directly). :func:`main` runs a worker process, forked by the supervisor's template
+(:mod:`shipyard.serving._template`) or started as
 ``python -m shipyard.serving._worker <state dir> <socket fd> <worker id>``: it reads
 the pickled ``(ServeConfig, backend factory, feature lookup factory)`` from the state directory, caps
 OpenMP/BLAS threads, builds the backend, and serves the inherited listening socket
-with uvicorn (uvloop + httptools when installed).
+with uvicorn (uvloop + httptools when installed; :mod:`shipyard.serving._server`
+accepts the connections). Once its models are live it touches
+``ready-<pid>`` in the state directory and lists the modules it imported beside it.
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from shipyard.serving._inference_log import InferenceLog, RunSink
 from shipyard.serving._metrics import Metrics, MetricsDirectory
 from shipyard.serving._service import Backend, ServingService
 
-__all__ = ["create_app", "main", "secured", "uvicorn_config"]
+__all__ = ["create_app", "main", "modules_file", "preload", "secured", "uvicorn_config"]
 
 SPEC_FILE = "spec.pkl"
+
+
+def modules_file(state: Path, pid: int) -> Path:
+    """Where worker ``pid`` lists the modules it imported, once it is ready."""
+    return state / f"modules-{pid}"
 
 
 def create_app(config: ServeConfig, backend: Backend, *, worker: str = "0",
@@ -88,8 +96,21 @@ def _limit_threads(threads: int) -> object:
     return threadpool_limits(limits=threads)
 
 
-def main(argv: list[str]) -> int:
-    import uvicorn
+def preload(state: Path) -> None:
+    """Import what :func:`main` needs before it serves (for the template to fork from):
+    uvicorn and its fast loop and parser, and the modules of the pickled factories."""
+    from shipyard.serving import _server  # noqa: F401 - uvicorn, and how workers run it
+
+    for name in ("uvloop", "httptools", "threadpoolctl"):
+        if importlib.util.find_spec(name) is not None:
+            __import__(name)
+    with open(state / SPEC_FILE, "rb") as handle:
+        pickle.load(handle)  # unpickling imports the factories' modules (the client, its stores)
+
+
+def main(argv: list[str], supervisor: int | None = None) -> int:
+    """Serve as worker ``argv[2]`` until SIGTERM; ``supervisor`` (default: the parent) gets SIGUSR1 on reload."""
+    from shipyard.serving._server import Server
 
     state, fd, worker = Path(argv[0]), int(argv[1]), argv[2]
     with open(state / SPEC_FILE, "rb") as handle:
@@ -97,16 +118,21 @@ def main(argv: list[str]) -> int:
     limits = _limit_threads(config.threads)
     backend = factory()
     listener = socket.socket(fileno=fd)
-    supervisor = os.getppid()
+    supervisor = supervisor or os.getppid()
 
     def started() -> None:
-        (state / f"ready-{os.getpid()}").touch()
+        pid = os.getpid()
+        listing = modules_file(state, pid)
+        partial = listing.with_suffix(".tmp")
+        partial.write_text("\n".join(sorted(sys.modules)), encoding="utf-8")
+        partial.rename(listing)
+        (state / f"ready-{pid}").touch()
 
     app = create_app(config, backend, worker=worker, metrics_dir=MetricsDirectory(state / "metrics"),
                      on_reload=lambda: os.kill(supervisor, signal.SIGUSR1), on_started=started, features=features)
-    server = uvicorn.Server(uvicorn_config(secured(app, config), config))
+    server = Server(uvicorn_config(secured(app, config), config), listener)
     try:
-        server.run(sockets=[listener])
+        server.run()
     finally:
         backend.close()
         del limits
