@@ -358,3 +358,24 @@ def test_shipyard_serve_in_python_serves_until_sigterm(home: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40) == 0
+
+
+def test_workers_do_not_outlive_a_supervisor_killed_with_sigkill(home: Path) -> None:
+    with cli_server(home, "models:/sum@production", workers=2) as server:
+        server.wait_for_template()
+        workers = server.worker_pids()
+        template = server.template_pid()
+        assert len(workers) == 2 and template is not None
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+
+        def gone() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() and b"zombie" not in _state(pid)
+                           for pid in [*workers, template])
+        wait_for(gone, timeout=45)
+
+
+def _state(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/status").read_bytes().lower()
+    return b"zombie"

@@ -22,8 +22,8 @@ The template forks only while it runs a single thread: a fork copies the calling
 alone, and a lock another thread held would stay held in the child forever. If a
 preloaded module started a thread, it answers ``pid <slot> 0`` and the supervisor
 starts a fresh interpreter instead, as it does where there is no ``fork``/``pidfd_open``.
-When the command pipe closes (the supervisor stops or dies) the template waits for its
-workers to end and exits.
+When the command pipe closes (the supervisor stops or dies) the template asks any worker
+still running to stop (SIGTERM), waits for them to end and exits.
 """
 
 from __future__ import annotations
@@ -131,10 +131,25 @@ def main(argv: list[str]) -> int:
                 os.write(reports, f"pid {rest} {pid}\n".encode())
             elif verb == "preload":
                 todo = _listing(Path(rest))
+    # The supervisor has stopped its workers, or died without stopping them (killed, or a
+    # container's PID 1 ending on SIGINT): a worker must never outlive its server, so each
+    # one still running is asked to drain and stop (SIGTERM), and waited for.
+    for pid in _children():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     with contextlib.suppress(ChildProcessError):
-        while True:  # the supervisor has stopped its workers (or died): wait for them to end
+        while True:
             os.waitpid(-1, 0)
     return 0
+
+
+def _children() -> list[int]:
+    """The live processes this one forked (its workers), from /proc; empty where there is none."""
+    try:
+        found = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in found.split()]
 
 
 if __name__ == "__main__":
