@@ -24,7 +24,6 @@ describe its inputs to a client, and a container is where requests come from str
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -44,6 +43,7 @@ from shipyard.delivery._dockerfile import (
     render_dockerfile,
     render_entrypoint,
 )
+from shipyard.delivery._output import move_into_place
 from shipyard.delivery._wheels import (
     build_shipyard_wheel,
     canonical_name,
@@ -242,7 +242,7 @@ def write_container_context(
         (staging / "entrypoint.py").write_text(render_entrypoint(spec), encoding="utf-8")
         (staging / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
         files = _normalize(staging)
-        _move_into_place(staging, target)
+        move_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created is not None:
@@ -370,17 +370,3 @@ def _missing_ancestor(target: Path) -> Path | None:
             break
         missing = parent
     return missing
-
-
-def _move_into_place(staging: Path, target: Path) -> None:
-    if not target.exists() or not any(target.iterdir()):
-        os.replace(staging, target)  # an empty folder is replaced in one step
-        return
-    old = target.with_name(f".{target.name}.{hashlib.sha256(os.urandom(8)).hexdigest()[:8]}.old")
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

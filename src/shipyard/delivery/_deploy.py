@@ -15,7 +15,6 @@ leaves nothing behind; the same deployment gives the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from shipyard.delivery._helm import helm_values
 from shipyard.delivery._k8s import Canary, ModelDeployment, ShadowRoute, kubernetes_objects
 from shipyard.delivery._k8s_server import ServerDeployment, server_manifests
 from shipyard.delivery._kserve import inference_service
+from shipyard.delivery._output import move_into_place
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.models import ModelManifest
 from shipyard.models._mlflow_format import is_mlflow_package, signature_from_mlflow
@@ -234,7 +234,7 @@ def write_manifests(spec: ModelDeployment | ServerDeployment, out: str | os.Path
             (staging / name).write_text(text, encoding="utf-8")
             (staging / name).chmod(0o644)
         staging.chmod(0o755)
-        _move_into_place(staging, target)
+        move_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created is not None:
@@ -242,17 +242,3 @@ def write_manifests(spec: ModelDeployment | ServerDeployment, out: str | os.Path
         raise
     return Manifests(path=target, files=tuple(sorted(files)), objects=_objects(spec),
                      warnings=tuple(_warnings(spec)))
-
-
-def _move_into_place(staging: Path, target: Path) -> None:
-    if not target.exists() or not any(target.iterdir()):
-        os.replace(staging, target)  # an empty folder is replaced in one step
-        return
-    old = target.with_name(f".{target.name}.{hashlib.sha256(os.urandom(8)).hexdigest()[:8]}.old")
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

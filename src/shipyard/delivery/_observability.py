@@ -27,7 +27,6 @@ refused, and ``force`` replaces only a folder this command wrote.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -41,6 +40,7 @@ import yaml
 
 from shipyard.delivery._dashboards import DATASOURCE_UID, monitoring_dashboard, serving_dashboard
 from shipyard.delivery._init_project import _missing_ancestor
+from shipyard.delivery._output import move_into_place
 from shipyard.errors import Conflict, InvalidInput
 
 __all__ = ["DATASOURCE_UID", "ObservabilityFiles", "Thresholds", "observability_files", "prometheus_rules",
@@ -252,7 +252,7 @@ def write_observability(out: str | os.PathLike[str], *, thresholds: Thresholds |
         for folder in sorted({p for path in files for p in (staging / path).parents if staging in p.parents}):
             folder.chmod(0o755)
         staging.chmod(0o755)
-        _move_into_place(staging, target)
+        move_into_place(staging, target)
     except BaseException:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
@@ -275,17 +275,3 @@ def _check_out(target: Path, force: bool) -> None:
     if first != _MARK:
         raise Conflict(f"refusing to replace {target}: it does not hold files written by shipyard deploy "
                        "observability (no README.md of its own); --force replaces only those", field="out")
-
-
-def _move_into_place(staging: Path, target: Path) -> None:
-    if not target.exists() or not any(target.iterdir()):
-        os.replace(staging, target)  # a missing or empty folder is replaced in one step
-        return
-    old = target.with_name(f".{target.name}.{hashlib.sha256(os.urandom(8)).hexdigest()[:8]}.old")
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
