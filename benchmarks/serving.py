@@ -21,15 +21,29 @@ role and an API token created in a copy of the home, which turns token checks on
 ``--rounds`` rounds, and reports per connection count auth-on time per request / auth-off
 time per request (auth-off req/s / auth-on req/s; target: at most 1.05) and the p50s.
 
+With ``--overload`` only the overload curve runs (logistic regression, batching on, one
+worker, no peer): ``wrk`` with two threads at 64, 512, 2,048 and 4,096 connections
+(``--connections``), the open-file limit raised to its hard limit first. A Lua script
+stamps each request's ``x-request-id`` with the time it was sent (the server echoes it)
+and records, per status, the count and the latency of every answer: goodput (200s per
+second), p50/p99 of successes and of refusals (503), other statuses, refusals without
+``Retry-After``, requests unanswered after 10 s, wrk's socket errors, and the CPU used by
+the server's processes and by wrk (which share the machine's cores). Targets:
+goodput at 4,096 connections >= 80 % of the curve's peak; refusal p99 under 50 ms.
+
     .venv/bin/python benchmarks/serving.py [--seconds 15] [--warmup 3] [--skip-peer]
     .venv/bin/python benchmarks/serving.py --auth [--rounds 2]
+    .venv/bin/python benchmarks/serving.py --overload [--connections 64,512,2048,4096]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import resource
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,6 +74,85 @@ wrk.headers["Content-Type"] = "application/json"
 """
 AUTH_LUA = 'wrk.headers["Authorization"] = "Bearer {token}"\n'
 AUTH_MAX_RATIO = 1.05  # authentication may cost a request at most 5 %
+OVERLOAD_CONNECTIONS = (64, 512, 2048, 4096)
+OVERLOAD_MIN_GOODPUT = 0.8  # goodput at the most connections, as a share of the curve's peak
+OVERLOAD_MAX_REFUSAL_P99_MS = 50.0
+# Per-request timing in wrk: the send time (µs, CLOCK_MONOTONIC through LuaJIT's FFI) goes
+# out in x-request-id, which the server echoes; each thread keeps its latencies by status,
+# and done() reads them from every thread and prints one line per figure. Requests sent in
+# the first --warmup seconds are left out: wrk opens every connection at once, and thousands of
+# simultaneous connects overflow the kernel's accept queue, so some connections (and the
+# first request on them) wait seconds in SYN and data retransmissions, whatever the server
+# does (a trivial ASGI app shows the same); the figures are those of the steady state.
+OVERLOAD_LUA = """local ffi = require("ffi")
+ffi.cdef[[ typedef struct {{ long tv_sec; long tv_nsec; }} sy_timespec;
+int clock_gettime(int clock, sy_timespec *tp); ]]
+local ts = ffi.new("sy_timespec")
+local function now_us()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000)
+end
+local body = [==[{body}]==]
+local measure_from = now_us() + {warmup_us}
+local sent = 0
+ok, refused, other, unstamped, no_retry_after, pending = {{}}, {{}}, {{}}, 0, 0, {{}}
+function request()
+  local now = now_us()
+  sent = sent + 1
+  local id = string.format("%d-%d", now, sent)
+  pending[id] = now
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/json", ["x-request-id"] = id}}, body)
+end
+function response(status, headers, _)
+  local id = headers["x-request-id"]
+  local t0 = id and tonumber(string.match(id, "^(%d+)-"))
+  if id then pending[id] = nil end
+  if t0 and t0 < measure_from then return end
+  if status == 503 and headers["retry-after"] == nil and headers["Retry-After"] == nil then
+    no_retry_after = no_retry_after + 1
+  end
+  if t0 == nil then unstamped = unstamped + 1 end
+  local ms = t0 and (now_us() - t0) / 1000 or -1
+  if status == 200 then ok[#ok + 1] = ms
+  elseif status == 503 then refused[#refused + 1] = ms
+  else other[status] = (other[status] or 0) + 1 end
+end
+local threads = {{}}
+function setup(thread) threads[#threads + 1] = thread end
+local function pct(list, p)
+  if #list == 0 then return -1 end
+  return list[math.max(1, math.ceil(#list * p))]
+end
+function done(summary, _, _)
+  local all = {{ok = {{}}, refused = {{}}}}
+  local counts, others, missing, blind, stuck = {{ok = 0, refused = 0}}, {{}}, 0, 0, 0
+  local long_ago = now_us() - 10000000
+  for _, t in ipairs(threads) do
+    for _, name in ipairs({{"ok", "refused"}}) do
+      local list = t:get(name)
+      counts[name] = counts[name] + #list
+      for _, v in ipairs(list) do if v >= 0 then all[name][#all[name] + 1] = v end end
+    end
+    for code, n in pairs(t:get("other")) do others[code] = (others[code] or 0) + n end
+    missing = missing + t:get("no_retry_after")
+    blind = blind + t:get("unstamped")
+    for _, t0 in pairs(t:get("pending")) do if t0 < long_ago then stuck = stuck + 1 end end
+  end
+  stuck = math.max(0, stuck - 1)  -- wrk calls request() once to check the script, and never sends it
+  local seconds = summary.duration / 1e6 - {warmup_us} / 1e6
+  io.write(string.format("SY seconds %f\\nSY ok %d\\nSY refused %d\\n", seconds, counts.ok, counts.refused))
+  for _, name in ipairs({{"ok", "refused"}}) do
+    table.sort(all[name])
+    io.write(string.format("SY %s_p50 %f\\nSY %s_p99 %f\\nSY %s_max %f\\n", name, pct(all[name], 0.5),
+                           name, pct(all[name], 0.99), name, pct(all[name], 1.0)))
+  end
+  for code, n in pairs(others) do io.write(string.format("SY status_%d %d\\n", code, n)) end
+  local e = summary.errors
+  io.write(string.format("SY connect %d\\nSY read %d\\nSY write %d\\nSY timeout %d\\n",
+                         e.connect, e.read, e.write, e.timeout))
+  io.write(string.format("SY no_retry_after %d\\nSY unstamped %d\\nSY stuck %d\\n", missing, blind, stuck))
+end
+"""
 
 
 def data() -> tuple[Any, Any]:
@@ -121,6 +214,111 @@ def wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: 
     return run_wrk(url, script, connections, seconds, warmup)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by the processes below ``pid`` (the server's workers)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    total = 0.0
+    for child in (int(p) for p in found.split()):
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it just ended
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + cpu_seconds(child)
+    return total
+
+
+def overload_wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: Path,
+                 server: int) -> dict[str, float]:
+    """wrk with two threads and ``connections`` connections on ``url`` for ``warmup + seconds``,
+    measuring the last ``seconds``; the figures the Lua script prints (see OVERLOAD_LUA),
+    goodput, and the CPU shares of the server's processes (below pid ``server``) and of wrk."""
+    script = work / "overload.lua"
+    script.write_text(OVERLOAD_LUA.format(body=body, warmup_us=warmup * 1_000_000))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk = subprocess.Popen(["wrk", "-t2", f"-c{connections}", "--timeout", "10s", "-s", str(script),
+                            f"-d{warmup + seconds}s", url], stdout=subprocess.PIPE, text=True)
+    time.sleep(warmup)
+    server_before = cpu_seconds(server)
+    out, _ = wrk.communicate()
+    server_used = cpu_seconds(server) - server_before
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if wrk.returncode:
+        raise PeerError(f"wrk exited with status {wrk.returncode}")
+    figures = {key: float(value) for key, value in re.findall(r"^SY (\w+) (\S+)$", out, re.M)}
+    figures["goodput"] = figures["ok"] / figures["seconds"]
+    figures["refused_per_s"] = figures["refused"] / figures["seconds"]
+    figures["server_cpu"] = server_used / figures["seconds"]
+    figures["wrk_cpu"] = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (warmup + seconds)
+    return figures
+
+
+def overload(args: argparse.Namespace) -> int:
+    """Shipyard alone (logistic regression, batching, one worker) along the connection curve."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 2 * max(args.connections) + 1024  # wrk's sockets, and the server's (it inherits the limit)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard == resource.RLIM_INFINITY else min(hard, need),
+                                                    hard))
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit < need:
+        print(f"the open-file limit is {limit}; {need} are needed for {max(args.connections)} connections",
+              file=sys.stderr)
+        return 2
+    shipyard_bin = str(Path(sys.executable).parent / "shipyard")
+    curve: dict[int, dict[str, float]] = {}
+    with scratch_dir("sy-serving-overload-") as work:
+        home = work / "sy"
+        shipyard_models(home)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        cmd = [shipyard_bin, "serve", "models:/lr@production", "--port", str(port)]
+        with start_process(cmd, {"SHIPYARD_HOME": str(home), "OMP_NUM_THREADS": "1"}, cwd=ROOT,
+                           log_path=work / "overload.log", clean_env=False) as proc:
+            wait_http(url + "/ping", timeout=120, proc=proc)
+            for connections in args.connections:
+                curve[connections] = overload_wrk(url + "/invocations", body(), connections, args.seconds,
+                                                  args.warmup, work, proc.pid)
+                print(f"  shipyard lr overload c={connections:<5d} {curve[connections]}", file=sys.stderr,
+                      flush=True)
+    return 1 if report_overload(curve) else 0
+
+
+def report_overload(curve: dict[int, dict[str, float]]) -> bool:
+    """Print the overload table; True if a target failed."""
+    print("\n## Overload: logistic regression, batching, one worker (wrk -t2, /invocations)\n")
+    print("| connections | goodput (200/s) | 200 p50 | 200 p99 | 200 max | 503/s | 503 p50 | 503 p99 | 503 max "
+          "| other statuses | 503 without Retry-After | unanswered after 10 s | wrk errors (connect/read/write) "
+          "| server CPU | 200/s per server CPU-second | wrk CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|")
+    for connections, f in curve.items():
+        others = ", ".join(f"{k.removeprefix('status_')}: {int(v)}" for k, v in f.items() if k.startswith("status_"))
+        refusal = (f"{f['refused_p50']:.2f} ms | {f['refused_p99']:.2f} ms | {f['refused_max']:.0f} ms"
+                   if f["refused"] else "- | - | -")
+        print(f"| {connections:,} | {f['goodput']:,.0f} | {f['ok_p50']:.2f} ms | {f['ok_p99']:.2f} ms | "
+              f"{f['ok_max']:.0f} ms | {f['refused_per_s']:,.0f} | {refusal} | {others or '-'} | "
+              f"{int(f['no_retry_after'])} | {int(f['stuck'])} | "
+              f"{int(f['connect'])}/{int(f['read'])}/{int(f['write'])} | {f['server_cpu']:.0%} | "
+              f"{f['goodput'] / max(f['server_cpu'], 1e-9):,.0f} | {f['wrk_cpu']:.0%} |")
+    peak = max(f["goodput"] for f in curve.values())
+    most = curve[max(curve)]
+    share = most["goodput"] / peak
+    p99s = [f["refused_p99"] for f in curve.values() if f["refused"]]
+    worst = max(p99s, default=0.0)
+    slow = sum(f["ok_max"] >= 10_000 or f["refused_max"] >= 10_000 for f in curve.values())
+    bad = slow + sum(f["no_retry_after"] + f["stuck"] for f in curve.values()) + sum(
+        v for f in curve.values() for k, v in f.items() if k.startswith("status_"))
+    failed = share < OVERLOAD_MIN_GOODPUT or worst >= OVERLOAD_MAX_REFUSAL_P99_MS or bad > 0
+    per_cpu = [f["goodput"] / max(f["server_cpu"], 1e-9) for f in curve.values()]
+    print(f"\n- goodput per server CPU-second at {max(curve):,} connections: {per_cpu[-1] / max(per_cpu):.0%} "
+          "of the curve's best (the machine's other tenants and wrk share its cores, so the server's CPU "
+          "share varies from level to level)")
+    print(f"- goodput at {max(curve):,} connections: {share:.0%} of the peak ({peak:,.0f}/s) "
+          f"(target >= {OVERLOAD_MIN_GOODPUT:.0%}); worst 503 p99 {worst:.2f} ms "
+          f"(target < {OVERLOAD_MAX_REFUSAL_P99_MS:g} ms); timeouts, other statuses and 503s without "
+          f"Retry-After: {int(bad)} (target 0): {'FAIL' if failed else 'PASS'}")
+    return failed
+
+
 def body() -> str:
     import json
 
@@ -151,10 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth", action="store_true",
                         help="logistic regression, batching: Shipyard with authentication off against on (no peer)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per side with --auth (2)")
+    parser.add_argument("--overload", action="store_true",
+                        help="only the overload curve: goodput and refusal latency by connections (no peer)")
+    parser.add_argument("--connections", type=lambda text: tuple(int(c) for c in text.split(",")),
+                        default=OVERLOAD_CONNECTIONS, help="connection counts of --overload (64,512,2048,4096)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
         return 2
+    if args.overload:
+        return overload(args)
     if args.auth:
         return auth_overhead(args)
     results: dict[tuple[str, str], dict[int, dict[str, float]]] = {}

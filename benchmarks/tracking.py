@@ -20,7 +20,7 @@ Targets: in-process >= 50x faster than MLflow; via server >= 20x faster than
 
 With ``--auth`` the server workload instead runs Shipyard alone, authentication off
 against authentication on (a user ``bench`` with the editor role and an API token created
-in the server's home before it starts, the client sending that token), alternating
+with the CLI in the server's home once it runs, the client sending that token), alternating
 between the two for ``--auth-rounds`` rounds after one untimed warm-up round, and reports
 auth-on seconds / auth-off seconds (target: at most 1.05).
 
@@ -142,7 +142,10 @@ def sy_logging(sy: Any, client: Any, sizes: Sizes) -> dict[str, Any]:
     stored = len(client.get_metric_history(run.id, "m0"))
     if stored != sizes.steps:
         raise AssertionError(f"expected {sizes.steps} points of m0, Shipyard stored {stored}")
-    return {"seconds": t.seconds, "calls": sizes.calls, "calls_per_s": sizes.calls / t.seconds}
+    # The client's logging buffer bound as configured (the defaults unless SHIPYARD_LOG_BUFFER_*
+    # says otherwise): a workload of more calls than it holds runs under backpressure.
+    bound = {"buffer_points": client.config.log_buffer_points, "buffer_bytes": client.config.log_buffer_bytes}
+    return {"seconds": t.seconds, "calls": sizes.calls, "calls_per_s": sizes.calls / t.seconds, **bound}
 
 
 def sy_inprocess(sy: Any, work: Path, sizes: Sizes) -> dict[str, Any]:
@@ -161,21 +164,39 @@ def _shipyard_cli() -> list[str]:
 
 def sy_server(sy: Any, work: Path, sizes: Sizes, auth: bool = False) -> dict[str, Any]:
     """The logging workload through ``shipyard server``; with ``auth``, a user and a token are
-    created in the server's home first (which turns authentication on) and the client sends it."""
+    created in the server's home once it runs (which turns authentication on) and the client sends it."""
     port = free_port()
     cmd = [*_shipyard_cli(), "server", "--host", "127.0.0.1", "--port", str(port)]
     # PYTHONPATH makes the server run the very code this process imported.
     env = {"SHIPYARD_HOME": str(work / "sy"), "PYTHONPATH": str(Path(sy.__file__).parent.parent)}
-    token = create_token(_shipyard_cli(), env) if auth else None
+    token = None
     with start_process(cmd, env, cwd=work, log_path=work / "server.log", clean_env=False) as proc:
         wait_http(f"http://127.0.0.1:{port}/api/v1/health", timeout=60, proc=proc)
         if auth:
-            expect_refused(f"http://127.0.0.1:{port}/api/v1/experiments")
+            # Only now, so that both sides' servers start alike: each creates its new home's
+            # database itself. A server started on a home the CLI had created skips that, and
+            # with it imports that the first logged metrics then pay inside the timed run.
+            token = create_token(_shipyard_cli(), env)
+            _until_refused(f"http://127.0.0.1:{port}/api/v1/experiments")
         client = sy.Client(url=f"http://127.0.0.1:{port}", token=token)
         try:
             return sy_logging(sy, client, sizes)
         finally:
             client.close()
+
+
+def _until_refused(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 401 without credentials: a running server sees its first
+    user within a couple of seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            expect_refused(url)
+            return
+        except PeerError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _seed_shipyard_runs(db: Path, experiment_id: int, n_runs: int) -> None:
@@ -594,7 +615,10 @@ def main(argv: list[str] | None = None) -> int:
                 for side in rate_sides
                 if side in bench.results.get(workload, {})
             ]
-            print(f"logging calls/s, {workload}: {', '.join(rates) or '-'}")
+            ours = bench.results.get(workload, {}).get(rate_sides[0], {})
+            bound = (f" (Shipyard's logging buffer bound: {ours['buffer_points']:,} entries, "
+                     f"{ours['buffer_bytes'] / 2**20:g} MiB)" if "buffer_points" in ours else "")
+            print(f"logging calls/s, {workload}: {', '.join(rates) or '-'}{bound}")
     if "startup" in selected:
         imports = [
             f"{side} {fmt_seconds(bench.seconds('startup', side, 'import_s'))}"

@@ -65,8 +65,8 @@ class TokenAuthMiddleware:
 
     The bearer is ``token``, or any for which ``check`` (a hook, such as the users' API
     tokens of :class:`shipyard.access.TokenCheck`) answers true. ``check`` runs off the event
-    loop, unless it has an ``answer_now(token)`` that answers on the loop (True or False)
-    without blocking, or None when only ``check`` can tell.
+    loop, unless it has an ``answer_now(token)``, which answers on the loop (True or False)
+    when it can without waiting on a network, or None when only ``check`` can tell.
     """
 
     def __init__(self, app: ASGIApp, token: str | None, open_paths: Iterable[str] = (),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -49,7 +51,11 @@ def test_every_access_write_moves_the_generation(store: SqlAccessStore) -> None:
     seen.append(store.generation())
     store.revoke_token(record.id)
     seen.append(store.generation())
+    store.grant("ana", "experiment", "0", "read")
+    seen.append(store.generation())
     store.revoke_grant("ana", "experiment", "0")
+    seen.append(store.generation())
+    store.link_identity("ana", "https://id.example", "sub")
     seen.append(store.generation())
     assert seen == sorted(set(seen)), seen
 
@@ -136,3 +142,72 @@ def test_a_store_without_a_generation_is_not_cached() -> None:
             return None
 
     assert not TokenCache.supports(Plain())
+
+
+class _Watching(_Counting):
+    """``store`` that counts its token lookups and passes on its local generation."""
+
+    def local_generation(self) -> int | None:
+        return self.store.local_generation()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[SqlAccessStore]:
+    database = Database(sqlite_url)
+    database.ensure_schema()
+    yield SqlAccessStore(database)
+    database.dispose()
+
+
+def test_cached_answers_from_memory_and_never_looks_a_token_up(
+        sqlite_store: SqlAccessStore) -> None:
+    sqlite_store.create_user("ana")
+    _, secret = sqlite_store.create_token("ana")
+    watching = _Watching(sqlite_store)
+    cache = TokenCache(watching)  # type: ignore[arg-type]
+    assert cache.cached(secret) == (False, None)  # never looked up: only user_for_token can tell
+    user = cache.user_for_token(secret)
+    assert cache.user_for_token("not-a-token") is None
+    assert user is not None and cache.cached(secret) == (True, user)
+    assert cache.cached("not-a-token") == (True, None)  # a refusal is remembered too
+    assert cache.cached("never-seen") == (False, None)
+    assert watching.lookups == 2
+
+
+def test_cached_sees_a_revocation_committed_by_another_process_at_the_next_check(
+        sqlite_store: SqlAccessStore, sqlite_url: str) -> None:
+    sqlite_store.create_user("ana")
+    record, secret = sqlite_store.create_token("ana")
+    watching = _Watching(sqlite_store)
+    cache = TokenCache(watching)  # type: ignore[arg-type]
+    user = cache.user_for_token(secret)
+    assert cache.cached(secret) == (True, user)
+    path = sqlite_url.removeprefix("sqlite:///")
+    touch = "import sqlite3; c = sqlite3.connect({!r}); c.execute({!r}); c.commit()"
+    # A commit that leaves the generation as it was costs a read of it, not a token lookup.
+    subprocess.run([sys.executable, "-c", touch.format(path, "UPDATE access_state SET generation = generation")],
+                   check=True, timeout=60)
+    assert cache.cached(secret) == (True, user) and watching.lookups == 1
+    # A revocation committed by another process is refused at the next check.
+    subprocess.run([sys.executable, "-c", f"from shipyard.access import SqlAccessStore; "
+                    f"from shipyard.store import Database; "
+                    f"SqlAccessStore(Database({sqlite_url!r})).revoke_token({record.id!r})"], check=True, timeout=60)
+    assert cache.cached(secret) == (False, None)
+    assert cache.user_for_token(secret) is None
+
+
+def test_a_database_over_the_network_is_never_answered_without_a_read(pg_url: str) -> None:
+    db = Database(pg_url)
+    db.ensure_schema()
+    store = SqlAccessStore(db)
+    try:
+        store.create_user("ana")
+        _, secret = store.create_token("ana")
+        cache = TokenCache(store)
+        assert cache.user_for_token(secret) is not None
+        assert store.local_generation() is None
+        assert cache.cached(secret) == (False, None)
+    finally:
+        store.close()
+        db.dispose()
+

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from shipyard.access import SqlAccessStore, hash_token
-from shipyard.errors import AlreadyExists, InvalidInput, NotFound
+from shipyard.access import Grant, SqlAccessStore, hash_token
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.store import Database
 from shipyard.store import schema as t
 
@@ -112,16 +112,133 @@ def test_grants_need_an_existing_resource_and_replace_each_other(store: SqlAcces
     store.grant("ana", "experiment", "7", "manage")
     assert [(g.resource_type, g.resource_id, g.permission) for g in store.get_user("ana").grants] == [
         ("experiment", "7", "manage")]
-    for resource_type, resource_id, permission, field in [
-        ("experiment", "99", "edit", "resource_id"), ("registered_model", "nope", "edit", "resource_id"),
-        ("experiment", "7", "own", "permission"), ("dataset", "7", "read", "resource_type"),
+    for resource_type, resource_id, permission, field, error in [
+        ("experiment", "99", "edit", "resource_id", NotFound), ("registered_model", "nope", "edit", "resource_id",
+                                                                 NotFound),
+        ("experiment", "9" * 30, "edit", "resource_id", NotFound), ("experiment", "", "edit", "resource_id",
+                                                                    InvalidInput),
+        ("experiment", "7", "own", "permission", InvalidInput), ("dataset", "7", "read", "resource_type",
+                                                                 InvalidInput),
     ]:
-        with pytest.raises(InvalidInput) as info:
+        with pytest.raises(error) as info:
             store.grant("ana", resource_type, resource_id, permission)
         assert info.value.field == field  # type: ignore[attr-defined]
     assert len(store.get_user("ana").grants) == 1
-    store.revoke_grant("ana", "experiment", "7")
+    assert store.revoke_grant("ana", "experiment", "7") == Grant("ana", "experiment", "7", "manage")
     assert store.get_user("ana").grants == ()
+
+
+def test_revoking_a_grant_that_is_not_held_is_not_found_and_moves_nothing(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    generation = store.generation()
+    with pytest.raises(NotFound) as info:
+        store.revoke_grant("ana", "experiment", "0")
+    assert info.value.field == "resource_id"  # type: ignore[attr-defined]
+    with pytest.raises(NotFound):
+        store.revoke_grant("nobody", "experiment", "0")
+    with pytest.raises(InvalidInput) as bad:
+        store.revoke_grant("ana", "dataset", "0")
+    assert bad.value.field == "resource_type"  # type: ignore[attr-defined]
+    assert store.generation() == generation
+
+
+def test_lists_are_read_a_page_at_a_time_after_a_cursor(store: SqlAccessStore, db: Database) -> None:
+    for name in ["cy", "ana", "bo", "di", "ed"]:
+        store.create_user(name)
+    first = store.list_users(max_results=2)
+    assert [u.name for u in first] == ["ana", "bo"] and first.next_page_token
+    store.create_user("al")  # sorts before the cursor: neither repeated nor shifting the next page
+    second = store.list_users(max_results=2, page_token=first.next_page_token)
+    assert [u.name for u in second] == ["cy", "di"]
+    last = store.list_users(max_results=2, page_token=second.next_page_token)
+    assert [u.name for u in last] == ["ed"] and last.next_page_token is None
+    assert [u.name for u in store.list_users()] == ["al", "ana", "bo", "cy", "di", "ed"]
+
+    made = [store.create_token("ana", f"t{i}")[0].id for i in range(5)]
+    seen, token = [], None
+    while True:
+        page = store.list_tokens("ana", max_results=2, page_token=token)
+        seen += [tk.id for tk in page]
+        if not (token := page.next_page_token):
+            break
+    assert sorted(seen) == sorted(made) and len(seen) == 5
+
+    with db.write() as conn:
+        conn.execute(t.registered_models.insert(), [{"name": m, "created_at": 0, "updated_at": 0}
+                                                    for m in ("m1", "m2", "m3")])
+    for m in ("m3", "m1", "m2"):
+        store.grant("bo", "registered_model", m, "read")
+    store.grant("bo", "experiment", "0", "edit")
+    grants = store.list_grants("bo", max_results=3)
+    assert [(g.resource_type, g.resource_id) for g in grants] == [
+        ("experiment", "0"), ("registered_model", "m1"), ("registered_model", "m2")]
+    rest = store.list_grants("bo", max_results=3, page_token=grants.next_page_token)
+    assert [g.resource_id for g in rest] == ["m3"] and rest.next_page_token is None
+    with pytest.raises(NotFound):
+        store.list_grants("nobody")
+
+
+@pytest.mark.parametrize("token", ["garbage", "e30", "eyJrIjoidG9rZW5zIiwiYSI6WzEsIngiXX0"])
+def test_a_malformed_or_foreign_page_token_names_the_field(store: SqlAccessStore, token: str) -> None:
+    # The last is a well-formed token of the token list, refused by the user list.
+    with pytest.raises(InvalidInput) as info:
+        store.list_users(max_results=10, page_token=token)
+    assert info.value.field == "page_token"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("max_results", [0, -1, 10_001, True])
+def test_a_page_size_out_of_range_names_the_field(store: SqlAccessStore, max_results: int) -> None:
+    with pytest.raises(InvalidInput) as info:
+        store.list_tokens(max_results=max_results)
+    assert info.value.field == "max_results"  # type: ignore[attr-defined]
+
+
+def test_a_token_is_looked_up_by_id(store: SqlAccessStore) -> None:
+    store.create_user("ana")
+    record, _ = store.create_token("ana", "ci")
+    assert store.get_token(record.id) == record
+    with pytest.raises(NotFound):
+        store.get_token("x" * 500)
+
+
+def test_a_sign_on_account_is_linked_once_and_never_relinked(store: SqlAccessStore) -> None:
+    issuer = "https://id.example"
+    assert store.user_for_identity(issuer, "sub-1") is None
+    created = store.link_identity("ana", issuer, "sub-1", role="editor")
+    assert (created.name, created.role) == ("ana", "editor")
+    assert store.user_for_identity(issuer, "sub-1") == created
+    assert store.link_identity("ana", issuer, "sub-1") == created  # linking again is a no-op
+    # Another account (or the same subject at another issuer) claiming the name is refused.
+    for other_issuer, other_subject in [(issuer, "sub-2"), ("https://other.example", "sub-1")]:
+        with pytest.raises(Conflict):
+            store.link_identity("ana", other_issuer, other_subject, role="admin")
+        assert store.user_for_identity(other_issuer, other_subject) is None
+    assert store.get_user("ana").role == "editor"
+    # A user made before single sign-on is linked on first use, by an existing name only.
+    store.create_user("bo", "viewer", "correct horse")
+    assert store.link_identity("bo", issuer, "sub-3").name == "bo"
+    assert store.user_for_identity(issuer, "sub-3") is not None
+    with pytest.raises(NotFound):
+        store.link_identity("cy", issuer, "sub-4")
+    # One account links to one user at most.
+    store.create_user("di")
+    with pytest.raises(Conflict):
+        store.link_identity("di", issuer, "sub-1")
+    assert store.user_for_identity(issuer, "sub-1").name == "ana"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("name", "issuer", "subject", "field"), [
+    ("<b>x</b>", "https://id.example", "s", "name"),
+    ("x" * 65, "https://id.example", "s", "name"),
+    ("ana", "", "s", "issuer"),
+    ("ana", "https://id.example", "s" * 256, "subject"),
+])
+def test_linking_a_bad_identity_names_the_field_and_stores_nothing(store: SqlAccessStore, name: str, issuer: str,
+                                                                   subject: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        store.link_identity(name, issuer, subject, role="viewer")
+    assert info.value.field == field  # type: ignore[attr-defined]
+    assert not store.has_users()
 
 
 def test_an_expired_token_is_refused(store: SqlAccessStore, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,8 +92,8 @@ def test_non_loopback_bind_without_token_or_insecure_is_refused(host: str) -> No
 
 @pytest.mark.parametrize(
     ("host", "token", "insecure"),
-    [("0.0.0.0", "t", False), ("0.0.0.0", None, True), ("127.0.0.1", None, False),
-     ("localhost", None, False), ("::1", None, False), ("127.0.0.2", None, False)],
+    [("0.0.0.0", "t" * 32, False), ("0.0.0.0", None, True), ("127.0.0.1", None, False),
+     ("localhost", None, False), ("::1", None, False), ("127.0.0.2", None, False), ("127.0.0.1", "t", False)],
 )
 def test_bind_is_allowed_on_loopback_with_a_token_or_when_insecure(
     host: str, token: str | None, insecure: bool
@@ -148,3 +148,77 @@ def test_server_output_never_contains_the_token(tmp_path: Path) -> None:
     text = output.decode(errors="replace")
     assert "Application startup complete" in text  # the log was captured
     assert token not in text
+
+
+@pytest.mark.parametrize("insecure", [False, True])
+def test_a_shared_token_shorter_than_32_characters_is_refused_beyond_loopback(insecure: bool) -> None:
+    with pytest.raises(ConfigError, match="at least 32") as info:
+        check_bind("0.0.0.0", "x" * 31, insecure)
+    assert info.value.field == "token"  # type: ignore[attr-defined]
+    assert "x" * 31 not in str(info.value)
+    check_bind("0.0.0.0", None, False, users=True)  # users authenticate with their own API tokens
+
+
+def test_api_tokens_shipyard_creates_are_long_enough_to_listen_beyond_loopback(tmp_path: Path) -> None:
+    from shipyard.access import SqlAccessStore
+    from shipyard.auth import MIN_TOKEN_LENGTH
+    from shipyard.store import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+    try:
+        db.ensure_schema()
+        access = SqlAccessStore(db)
+        access.create_user("ana")
+        secrets = {access.create_token("ana")[1] for _ in range(20)}
+    finally:
+        db.dispose()
+    assert len(secrets) == 20 and min(len(s) for s in secrets) >= MIN_TOKEN_LENGTH
+    for secret in secrets:
+        check_bind("0.0.0.0", secret, False)
+
+
+def test_cli_server_refuses_a_short_token_for_a_public_bind(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [SHIPYARD, "server", "--host", "0.0.0.0", "--port", str(free_port()), "--insecure"],
+        env=cli_env(tmp_path, SHIPYARD_TOKEN="short-token"), capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ConfigError:") and "at least 32" in done.stderr
+    assert "short-token" not in done.stderr
+
+
+
+def test_a_token_revoked_or_a_user_disabled_by_the_cli_of_another_process_is_refused_at_the_next_request(
+        db_url: str, tmp_path: Path) -> None:
+    from shipyard.access import SqlAccessStore
+    from shipyard.server import create_app
+    from shipyard.store import Database
+    from tests.services import ServerThread
+
+    db = Database(db_url)
+    db.ensure_schema()
+    try:  # users before the server starts: authentication is on from its first request
+        access = SqlAccessStore(db)
+        access.create_user("leaver", "editor")
+        record, first = access.create_token("leaver")
+        _, second = access.create_token("leaver")
+    finally:
+        db.dispose()
+    app = create_app(Config(home=tmp_path / "server", db=db_url))
+    server = ServerThread(app).start()
+    env = cli_env(tmp_path / "cli", SHIPYARD_DB=db_url)
+
+    def status(token: str) -> int:
+        return httpx.get(server.url + "/api/v1/experiments", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    try:
+        assert [status(first), status(second), status(first)] == [200, 200, 200]  # the last from memory
+        subprocess.run([SHIPYARD, "tokens", "revoke", record.id], env=env, check=True, capture_output=True,
+                       timeout=120)
+        assert [status(first), status(second)] == [401, 200]
+        subprocess.run([SHIPYARD, "users", "disable", "leaver"], env=env, check=True, capture_output=True,
+                       timeout=120)
+        assert status(second) == 401
+    finally:
+        server.stop()
+        app.state.access.close()

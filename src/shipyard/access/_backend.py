@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Protocol
 
 from shipyard.access._entities import Grant, Token, User
+from shipyard.tracking import Page
 
 __all__ = ["AccessStore"]
 
 
 class AccessStore(Protocol):
     """Users, API tokens and per-resource grants. Bad input raises
-    :class:`~shipyard.errors.InvalidInput` naming the field and stores nothing."""
+    :class:`~shipyard.errors.InvalidInput` naming the field and stores nothing.
+
+    Lists answer a :class:`~shipyard.tracking.Page`: ``max_results`` items (None: all of
+    them) after ``page_token``, with the token of the next page (None on the last).
+    """
 
     def has_users(self) -> bool:
         """Whether any user exists (a server with none may run open on loopback)."""
@@ -23,7 +28,9 @@ class AccessStore(Protocol):
         """The user with its grants; :class:`~shipyard.errors.NotFound` if there is none."""
         ...
 
-    def list_users(self) -> list[User]: ...
+    def list_users(self, max_results: int | None = None, page_token: str | None = None) -> Page:
+        """Users (with their grants) by name."""
+        ...
 
     def set_role(self, name: str, role: str) -> User: ...
 
@@ -38,7 +45,14 @@ class AccessStore(Protocol):
         the secret, which is never stored or shown again."""
         ...
 
-    def list_tokens(self, user: str | None = None) -> list[Token]: ...
+    def list_tokens(self, user: str | None = None, max_results: int | None = None,
+                    page_token: str | None = None) -> Page:
+        """Token records (every user's, or ``user``'s), oldest first."""
+        ...
+
+    def get_token(self, token_id: str) -> Token:
+        """A token's record; :class:`~shipyard.errors.NotFound` if there is none."""
+        ...
 
     def revoke_token(self, token_id: str) -> Token: ...
 
@@ -47,7 +61,25 @@ class AccessStore(Protocol):
         ...
 
     def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> Grant:
-        """Give ``user`` a permission on an existing experiment or registered model (replaces any other)."""
+        """Give ``user`` a permission on an existing experiment or registered model (replaces any other).
+        A missing resource is :class:`~shipyard.errors.NotFound` with ``field="resource_id"``."""
         ...
 
-    def revoke_grant(self, user: str, resource_type: str, resource_id: str) -> None: ...
+    def revoke_grant(self, user: str, resource_type: str, resource_id: str) -> Grant:
+        """Take back ``user``'s grant on the resource, and answer it; :class:`~shipyard.errors.NotFound`
+        (``field="resource_id"``) if they hold none there."""
+        ...
+
+    def list_grants(self, user: str, max_results: int | None = None, page_token: str | None = None) -> Page:
+        """``user``'s grants by resource type and id."""
+        ...
+
+    def user_for_identity(self, issuer: str, subject: str) -> User | None:
+        """The user linked to the single sign-on account ``subject`` of ``issuer``, if any."""
+        ...
+
+    def link_identity(self, name: str, issuer: str, subject: str, role: str | None = None) -> User:
+        """Link the account ``subject`` of ``issuer`` to user ``name``, creating the user with
+        ``role`` when there is none (``role`` None: :class:`~shipyard.errors.NotFound`). A user
+        already linked to another account is never re-linked: :class:`~shipyard.errors.Conflict`."""
+        ...

@@ -6,6 +6,12 @@ unchanged: one primary-key read replaces the token lookup and the user's grants,
 revocation, a disabled user or a changed role made by any process is seen at the next
 check. A token's expiry is kept with its answer, so an expired token is refused even
 while the generation stands still.
+
+An HTTP face on an event loop first asks :meth:`TokenCache.cached`, which answers from
+memory when the store gives the generation without a network round trip (on SQLite, from
+shared memory while nothing was committed since its last read: see
+:mod:`shipyard.access._generation`) and it is the one the answer was kept under;
+otherwise the face calls :meth:`TokenCache.user_for_token` off the loop.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class TokenCache:
         self._generation: int | None = None
         # sha256 of the token → (user or None for a refused token, expiry in ms or None)
         self._entries: OrderedDict[str, tuple[User | None, int | None]] = OrderedDict()
+        # The generation as of now when the store has it without a network round trip, else None.
+        self._local: Callable[[], int | None] = getattr(store, "local_generation", lambda: None)
 
     @staticmethod
     def supports(store: Any) -> bool:
@@ -77,6 +85,25 @@ class TokenCache:
         if expires_at is not None and expires_at <= self._clock():
             return None
         return user
+
+    def cached(self, secret: str) -> tuple[bool, User | None]:
+        """``(True, answer)`` when memory holds the answer for ``secret`` under the current
+        generation and the store gives that without a network round trip; else
+        ``(False, None)``, and :meth:`user_for_token` must answer. Never looks a token up."""
+        generation = self._local()
+        if generation is None:
+            return False, None
+        key = hash_token(secret)
+        with self._lock:
+            # A different generation is left for user_for_token to adopt, from a read of its own.
+            hit = self._entries.get(key) if generation == self._generation else None
+            if hit is None:
+                return False, None
+            self._entries.move_to_end(key)
+        user, expires_at = hit
+        if expires_at is not None and expires_at <= self._clock():
+            return True, None
+        return True, user
 
     def __len__(self) -> int:
         with self._lock:

@@ -21,8 +21,9 @@ state-changing request so authenticated also needs the session's ``X-CSRF-Token`
 
 With no ``SHIPYARD_TOKEN`` and no users the server is open, as for local use (the bind
 rule keeps it on loopback); creating the first user turns authentication on. A server
-started with ``--insecure`` that runs open says so on every ``/api/v1/health``: a warning
-in the log and the ``X-Shipyard-Insecure: true`` header on the answer.
+started with ``--insecure`` logs a warning once it has started, and if it runs open says
+so on every ``/api/v1/health`` too: a warning in the log and the ``X-Shipyard-Insecure:
+true`` header on the answer.
 
 The authenticated user travels to the handlers in ``scope["shipyard.user"]`` (absent
 while the server runs open), for routes whose rights depend on who asks (own tokens).
@@ -86,6 +87,8 @@ class AccessMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.insecure:
+                send = self._warn_when_started(scope, send)
             await self.app(scope, receive, send)
             return
         path, method = route_path(scope), scope["method"]
@@ -110,6 +113,21 @@ class AccessMiddleware:
         with acting_as(user.name):
             await self.app(scope, receive, send)
 
+    def _warn_when_started(self, scope: Scope, send: Send) -> Send:
+        """``send`` that logs, once the app has started (its stores are open), what ``--insecure`` means now."""
+
+        async def started(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                store: AccessStore | None = getattr(scope["app"].state, "access", None)
+                if store is not None and not await self._enabled(store):
+                    logger.warning(_INSECURE_WARNING)
+                else:
+                    logger.warning("WARNING: --insecure has no effect: authentication is on "
+                                   "(users or SHIPYARD_TOKEN)")
+            await send(message)
+
+        return started
+
     async def _enabled(self, store: AccessStore) -> bool:
         if not self._auth_on and time.monotonic() - self._checked_at >= _USERS_RECHECK_S:
             self._auth_on = await run_in_threadpool(store.has_users)
@@ -122,7 +140,7 @@ class AccessMiddleware:
         if scheme.lower() == "bearer" and credential:
             if self._shared is not None and secrets.compare_digest(credential.encode(), self._shared):
                 return SHARED_TOKEN_USER
-            user = await run_in_threadpool(self._token_lookup(store), credential)
+            user = await self._user_for_token(store, credential)
             if user is None:
                 raise _Refused(401, "wrong bearer token: unknown, revoked, or of a disabled user")
             return user
@@ -132,14 +150,19 @@ class AccessMiddleware:
             return user
         raise _Refused(401, "missing or wrong bearer token")
 
-    def _token_lookup(self, store: AccessStore) -> Callable[[str], User | None]:
-        """The bearer token lookup: cached when ``store`` publishes an access generation."""
+    async def _user_for_token(self, store: AccessStore, secret: str) -> User | None:
+        """The bearer token's user, cached when ``store`` publishes an access generation: from
+        memory on the event loop when the store gives the generation without a network round
+        trip, else looked up off the loop."""
         if not TokenCache.supports(store):
-            return store.user_for_token
+            return await run_in_threadpool(store.user_for_token, secret)
         cache = self._tokens
         if cache is None or cache.store is not store:
             cache = self._tokens = TokenCache(store)  # type: ignore[arg-type]
-        return cache.user_for_token
+        known, user = cache.cached(secret)
+        if known:
+            return user
+        return await run_in_threadpool(cache.user_for_token, secret)
 
     async def _login(self, scope: Scope, store: AccessStore, credential: str) -> User:
         try:
@@ -170,7 +193,8 @@ class AccessMiddleware:
         body, receive = await _read_json(scope, receive) if rule.needs_body else (None, receive)
         call = Call(params, _query(scope), body, scope["app"].state)
         try:
-            action = rule.action(call) if callable(rule.action) else rule.action
+            # A computed action may read the store (a guarded alias's policy): off the loop.
+            action = await run_in_threadpool(rule.action, call) if callable(rule.action) else rule.action
             if rule.resources is not None:
                 resources = await run_in_threadpool(rule.resources, call) or [None]
             else:
@@ -189,9 +213,12 @@ def _named(resource: Resource) -> str:
     return f"{kind} {resource.id!r:.80}" if resource.type == "experiment" else f"this {kind}"
 
 
+_INSECURE_WARNING = "WARNING: --insecure: this server accepts unauthenticated requests from the network"
+
+
 def _warn_insecure(send: Send) -> Send:
     """``send`` that marks the answer as from a server running open to the network, and logs it."""
-    logger.warning("WARNING: --insecure: this server accepts unauthenticated requests from the network")
+    logger.warning(_INSECURE_WARNING)
 
     async def marked(message: Message) -> None:
         if message["type"] == "http.response.start":
