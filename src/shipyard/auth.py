@@ -66,7 +66,7 @@ class TokenAuthMiddleware:
     The bearer is ``token``, or any for which ``check`` (a hook, such as the users' API
     tokens of :class:`shipyard.access.TokenCheck`) answers true. ``check`` runs off the event
     loop, unless it has an ``answer_now(token)``, which answers on the loop (True or False)
-    when it can without waiting on a network, or None when only ``check`` can tell.
+    when it can without I/O, or None when only ``check`` can tell.
     """
 
     def __init__(self, app: ASGIApp, token: str | None, open_paths: Iterable[str] = (),
@@ -77,22 +77,26 @@ class TokenAuthMiddleware:
         self._check = check
         self._answer_now: Callable[[str], bool | None] | None = getattr(check, "answer_now", None)
 
-    async def _accepted(self, given: bytes) -> bool:
+    def _accepted_now(self, given: bytes) -> bool | None:
+        """Whether the ``Authorization`` value ``given`` is accepted, when that is known on
+        the loop; None when only ``check`` can tell."""
         if self._expected is not None and secrets.compare_digest(given, self._expected):
             return True
-        scheme, _, credential = given.partition(b" ")
-        if self._check is None or scheme.lower() != b"bearer" or not credential:
+        if self._check is None or given[:7].lower() != b"bearer " or len(given) == 7:
             return False
-        token = credential.decode("latin-1")
-        if self._answer_now is not None and (answer := self._answer_now(token)) is not None:
-            return answer
-        return bool(await run_in_threadpool(self._check, token))
+        return self._answer_now(given[7:].decode("latin-1")) if self._answer_now is not None else None
+
+    async def _checked(self, given: bytes) -> bool:
+        """``check``'s answer for the bearer token in ``given``, asked off the loop."""
+        return self._check is not None and bool(await run_in_threadpool(self._check, given[7:].decode("latin-1")))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in self._open:
             given = dict(scope["headers"]).get(b"authorization", b"")
-            if not await self._accepted(given):
-                body = b'{"error":{"type":"Unauthorized","message":"missing or wrong bearer token"}}'
+            # The answer comes on the loop when it can: no coroutine, no thread for most requests.
+            accepted = self._accepted_now(given)
+            if not (await self._checked(given) if accepted is None else accepted):
+                body = b'{"error":{"code":"Unauthorized","message":"missing or wrong bearer token"}}'
                 await send({"type": "http.response.start", "status": 401,
                             "headers": [(b"content-type", b"application/json"),
                                         (b"content-length", str(len(body)).encode()),

@@ -1,4 +1,4 @@
-"""Reading the access generation: on a connection of its own, and on SQLite from shared memory until a commit."""
+"""Reading the access generation: on a connection of its own, and on SQLite known from shared memory until a commit."""
 
 from __future__ import annotations
 
@@ -30,19 +30,19 @@ class _CountingReader(GenerationReader):
         return super().read()
 
 
-def test_on_sqlite_the_generation_is_read_again_only_after_a_commit(sqlite_url: str) -> None:
+def test_on_sqlite_the_generation_is_known_without_a_read_until_a_commit(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     db.ensure_schema()
     reader = _CountingReader(db)
     try:
-        assert reader.local() is None  # nothing to compare with before a first read
+        assert reader.known() is None  # nothing to compare with before a first read
         first = reader.read()
-        assert [reader.local() for _ in range(3)] == [first] * 3
+        assert [reader.known() for _ in range(3)] == [first] * 3
         assert reader.reads == 1
         SqlAccessStore(db).create_user("ana")  # another connection commits an access change
-        assert reader.local() == first + 1
-        assert reader.reads == 2
-        assert reader.local() == first + 1 and reader.reads == 2
+        assert reader.known() is None
+        assert reader.read() == first + 1
+        assert reader.known() == first + 1
     finally:
         reader.close()
         db.dispose()
@@ -55,7 +55,7 @@ def test_on_postgresql_the_generation_is_never_given_without_a_read(pg_url: str)
     try:
         before = reader.read()
         SqlAccessStore(db).create_user("ana")
-        assert reader.local() is None
+        assert reader.known() is None
         assert reader.read() == before + 1
     finally:
         reader.close()

@@ -8,9 +8,8 @@ check. A token's expiry is kept with its answer, so an expired token is refused 
 while the generation stands still.
 
 An HTTP face on an event loop first asks :meth:`TokenCache.cached`, which answers from
-memory when the store gives the generation without a network round trip (on SQLite, from
-shared memory while nothing was committed since its last read: see
-:mod:`shipyard.access._generation`) and it is the one the answer was kept under;
+memory, without I/O, while the store can tell without I/O that nothing was committed
+since it last read the generation (SQLite: see :mod:`shipyard.access._generation`);
 otherwise the face calls :meth:`TokenCache.user_for_token` off the loop.
 """
 
@@ -49,8 +48,8 @@ class TokenCache:
         self._generation: int | None = None
         # sha256 of the token → (user or None for a refused token, expiry in ms or None)
         self._entries: OrderedDict[str, tuple[User | None, int | None]] = OrderedDict()
-        # The generation as of now when the store has it without a network round trip, else None.
-        self._local: Callable[[], int | None] = getattr(store, "local_generation", lambda: None)
+        # The generation as of now when the store can tell without I/O, else None.
+        self._unchanged: Callable[[], int | None] = getattr(store, "generation_if_unchanged", lambda: None)
 
     @staticmethod
     def supports(store: Any) -> bool:
@@ -87,19 +86,20 @@ class TokenCache:
         return user
 
     def cached(self, secret: str) -> tuple[bool, User | None]:
-        """``(True, answer)`` when memory holds the answer for ``secret`` under the current
-        generation and the store gives that without a network round trip; else
-        ``(False, None)``, and :meth:`user_for_token` must answer. Never looks a token up."""
-        generation = self._local()
-        if generation is None:
+        """``(True, answer)`` when memory holds the answer for ``secret`` and the store tells,
+        without I/O, that the generation it was kept under is still current; else
+        ``(False, None)``, and :meth:`user_for_token` must answer. Never blocks.
+
+        Takes no lock: an entry is only ever stored under the generation current when it
+        was read, and all are dropped when that moves, so whatever this read sees under the
+        confirmed generation is valid. A hit here does not refresh the entry's place.
+        """
+        generation = self._unchanged()
+        if generation is None or generation != self._generation:
+            return False, None  # a different generation is for user_for_token to adopt
+        hit = self._entries.get(hash_token(secret))
+        if hit is None:
             return False, None
-        key = hash_token(secret)
-        with self._lock:
-            # A different generation is left for user_for_token to adopt, from a read of its own.
-            hit = self._entries.get(key) if generation == self._generation else None
-            if hit is None:
-                return False, None
-            self._entries.move_to_end(key)
         user, expires_at = hit
         if expires_at is not None and expires_at <= self._clock():
             return True, None

@@ -6,16 +6,16 @@ in autocommit mode: no transaction (so no snapshot) outlives a read, no SQLAlche
 machinery runs per read, and the connection is detached from the engine's pool, so it
 never leaves the stores a pooled connection short.
 
-Even that read is too dear for every request on an event loop: it is a read
-transaction (two file-lock system calls on SQLite, a network round trip on
-PostgreSQL) and it lets go of the GIL, which another busy thread may then hold for a
-whole switch interval. ``PRAGMA data_version`` costs the same. On a SQLite database in
-WAL mode, :meth:`GenerationReader.local` instead compares the WAL-index header in the
-``-shm`` file (SQLite's shared memory, mapped read-only) with the header seen just
-before the last read: every commit by any connection of any process publishes a new
-header (its ``iChange`` counter moves) before the commit returns, so an unchanged
-header means the value last read is still current, and only a changed one costs a
-read. On other databases it answers None: only :meth:`GenerationReader.read` can tell.
+Even that read does not belong on an event loop: it is a read transaction (two
+file-lock system calls on SQLite, a network round trip on PostgreSQL) and it lets go of
+the GIL, which another thread busy in a C call (a model, a Parquet writer) may then hold
+for milliseconds while every request waits. ``PRAGMA data_version`` costs the same. On a
+SQLite database in WAL mode, :meth:`GenerationReader.known` instead compares the
+WAL-index header in the ``-shm`` file (SQLite's shared memory, mapped read-only) with
+the header seen just before the last read: every commit by any connection of any process
+publishes a new header (its ``iChange`` counter moves) before the commit returns, so an
+unchanged header means the value last read is still current. Otherwise, and on other
+databases, it answers None, and the caller reads (off the loop).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ _WAL_INDEX_VERSION = 3007000
 
 class GenerationReader:
     """``read()``: the access generation of ``db`` as committed when the read begins;
-    ``local()``: the same without a network round trip, or None where that takes one."""
+    ``known()``: the value last read, when the database certainly has not changed since,
+    found without I/O (or None)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -56,17 +57,13 @@ class GenerationReader:
         self._shm: mmap.mmap | None = None
         self._seen: tuple[bytes, int] | None = None  # (WAL-index header before the last read, its value)
 
-    def local(self) -> int | None:
-        """The generation as of now, read from memory while no commit has been published
-        since the last read began, else by a read of the local SQLite file (microseconds);
-        None until a first :meth:`read` has mapped the WAL index, and always on a database
-        over the network. Never waits on a network: an event loop may call it."""
+    def known(self) -> int | None:
+        """The generation last read if no commit has been published since that read began,
+        else None. Reads shared memory only, never waits: safe on an event loop."""
         seen, shm = self._seen, self._shm
-        if shm is None:
+        if seen is None or shm is None or shm[:_HEADER_BYTES] != seen[0]:
             return None
-        if seen is not None and shm[:_HEADER_BYTES] == seen[0]:
-            return seen[1]
-        return self.read()
+        return seen[1]
 
     def read(self) -> int:
         if not self._own:
@@ -108,7 +105,7 @@ class GenerationReader:
         self._conn = conn
 
     def _drop(self) -> None:
-        # The mapping is let go, not closed: local() may be reading it on another thread.
+        # The mapping is let go, not closed: known() may be reading it on another thread.
         closer, self._closer, self._conn, self._shm, self._seen = self._closer, None, None, None, None
         if closer is not None:
             closer()

@@ -119,11 +119,11 @@ class SqlAccessStore:
         """A counter that changes with every write to users, tokens or grants (one primary-key read)."""
         return self._generation.read()
 
-    def local_generation(self) -> int | None:
-        """:meth:`generation` without a network round trip (so an event loop may ask): on
-        SQLite from memory while nothing was committed since the last read, else by a local
-        read; None where only :meth:`generation` can tell (PostgreSQL)."""
-        return self._generation.local()
+    def generation_if_unchanged(self) -> int | None:
+        """The generation :meth:`generation` last answered, if nothing was committed to the
+        database since (told without I/O, so an event loop may ask: SQLite only); None when
+        only :meth:`generation` can tell."""
+        return self._generation.known()
 
     def _user(self, conn: Connection, name: str) -> User:
         row = conn.execute(sa.select(t.users).where(t.users.c.name == name)).first()

@@ -15,9 +15,9 @@ class TokenCheck:
     :class:`~shipyard.access._cache.TokenCache`: one primary-key read per check while
     nothing about access changes, and a revocation is seen at the next check.
 
-    An event loop asks :meth:`answer_now` first, which answers from memory when the
-    database gives its generation without a network round trip (SQLite), and calls the
-    check itself off the loop otherwise.
+    An event loop asks :meth:`answer_now` first, which answers from memory without I/O
+    while nothing was committed to the database since the last check (SQLite), and calls
+    the check itself off the loop otherwise.
     """
 
     def __init__(self, database_url: str) -> None:
@@ -35,9 +35,13 @@ class TokenCheck:
         return self._tokens().user_for_token(token) is not None
 
     def answer_now(self, token: str) -> bool | None:
-        """Whether ``token`` is accepted, when memory knows without a network round trip (see
-        :meth:`~shipyard.access._cache.TokenCache.cached`); None when only a call can tell."""
-        known, user = self._tokens().cached(token)
+        """Whether ``token`` is accepted, when that is known without I/O (see
+        :meth:`~shipyard.access._cache.TokenCache.cached`); None when only a call can tell,
+        as before the first call (which imports and opens what the check needs)."""
+        cache = self._cache
+        if cache is None:
+            return None
+        known, user = cache.cached(token)
         return user is not None if known else None
 
     def close(self) -> None:

@@ -152,8 +152,8 @@ class AccessMiddleware:
 
     async def _user_for_token(self, store: AccessStore, secret: str) -> User | None:
         """The bearer token's user, cached when ``store`` publishes an access generation: from
-        memory on the event loop when the store gives the generation without a network round
-        trip, else looked up off the loop."""
+        memory on the event loop while the store can tell, without I/O, that nothing changed;
+        else looked up off the loop."""
         if not TokenCache.supports(store):
             return await run_in_threadpool(store.user_for_token, secret)
         cache = self._tokens
