@@ -3,7 +3,9 @@
 Every object is checked strictly (an unknown field is an error) against the schemas of
 Kubernetes 1.30 shipped by kubernetes-validate; the ServiceMonitor and the KServe
 InferenceService against the vendored schemas in ``schemas/`` (see their headers for
-source and licence). The Helm chart is rendered by Helm's own engine (helm-python-sdk).
+source and licence), and the InferenceService also through the ``kserve`` package's typed
+models (``kserve_check.py``, in a venv of its own). Both Helm charts are rendered by Helm's
+own engine (helm-python-sdk) and must give the objects ``deploy k8s`` writes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from importlib.resources import files
@@ -37,6 +40,7 @@ from shipyard.delivery import (
     ModelDeployment,
     ServerDeployment,
     ShadowRoute,
+    chart_for,
     model_manifests,
     resources_for,
     server_manifests,
@@ -51,7 +55,8 @@ from tests.serving.conftest import cli_server
 
 K8S_VERSION = "1.30"
 SCHEMAS = Path(__file__).with_name("schemas")
-CHART = Path(__file__).parents[2] / "deploy" / "helm" / "shipyard-model"
+CHARTS = Path(__file__).parents[2] / "deploy" / "helm"
+CHART = CHARTS / "shipyard-model"
 K8S_DEFINITIONS = "https://kubernetes.io/api/_definitions.json"
 IMAGE = "registry.example/ml/churn:3"
 Validate = Callable[[dict[str, Any]], None]
@@ -107,6 +112,37 @@ def validate() -> Validate:
     return check
 
 
+# KServe's own typed models check its objects too. The `kserve` package pins versions that clash
+# with the test tools', so it lives in a venv of its own, made once and kept between runs.
+KSERVE = "kserve==0.21.0"
+KSERVE_CHECK = Path(__file__).with_name("kserve_check.py")
+
+
+@pytest.fixture(scope="session")
+def kserve_check() -> Callable[[list[dict[str, Any]]], list[str]]:
+    """Run ``kserve_check.py`` over objects in a venv holding the ``kserve`` package; its errors."""
+    venv = Path.home() / ".cache" / "shipyard-tests" / KSERVE.replace("==", "-")
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    if not stamp.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=120)
+        installed = made.returncode == 0 and subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", KSERVE],
+            capture_output=True, text=True, timeout=600).returncode == 0
+        if not installed:
+            pytest.skip(f"could not install {KSERVE} into a venv of its own (no package index?)")
+        stamp.touch()
+
+    def check(objects: list[dict[str, Any]]) -> list[str]:
+        done = subprocess.run([str(python), str(KSERVE_CHECK)], input=json.dumps(objects), capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(done.stdout))
+
+    return check
+
+
 # -- deployments -----------------------------------------------------------------------------
 
 
@@ -137,9 +173,9 @@ def objects_in(folder: Path) -> list[dict[str, Any]]:
             if path.name not in ("kustomization.yaml", "helm-values.yaml")]
 
 
-def helm_template(values: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
-    """``helm template`` of the chart, by Helm's own engine."""
-    with helm_python.Chart.load(str(CHART)) as chart:
+def helm_template(values: dict[str, Any], namespace: str, chart_dir: Path = CHART) -> list[dict[str, Any]]:
+    """``helm template`` of a chart (the model's by default), by Helm's own engine."""
+    with helm_python.Chart.load(str(chart_dir)) as chart:
         rendered = chart.render(values, name=values["name"], namespace=namespace)
     return [doc for path, text in sorted(rendered.items()) if path.endswith(".yaml")
             for doc in yaml.safe_load_all(text) if doc]
@@ -220,6 +256,24 @@ def test_scaling_on_requests_in_flight_names_the_metric_serving_exports() -> Non
     assert (scaler["minReplicas"], scaler["maxReplicas"]) == (3, 12)
 
 
+def test_inference_services_are_what_kserves_typed_models_accept(kserve_check: Any, tmp_path: Path) -> None:
+    services = [obj for case in ("kserve", "kserve-canary") for obj in model_manifests(spec_for(case))]
+    write_manifests(spec_for("kserve-canary"), tmp_path / "out")
+    values = yaml.safe_load((tmp_path / "out" / "helm-values.yaml").read_text())
+    services += [obj for obj in helm_template(values, "ml") if obj["kind"] == "InferenceService"]
+    assert len(services) == 3
+    assert kserve_check(services) == []
+    misspelt = copy.deepcopy(services[1])
+    misspelt["spec"]["predictor"]["canaryTrafficPercentage"] = 10
+    mistyped = copy.deepcopy(services[1])
+    mistyped["spec"]["predictor"]["minReplicas"] = "two"
+    unnamed = copy.deepcopy(services[1])
+    del unnamed["spec"]["predictor"]["containers"][0]["name"]
+    errors = kserve_check([misspelt, mistyped, unnamed])
+    assert len(errors) == 3 and "canaryTrafficPercentage" in errors[0] and "minReplicas" in errors[1], errors
+    assert "name" in errors[2], errors
+
+
 def test_kserve_serves_the_open_inference_protocol_from_a_custom_container() -> None:
     (service,) = model_manifests(spec_for("kserve-canary"))
     predictor = service["spec"]["predictor"]
@@ -232,11 +286,14 @@ def test_kserve_serves_the_open_inference_protocol_from_a_custom_container() -> 
     assert service["metadata"]["annotations"]["serving.kserve.io/enable-prometheus-scraping"] == "true"
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", [*CASES, "server", "server-insecure"])
 def test_the_helm_chart_renders_what_deploy_k8s_writes(case: str, validate: Validate, tmp_path: Path) -> None:
-    write_manifests(spec_for(case), tmp_path / "out")
+    spec = {"server": SERVER, "server-insecure": replace(SERVER, insecure=True, redis_secret=None,
+                                                           s3_endpoint_url=None, service_monitor=False)
+            }.get(case) or spec_for(case)
+    write_manifests(spec, tmp_path / "out")
     values = yaml.safe_load((tmp_path / "out" / "helm-values.yaml").read_text())
-    rendered = helm_template(values, namespace="ml")
+    rendered = helm_template(values, namespace="ml", chart_dir=CHARTS / chart_for(spec))
     written = objects_in(tmp_path / "out")
     key = lambda o: (o["kind"], o["metadata"]["name"])  # noqa: E731
     assert sorted(rendered, key=key) == sorted(written, key=key)
@@ -255,6 +312,36 @@ def test_the_chart_defaults_are_the_defaults_of_deploy_k8s() -> None:
         sorted(model_manifests(spec_for("plain")), key=lambda o: o["kind"])
     lint = helm_python.lint(str(CHART), values=values)
     assert lint["errors"] == [] and all(m["severity"] <= 1 for m in lint["messages"]), lint
+
+
+def test_the_server_charts_defaults_are_the_defaults_of_deploy_k8s_server() -> None:
+    chart_dir = CHARTS / "shipyard-server"
+    chart_values = yaml.safe_load((chart_dir / "values.yaml").read_text())
+    assert chart_values["profiles"] == {
+        name: {"requests": {"cpu": p.cpu, "memory": p.memory}, "limits": {"cpu": p.cpu_limit, "memory": p.memory_limit}}
+        for name, p in PROFILES.items()}
+    spec = ServerDeployment(image="registry.example/ml/shipyard-server:0.1.0", artifacts="s3://ml-artifacts/shipyard",
+                            namespace="ml")
+    values = {**chart_values, "name": spec.name, "image": spec.image, "artifacts": spec.artifacts}
+    key = lambda o: o["kind"]  # noqa: E731
+    assert sorted(helm_template(values, "ml", chart_dir), key=key) == sorted(server_manifests(spec), key=key)
+    lint = helm_python.lint(str(chart_dir), values=values)
+    assert lint["errors"] == [] and all(m["severity"] <= 1 for m in lint["messages"]), lint
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"image": ""}, "image is required"),
+    ({"artifacts": "/var/lib/shipyard"}, "artifacts must be an S3 URI"),
+    ({"replicas": 0}, "replicas must be at least 1"),
+    ({"profile": "huge"}, "profile must be one of"),
+    ({"auth": {"insecure": True}, "secrets": {"db": "", "s3": "", "token": "t", "redis": ""}}, "contradict"),
+])
+def test_the_server_chart_refuses_what_deploy_k8s_server_refuses(changes: dict[str, Any], words: str) -> None:
+    chart_dir = CHARTS / "shipyard-server"
+    values = {**yaml.safe_load((chart_dir / "values.yaml").read_text()), "image": "registry.example/s:0.1.0",
+              "artifacts": "s3://ml/shipyard", **changes}
+    with pytest.raises(Exception, match=words):
+        helm_template(values, "ml", chart_dir)
 
 
 def test_the_same_deployment_gives_the_same_bytes(tmp_path: Path) -> None:
@@ -375,12 +462,14 @@ def test_deploy_k8s_writes_manifests_for_the_version_the_alias_names(home: Path,
 
 def test_deploy_k8s_server_writes_the_servers_manifests(home: Path, tmp_path: Path, validate: Validate) -> None:
     done = deploy(home, "--server", "--image", "registry.example/ml/shipyard-server:0.1.0", "--artifacts",
-                  "s3://ml-artifacts/shipyard", "--out", str(tmp_path / "server"))
+                  "s3://ml-artifacts/shipyard", "--namespace", "ml", "--out", str(tmp_path / "server"))
     assert done.returncode == 0, done.stderr
     assert "create secret generic shipyard-server-db" in done.stdout
     for obj in objects_in(tmp_path / "server"):
         validate(obj)
-    assert not (tmp_path / "server" / "helm-values.yaml").exists()
+    values = yaml.safe_load((tmp_path / "server" / "helm-values.yaml").read_text())
+    assert sorted(helm_template(values, "ml", CHARTS / "shipyard-server"), key=lambda o: o["kind"]) == \
+        sorted(objects_in(tmp_path / "server"), key=lambda o: o["kind"])
 
 
 def _refused(done: subprocess.CompletedProcess[str], status: int, *words: str) -> None:

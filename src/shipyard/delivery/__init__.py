@@ -21,7 +21,7 @@ from shipyard.delivery._container import (
 )
 from shipyard.delivery._deploy import Manifests, model_deployment, model_manifests, write_manifests
 from shipyard.delivery._dockerfile import DEFAULT_BASE
-from shipyard.delivery._helm import helm_values
+from shipyard.delivery._helm import chart_for, helm_values
 from shipyard.delivery._init_project import CI_FILES, Project, init_project, project_files
 from shipyard.delivery._k8s import Canary, ModelDeployment, ShadowRoute
 from shipyard.delivery._k8s_server import ServerDeployment, server_manifests
@@ -56,6 +56,7 @@ __all__: list[str] = [
     "Thresholds",
     "ValidationReport",
     "build_image",
+    "chart_for",
     "compare_models",
     "find_engine",
     "helm_values",

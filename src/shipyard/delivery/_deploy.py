@@ -3,7 +3,7 @@
 :func:`model_deployment` resolves the model URIs through a client and refuses a model
 the cluster could not serve well (unknown, no signature). :func:`write_manifests` writes
 one YAML file per object, a ``kustomization.yaml`` listing them (``kubectl apply -k
-DIR``) and, for a model, ``helm-values.yaml`` for the ``shipyard-model`` chart. The
+DIR``) and ``helm-values.yaml`` for the chart in ``deploy/helm`` that renders the same. The
 folder is written beside ``out`` and renamed into place when complete, so a failure
 leaves nothing behind; the same deployment gives the same bytes.
 
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from shipyard.delivery._helm import helm_values
+from shipyard.delivery._helm import chart_for, helm_values
 from shipyard.delivery._k8s import Canary, ModelDeployment, ShadowRoute, kubernetes_objects
 from shipyard.delivery._k8s_server import ServerDeployment, server_manifests
 from shipyard.delivery._kserve import inference_service
@@ -173,12 +173,12 @@ def render_manifests(spec: ModelDeployment | ServerDeployment) -> dict[str, str]
                      "resources": [_FILES[o["kind"]] for o in objects]}
     files["kustomization.yaml"] = header + "# kubectl apply -k FOLDER applies every file below, in this order.\n" + \
         _yaml(kustomization)
-    if isinstance(spec, ModelDeployment):
-        namespace = f" -n {spec.namespace}" if spec.namespace else ""
-        files["helm-values.yaml"] = (
-            f"{header}# Values of the shipyard-model chart that render the same objects:\n"
-            f"#   helm template {spec.name} deploy/helm/shipyard-model{namespace} -f helm-values.yaml\n"
-            + _yaml(helm_values(spec)))
+    namespace = f" -n {spec.namespace}" if spec.namespace else ""
+    chart = chart_for(spec)
+    files["helm-values.yaml"] = (
+        f"{header}# Values of the {chart} chart that render the same objects:\n"
+        f"#   helm template {spec.name} deploy/helm/{chart}{namespace} -f helm-values.yaml\n"
+        + _yaml(helm_values(spec)))
     return files
 
 
