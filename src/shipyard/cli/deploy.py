@@ -172,7 +172,7 @@ def _model_spec(model: str, name: str | None, common: dict[str, Any], **options:
 
 
 def _report(spec: ModelDeployment | ServerDeployment, written: Manifests, out: Path) -> None:
-    from shipyard.delivery import ServerDeployment
+    from shipyard.delivery import ServerDeployment, chart_for
 
     what = "shipyard server" if isinstance(spec, ServerDeployment) else spec.uri
     console.print(f"Wrote {len(written.files)} files for {what} to {written.path}: {', '.join(written.files)}",
@@ -191,9 +191,8 @@ def _report(spec: ModelDeployment | ServerDeployment, written: Manifests, out: P
         lines.append(f"kubectl{ns} create secret generic {token} --from-literal=token=\"$(python -c 'import secrets; "
                      "print(secrets.token_urlsafe(32))')\"")
     lines.append(f"kubectl apply -k {out}")
-    if not isinstance(spec, ServerDeployment):
-        lines.append(f"  (or: helm upgrade --install {spec.name} deploy/helm/shipyard-model{ns} "
-                     f"-f {out / 'helm-values.yaml'})")
+    lines.append(f"  (or: helm upgrade --install {spec.name} deploy/helm/{chart_for(spec)}{ns} "
+                 f"-f {out / 'helm-values.yaml'})")
     console.print("Next:\n" + "\n".join(f"  {line}" for line in lines), highlight=False, soft_wrap=True, markup=False)
 
 
