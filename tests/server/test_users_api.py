@@ -70,6 +70,14 @@ def test_an_admin_creates_lists_and_changes_users(api: Api) -> None:
     assert api.http.post("/api/v1/users/ana/enable", headers=api.admin).json()["disabled"] is False
 
 
+def test_me_answers_who_the_request_acts_as(api: Api) -> None:
+    me = api.http.get("/api/v1/me", headers=api.viewer)
+    assert me.status_code == 200, me.text
+    assert (me.json()["name"], me.json()["role"]) == ("vic", "viewer")
+    assert api.http.get("/api/v1/me", headers=api.admin).json()["role"] == "admin"
+    assert api.http.get("/api/v1/me").status_code == 401
+
+
 def test_a_disabled_user_is_refused_at_the_next_request(api: Api) -> None:
     api.store.create_user("gone", "editor")
     headers = bearer(api.store.create_token("gone")[1])

@@ -214,6 +214,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("PATCH", f"{_V1}/runs/{{run_id}}"): Rule("edit", run("run_id")),
     ("DELETE", f"{_V1}/runs/{{run_id}}/tags/{{key:path}}"): Rule("edit", run("run_id")),
     ("GET", f"{_V1}/runs/{{run_id}}/metric-history"): Rule("read"),
+    ("GET", f"{_V1}/runs/{{run_id}}/table-head"): Rule("read"),
+    ("GET", f"{_V1}/runs/{{run_id}}/model-package"): Rule("read"),
     ("GET", f"{_V1}/runs/{{run_id}}/artifacts"): Rule("read"),
     ("PUT", f"{_V1}/runs/{{run_id}}/artifacts/{{path:path}}"): Rule("edit", run("run_id")),
     ("GET", f"{_V1}/runs/{{run_id}}/artifacts/{{path:path}}"): Rule("read"),
@@ -236,11 +238,14 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{_V1}/registry/models/{{name}}/versions/{{version}}"): Rule("manage", model("name")),
     ("GET", f"{_V1}/registry/models/{{name}}/versions/{{version}}/files"): Rule("read"),
     ("GET", f"{_V1}/registry/models/{{name}}/versions/{{version}}/files/{{path:path}}"): Rule("read"),
+    ("GET", f"{_V1}/registry/models/{{name}}/versions/{{version}}/gates"): Rule("read"),  # checks; moves nothing
+    ("GET", f"{_V1}/registry/models/{{name}}/versions/{{version}}/card"): Rule("read"),
     ("GET", f"{_V1}/registry/models/{{name}}/aliases/{{alias}}"): Rule("read"),
     ("PUT", f"{_V1}/registry/models/{{name}}/aliases/{{alias}}"): _ALIAS,
     ("DELETE", f"{_V1}/registry/models/{{name}}/aliases/{{alias}}"): _ALIAS,
     ("POST", f"{_V1}/registry/models/{{name}}/aliases/{{alias}}/rollback"): _ALIAS,
     ("PUT", f"{_V1}/registry/models/{{name}}/policy"): Rule("approve"),
+    ("PUT", f"{_V1}/registry/models/{{name}}/traffic"): Rule("approve"),
     ("GET", f"{_V1}/registry/models/{{name}}/history"): Rule("read"),
     # -- datasets -----------------------------------------------------------------------
     ("GET", f"{_V1}/datasets"): Rule("read"),
@@ -254,6 +259,9 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/datasets/{{name}}/versions/{{version}}/files/{{path:path}}"): Rule("read"),
     ("POST", f"{_V1}/datasets/{{name}}/versions/{{version}}/lineage"): Rule("edit"),
     ("GET", f"{_V1}/datasets/{{name}}/versions/{{version}}/lineage"): Rule("read"),
+    ("GET", f"{_V1}/datasets/{{name}}/diff"): Rule("read"),
+    ("GET", f"{_V1}/datasets/{{name}}/versions/{{version}}/contract"): Rule("read"),
+    ("GET", f"{_V1}/datasets/{{name}}/versions/{{version}}/validation"): Rule("read"),
     # -- features -----------------------------------------------------------------------
     ("POST", f"{_V1}/features/apply"): Rule("edit"),
     ("GET", f"{_V1}/features/objects"): Rule("read"),
@@ -268,6 +276,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{_V1}/features/online-store/{{view}}/read"): Rule("read"),
     ("DELETE", f"{_V1}/features/online-store/{{view}}"): Rule("manage"),
     ("GET", f"{_V1}/features/online-store/{{view}}/freshness"): Rule("read"),
+    ("POST", f"{_V1}/features/views/{{view}}/skew-check"): Rule("read"),  # compares; stores nothing
     # -- monitoring and alerts ----------------------------------------------------------
     ("GET", f"{_V1}/monitors"): Rule("read"),
     ("POST", f"{_V1}/monitors"): Rule("edit"),
@@ -275,6 +284,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{_V1}/monitors/{{name}}"): Rule("manage"),
     ("POST", f"{_V1}/monitors/{{name}}/commit"): Rule("edit"),
     ("GET", f"{_V1}/monitors/{{name}}/windows"): Rule("read"),
+    ("GET", f"{_V1}/monitors/{{name}}/distribution"): Rule("read"),
     ("GET", f"{_V1}/monitoring/series"): Rule("read"),
     ("GET", f"{_V1}/monitoring/series/latest"): Rule("read"),
     ("POST", f"{_V1}/monitoring/series"): Rule("edit"),
@@ -289,6 +299,9 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/alerts"): Rule("read"),
     ("GET", f"{_V1}/alerts/history"): Rule("read"),
     ("POST", f"{_V1}/alerts/evaluate"): Rule("edit"),
+    # -- deployments (each shipyard serve registers itself) --------------------------------
+    ("GET", f"{_V1}/deployments"): Rule("read"),
+    ("GET", f"{_V1}/deployments/{{id}}"): Rule("read"),
     # -- automation: applying a policy edits its model's automation; runs wait for an approver --
     ("GET", f"{_V1}/automation/policies"): Rule("read"),
     ("POST", f"{_V1}/automation/policies"): Rule("edit", model("model")),
@@ -297,12 +310,14 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/automation/policies/{{name}}/audit"): Rule("read"),
     ("GET", f"{_V1}/automation/runs"): Rule("read"),
     ("GET", f"{_V1}/automation/runs/{{run_id}}"): Rule("read"),
+    ("GET", f"{_V1}/automation/plan/{{model}}"): Rule("read"),
     ("POST", f"{_V1}/automation/runs/{{run_id}}/approve"): Rule("approve"),
     ("POST", f"{_V1}/automation/runs/{{run_id}}/reject"): Rule("approve"),
     ("POST", f"{_V1}/automation/exports"): Rule("edit"),
     # -- pipeline runs and the audit log: read-only ----------------------------------------
     ("GET", f"{_V1}/pipelines/runs"): Rule("read"),
     ("GET", f"{_V1}/pipelines/runs/{{run_id}}"): Rule("read"),
+    ("GET", f"{_V1}/pipelines/runs/{{run_id}}/graph"): Rule("read"),
     ("GET", f"{_V1}/pipelines/runs/{{run_id}}/steps/{{node}}/log"): Rule("read"),
     ("GET", f"{_V1}/audit"): Rule("read"),
     # -- the MLflow-compatible API --------------------------------------------------------
@@ -369,6 +384,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", f"{_V1}/users/{{name}}/grants"): Rule("admin"),
     ("GET", f"{_V1}/users/{{name}}/grants"): Rule("admin"),
     ("DELETE", f"{_V1}/users/{{name}}/grants/{{resource_type}}/{{resource_id:path}}"): Rule("manage", granted),
+    ("GET", f"{_V1}/me"): Rule("read"),
     ("GET", f"{_V1}/tokens"): Rule("read"),
     ("POST", f"{_V1}/tokens"): Rule("read"),
     ("DELETE", f"{_V1}/tokens/{{token_id}}"): Rule("read"),

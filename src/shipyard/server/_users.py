@@ -147,6 +147,15 @@ def _page(page: StorePage, item_json: Any) -> Response:
     return _json(out)
 
 
+# -- the caller ---------------------------------------------------------------------------
+@router.get("/me", responses=answers(UserOut))
+def me(request: Request) -> Response:
+    """Who the request acts as: its user, with role and grants, so a face (the web UI) can offer
+    only what the caller may do. While the server runs open the caller is an anonymous admin."""
+    user = _caller(request)
+    return _json(user_json(user if user is not None else User("anonymous", "admin")))
+
+
 # -- users (admins only) ------------------------------------------------------------------
 @router.get("/users", responses=answers(Page[UserOut]))
 def list_users(request: Request, max_results: int = _MAX_RESULTS, page_token: str | None = _PAGE_TOKEN) -> Response:
