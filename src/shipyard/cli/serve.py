@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from shipyard.cli.output import console_err
@@ -78,7 +80,11 @@ def serve(
                     if not uri.startswith("runs:/") and not serve_config.trust:
                         raise untrusted(path, "MLmodel" if is_mlflow_package(path) else "model.yaml")
 
+    heartbeat = None if config.url else _heartbeat(config, serve_config)  # the server's deployments page
+
     def ready(supervisor: object) -> None:
+        if heartbeat is not None:
+            heartbeat.start(supervisor)
         served = ", ".join(f"{m.name} ({', '.join(t.uri for t in m.targets)})" for m in serve_config.models)
         console_err.print(f"Serving {served} on http://{serve_config.host}:{supervisor.port} "  # type: ignore[attr-defined]
                           f"with {serve_config.workers} worker(s)", highlight=False, soft_wrap=True)
@@ -86,5 +92,19 @@ def serve(
     # Each worker reads models, and looks up the features of models that declare them, through
     # one client of this configuration.
     shared = ProcessClient(config)
-    status = run(serve_config, shared.client, on_ready=ready, features=shared.feature_lookup)
+    try:
+        status = run(serve_config, shared.client, on_ready=ready, features=shared.feature_lookup)
+    finally:
+        if heartbeat is not None:
+            heartbeat.stop()
     raise typer.Exit(status)
+
+
+def _heartbeat(config: Any, serve_config: Any) -> Any:
+    """Registers this server in the metadata store while it serves (see serving's ``Heartbeat``)."""
+    from shipyard.serving._registration import Heartbeat
+    from shipyard.serving._sql_registrations import SqlRegistrationStore
+    from shipyard.store import Database
+
+    return Heartbeat(SqlRegistrationStore(Database(config.database_url, busy_timeout=config.db_busy_timeout)),
+                     serve_config)

@@ -30,6 +30,7 @@ from shipyard.client._alerts import Alerts
 from shipyard.client._automation import Automation
 from shipyard.client._backend import Backend, open_backend
 from shipyard.client._datasets import Datasets
+from shipyard.client._deployments import Deployments
 from shipyard.client._models import ModelRegistry
 from shipyard.client._monitoring import Monitoring
 from shipyard.client._tracking import Tracking
@@ -91,6 +92,7 @@ class Client:
         self.alerts = Alerts(self.backend)
         self.monitoring = Monitoring(self.backend, self.alerts)
         self.automation = Automation(self.backend)
+        self.deployments = Deployments(self.backend)  # the registered shipyard serve processes
         self._features: FeatureStore | None = None
         self._features_lock = threading.Lock()
 

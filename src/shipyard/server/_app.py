@@ -16,6 +16,7 @@ from shipyard.server import _alerts as alerts
 from shipyard.server import _audit as audit
 from shipyard.server import _automation as automation
 from shipyard.server import _datasets as datasets
+from shipyard.server import _deployments as deployments
 from shipyard.server import _docs as docs
 from shipyard.server import _features as features
 from shipyard.server import _metrics as metrics
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None, *, client: Client | None = None, in
         app.state.features = client.feature_store
         app.state.monitoring = client.monitor_store
         app.state.alerts = client.alert_store
+        app.state.deployments = client.deployments.store  # registrations of shipyard serve processes
         app.state.automation = client.backend.automation  # checks what applied policies name
         app.state.pipelines = PipelineRuns(client.tracking_store)  # runs are tracking data
         app.state.alert_engine = client.alert_engine()  # notifiers from the server's config
@@ -81,6 +83,7 @@ def create_app(config: Config | None = None, *, client: Client | None = None, in
     app.include_router(features.router)
     app.include_router(monitoring.router)
     app.include_router(alerts.router)
+    app.include_router(deployments.router)
     app.include_router(automation.router)
     app.include_router(pipelines.router)
     app.include_router(audit.router)

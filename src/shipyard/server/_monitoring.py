@@ -19,7 +19,16 @@ from shipyard.errors import InvalidInput
 from shipyard.monitoring import _codec as codec
 from shipyard.monitoring._backend import MonitorStore
 from shipyard.monitoring._sql_store import SqlMonitorStore, point_key
-from shipyard.server._monitoring_schemas import LabelColumns, Monitor, MonitorWindow, SeriesPoints, Spans, Stored
+from shipyard.server._monitoring_distribution import compare_distributions
+from shipyard.server._monitoring_schemas import (
+    Distribution,
+    LabelColumns,
+    Monitor,
+    MonitorWindow,
+    SeriesPoints,
+    Spans,
+    Stored,
+)
 from shipyard.server._paging import keyset_page
 from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
 from shipyard.server._seek import MaxResults, PageToken, seek_page
@@ -128,6 +137,18 @@ def list_windows(name: str, request: Request, since_ms: int | None = None, until
                                                          profiles=profiles, after=after, limit=n),
                      lambda w: w.window_start, max_results, page_token, int)
     return _json(page_to_json(page, codec.window_to_json))
+
+
+@router.get(_MONITORS + "/{name}/distribution", responses=answers(Distribution))
+def distribution(name: str, request: Request, feature: str = Query(min_length=1, max_length=256),
+                 since_ms: int | None = None, until_ms: int | None = None) -> Response:
+    """``feature`` in the monitor's reference and in the windows ending in ``(since_ms, until_ms]``
+    (without either bound: the newest window), on the reference's bins."""
+    monitor = _store(request).get_monitor(name)
+    if since_ms is None and until_ms is None and monitor.cursor is not None:
+        since_ms, until_ms = monitor.cursor - monitor.window_s * 1000, monitor.cursor
+    return _json(compare_distributions(monitor, feature, _sql(request), request.app.state.datasets,
+                                       since_ms=since_ms, until_ms=until_ms))
 
 
 # -- series -----------------------------------------------------------------------------

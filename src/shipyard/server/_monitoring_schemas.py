@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from shipyard.server._schemas import Page
 
-__all__ = ["LabelColumns", "Monitor", "MonitorWindow", "Point", "SeriesPoints", "Spans", "Stored"]
+__all__ = ["Distribution", "LabelColumns", "Monitor", "MonitorWindow", "Point", "SeriesPoints", "Spans", "Stored"]
 
 _EXACT = ConfigDict(extra="forbid")
 
@@ -82,3 +82,38 @@ class Spans(BaseModel):
     model_config = _EXACT
 
     spans: dict[str, Annotated[list[int], Field(min_length=3, max_length=3)]]
+
+
+class ColumnDistribution(BaseModel):
+    """One column's distribution: a numeric histogram (``edges``, ``counts``, ``below``,
+    ``above``) or categorical value counts (``categories``: ``[value, count]``, ``other``)."""
+
+    model_config = _EXACT
+
+    kind: str = Field(description="numeric or categorical")
+    count: int = Field(description="Values counted (nulls apart)")
+    nulls: int
+    mean: float | None = None
+    edges: list[float] | None = None
+    counts: list[int] | None = None
+    below: int | None = None
+    above: int | None = None
+    categories: list[Annotated[list[str | int], Field(min_length=2, max_length=2)]] | None = None
+    other: int | None = None
+
+
+class Distribution(BaseModel):
+    """A feature's reference distribution beside the current one: the merged profiles of the
+    windows ending in ``(since_ms, until_ms]`` (by default the newest window)."""
+
+    model_config = _EXACT
+
+    monitor: str
+    feature: str
+    features: list[str] = Field(description="Every column the reference or the windows profile")
+    since_ms: int | None
+    until_ms: int | None
+    windows: int = Field(description="Windows merged into the current distribution")
+    reference: ColumnDistribution | None
+    reference_error: str | None = Field(description="Why the reference could not be read, when it could not")
+    current: ColumnDistribution | None

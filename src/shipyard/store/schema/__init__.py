@@ -36,6 +36,7 @@ from shipyard.store.schema._registry import (
     registered_models,
     registry_state,
 )
+from shipyard.store.schema._serving import serving_deployments
 from shipyard.store.schema._tracking import (
     artifacts,
     experiment_tags,
@@ -86,5 +87,6 @@ __all__ = [
     "registry_state",
     "run_tags",
     "runs",
+    "serving_deployments",
     "users",
 ]
