@@ -8,6 +8,7 @@ commits, so a client can never create a version with missing bytes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -17,8 +18,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from shipyard.datasets import DatasetStore, codec
-from shipyard.errors import IntegrityError, InvalidInput
-from shipyard.server._datasets_schemas import Dataset, DatasetFiles, DatasetVersion, MissingObjects, StoredObject
+from shipyard.errors import IntegrityError, InvalidInput, TooLarge
+from shipyard.server._datasets_schemas import (
+    Dataset,
+    DatasetFiles,
+    DatasetVersion,
+    InferredContract,
+    MissingObjects,
+    ProfileDiff,
+    StoredObject,
+    Validation,
+)
 from shipyard.server._errors import error_response
 from shipyard.server._paging import keyset_page
 from shipyard.server._registry_schemas import LineageGraph
@@ -153,3 +163,58 @@ def record_lineage(name: str, version: int, body: Lineage, request: Request) -> 
 @router.get("/{name}/versions/{version}/lineage", responses=answers(LineageGraph))
 def lineage(name: str, version: int, request: Request, max_depth: int = Query(default=10, ge=1, le=100)) -> Response:
     return _json(_store(request).lineage(name, version, max_depth).to_json())
+
+
+# Validation reads the whole version on the server: beyond this, validate where the data lives.
+VALIDATION_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+def _profiled(store: DatasetStore, name: str, version: int, field: str) -> Any:
+    found = store.get_version(name, version)
+    if found.profile is None:
+        raise InvalidInput(f"{found.ref} holds {found.format!r} files: it has no table profile", field=field)
+    return found
+
+
+@router.get("/{name}/diff", responses=answers(ProfileDiff))
+def diff(name: str, request: Request, old: int = Query(ge=1), new: int = Query(ge=1)) -> Response:
+    """What changed from version ``old`` to ``new``: schema changes and per-column shifts,
+    computed from the stored profiles alone (no data is read)."""
+    from shipyard.datasets import diff_profiles
+
+    store = _store(request)
+    before, after = _profiled(store, name, old, "old"), _profiled(store, name, new, "new")
+    return _json({"name": name, "old": old, "new": new, **diff_profiles(before.profile, after.profile).to_json()})
+
+
+@router.get("/{name}/versions/{version}/contract", responses=answers(InferredContract))
+def contract(name: str, version: int, request: Request) -> Response:
+    """The contract the version satisfies, inferred from its profile: a starting point to edit."""
+    from shipyard.datasets import infer_contract
+
+    found = _profiled(_store(request), name, version, "version")
+    return _json({"name": name, "version": version, "contract": infer_contract(found).to_dict()})
+
+
+@router.get("/{name}/versions/{version}/validation", responses=answers(Validation))
+def validation(name: str, version: int, request: Request, contract_version: int = Query(ge=1)) -> Response:
+    """The version's data checked against the contract inferred from ``contract_version``
+    (does a new version still meet what an earlier one set?). The data is read from the
+    store into a temporary folder, each file's hash checked; versions over
+    :data:`VALIDATION_LIMIT_BYTES` are refused (413)."""
+    import tempfile
+
+    from shipyard.datasets import DatasetHandle, infer_contract
+
+    store = _store(request)
+    rules = infer_contract(_profiled(store, name, contract_version, "contract_version"))
+    found = _profiled(store, name, version, "version")
+    if found.num_bytes > VALIDATION_LIMIT_BYTES:
+        raise TooLarge(f"{found.ref} has {found.num_bytes} bytes; the server validates at most "
+                       f"{VALIDATION_LIMIT_BYTES}", field="version", limit=VALIDATION_LIMIT_BYTES)
+    with tempfile.TemporaryDirectory(prefix="shipyard-validate-") as tmp:
+        handle = DatasetHandle(found, lambda: store.list_files(found.name, found.version),
+                               lambda f, dest: store.fetch_object(found, f, dest), Path(tmp))
+        report = handle.validate(rules)
+    return _json({"name": name, "version": version, "contract_version": contract_version,
+                  "contract": rules.to_dict(), "report": report.to_json()})

@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.server._schemas import Page
 
-__all__ = ["Dataset", "DatasetFile", "DatasetFiles", "DatasetVersion", "MissingObjects", "StoredObject"]
+__all__ = ["ColumnShift", "Dataset", "DatasetFile", "DatasetFiles", "DatasetVersion", "InferredContract",
+           "MissingObjects", "ProfileDiff", "StoredObject", "Validation", "ValidationReport", "Violation"]
 
 _EXACT = ConfigDict(extra="forbid")
 
@@ -76,3 +77,71 @@ class StoredObject(BaseModel):
     model_config = _EXACT
 
     digest: str
+
+
+class ColumnShift(BaseModel):
+    """How one column present in both versions moved; pairs are ``[old, new]``. Measures a
+    column's kind does not have are absent."""
+
+    model_config = ConfigDict(extra="allow")  # the measures a column's kind has (psi, ks, js, …)
+
+    name: str
+    kind: str
+    null_fraction: list[float]
+    shifted: bool = Field(description="PSI > 0.2, KS > 0.1, JS > 0.1 or the null fraction moved > 5 points")
+
+
+class ProfileDiff(BaseModel):
+    """What changed from version ``old`` to version ``new``, read from their stored profiles."""
+
+    model_config = _EXACT
+
+    name: str
+    old: int
+    new: int
+    rows: list[int] = Field(description="[rows of old, rows of new]")
+    added: list[str]
+    removed: list[str]
+    retyped: list[list[str]] = Field(description="[column, old type, new type] per retyped column")
+    columns: list[ColumnShift]
+
+
+class InferredContract(BaseModel):
+    """The contract a version satisfies, inferred from its profile (the YAML form, as JSON)."""
+
+    model_config = _EXACT
+
+    name: str
+    version: int
+    contract: dict[str, Any]
+
+
+class Violation(BaseModel):
+    model_config = _EXACT
+
+    column: str | None
+    rule: str
+    count: int
+    samples: list[Any]
+    message: str
+
+
+class ValidationReport(BaseModel):
+    model_config = _EXACT
+
+    passed: bool
+    rows: int
+    rules: int
+    violations: list[Violation]
+
+
+class Validation(BaseModel):
+    """A version's data checked against the contract inferred from ``contract_version``."""
+
+    model_config = _EXACT
+
+    name: str
+    version: int
+    contract_version: int
+    contract: dict[str, Any]
+    report: ValidationReport

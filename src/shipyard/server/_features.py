@@ -1,10 +1,12 @@
 """Feature-store endpoints under ``/api/v1/features``: a thin skin over a FeatureStore.
 
 Public: ``POST /apply``, ``GET /objects``, ``GET /objects/{kind}/{name}[/versions]``,
-``POST /online`` (lookups: ``{"features": [...], "entity_rows": [{"user_id": 5}, ...]}``
-→ ``{"columns": {...}}``) and ``POST /push`` (``{"view": ..., "rows": [{...}, ...]}``, the
-timestamp column as ISO 8601 text). The rest serve remote clients: materialization
-state, lineage, and the online store itself (``/online-store/{view}/…``).
+``POST /views/{view}/skew-check`` (online against offline values as of now, see
+:func:`~shipyard.features.check_skew`), ``POST /online`` (lookups:
+``{"features": [...], "entity_rows": [{"user_id": 5}, ...]}`` → ``{"columns": {...}}``) and
+``POST /push`` (``{"view": ..., "rows": [{...}, ...]}``, the timestamp column as ISO 8601
+text). The rest serve remote clients: materialization state, lineage, and the online
+store itself (``/online-store/{view}/…``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shipyard.errors import InvalidInput
-from shipyard.features import FeatureRegistry, FeatureStore
+from shipyard.features import FeatureRegistry, FeatureStore, check_skew
 from shipyard.features._backend import KINDS
 from shipyard.server._features_schemas import (
     AppliedObjects,
@@ -29,6 +31,7 @@ from shipyard.server._features_schemas import (
     MaterializationState,
     OnlineRows,
     RowCount,
+    SkewReport,
 )
 from shipyard.server._paging import keyset_page
 from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
@@ -84,6 +87,11 @@ class PushBody(BaseModel):
     rows: list[dict[str, Any]] = Field(min_length=1, max_length=_MAX_ROWS)
 
 
+class SkewBody(BaseModel):
+    sample: int = Field(1000, ge=1, le=_MAX_ROWS, description="Keys drawn online, and as many offline")
+    tolerance: float = Field(1e-9, ge=0, description="Numbers match within tolerance * max(1, |offline|)")
+
+
 class ReadBody(BaseModel):
     keys: list[str] = Field(max_length=_MAX_ROWS)
     features: list[str] = Field(max_length=10_000)
@@ -129,6 +137,13 @@ def materialization(view: str, request: Request) -> Response:
 @router.put("/views/{view}/materialization", responses=answers(MaterializationState))
 def record_materialization(view: str, body: MaterializationBody, request: Request) -> Response:
     return _json(_registry(request).record_materialization(view, body.start_us, body.end_us, body.rows).to_json())
+
+
+@router.post("/views/{view}/skew-check", responses=answers(SkewReport))
+def skew_check(view: str, body: SkewBody, request: Request) -> Response:
+    """Compare the view's online values with the offline path as of now, on a sample of its
+    entities (:func:`shipyard.features.check_skew`); the report is answered, nothing is stored."""
+    return _json(check_skew(_store(request), view, sample=body.sample, tolerance=body.tolerance).to_dict())
 
 
 @router.post("/lineage", responses=answers(Empty))

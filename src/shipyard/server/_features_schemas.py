@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AppliedObject",
     "AppliedObjects",
+    "Difference",
     "FeatureColumns",
     "FeatureObject",
     "Freshness",
@@ -21,6 +22,8 @@ __all__ = [
     "MaterializationState",
     "OnlineRows",
     "RowCount",
+    "SkewReport",
+    "ViewSkew",
 ]
 
 _EXACT = ConfigDict(extra="forbid")
@@ -105,3 +108,49 @@ class Freshness(BaseModel):
     model_config = _EXACT
 
     newest_us: int | None = Field(description="The newest event time the view holds; null when empty")
+
+
+class Difference(BaseModel):
+    """One entity whose feature differs: its key, both values, and ``|offline - online|`` for numbers."""
+
+    model_config = _EXACT
+
+    entity: dict[str, Any]
+    offline: Any
+    online: Any
+    difference: float | None
+
+
+class ViewSkew(BaseModel):
+    """One feature compared over the entities present on both sides; the largest differences first."""
+
+    model_config = _EXACT
+
+    name: str
+    dtype: str
+    compared: int
+    mismatches: int
+    mismatch_rate: float
+    largest: list[Difference]
+
+
+class SkewReport(BaseModel):
+    """Online values against the offline point-in-time path as of ``checked_at`` (ISO 8601, UTC).
+
+    ``missing_online`` / ``missing_offline`` count the sampled entities present on one side
+    only, with up to ten example keys each."""
+
+    model_config = _EXACT
+
+    view: str
+    checked_at: str
+    tolerance: float
+    ok: bool = Field(description="No value differs and no sampled entity is missing on either side")
+    sampled_online: int
+    sampled_offline: int
+    compared: int
+    missing_online: int
+    missing_offline: int
+    missing_online_examples: list[dict[str, Any]]
+    missing_offline_examples: list[dict[str, Any]]
+    features: dict[str, ViewSkew]

@@ -8,6 +8,7 @@ and each executed step as a child run with its captured output
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shipyard.pipelines._records import PipelineRunRecord, PipelineRuns, StepRecord
-from shipyard.server._pipelines_schemas import PipelineRun, PipelineRunSummary, StepLog
+from shipyard.server._pipelines_schemas import PipelineGraph, PipelineRun, PipelineRunSummary, StepLog
 from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
 from shipyard.server._seek import MaxResults, PageToken, seek_page
 from shipyard.tracking import RunStatus
@@ -67,6 +68,23 @@ def get_run(run_id: str, request: Request) -> Response:
     return _json({"run_id": run.run_id, "pipeline": run.pipeline, "status": run.status,
                   "start_time": run.start_time, "end_time": run.end_time, "params": run.params, "tags": run.tags,
                   "steps": [_step_json(s) for s in run.steps]})
+
+
+@router.get("/runs/{run_id}/graph", responses=answers(PipelineGraph))
+def get_graph(run_id: str, request: Request) -> Response:
+    """The step graph of the run's pipeline as its experiment last stored it: each node, its step,
+    its constant params and the nodes it reads from (no steps when none is stored)."""
+    runs = _runs(request)
+    record = runs.get(run_id)  # 404 for a run of no pipeline
+    experiment = runs.store.get_experiment(runs.store.get_run(run_id).experiment_id)
+    try:
+        dag = json.loads(experiment.tags.get("shipyard.pipeline.dag") or "{}")
+        steps = [{"name": str(s["name"]), "step": str(s.get("step", "")),
+                  "upstream": [str(u) for u in s.get("upstream", [])], "params": [str(p) for p in s.get("params", [])]}
+                 for s in dag.get("steps", [])]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        steps = []  # an unreadable definition: the steps the run recorded still show
+    return _json({"run_id": record.run_id, "pipeline": record.pipeline, "steps": steps})
 
 
 @router.get("/runs/{run_id}/steps/{node}/log", responses=answers(StepLog))

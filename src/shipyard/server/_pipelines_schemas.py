@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.tracking import RunStatus
 
-__all__ = ["PipelineRun", "PipelineRunSummary", "PipelineStep", "StepError", "StepLog"]
+__all__ = ["GraphNode", "PipelineGraph", "PipelineRun", "PipelineRunSummary", "PipelineStep", "StepError", "StepLog"]
 
 _EXACT = ConfigDict(extra="forbid")
 
@@ -82,3 +82,24 @@ class StepLog(BaseModel):
     run_id: str
     node: str
     text: str
+
+
+class GraphNode(BaseModel):
+    """One node of a pipeline's graph: the step it calls and the nodes whose outputs it reads."""
+
+    model_config = _EXACT
+
+    name: str
+    step: str = Field(description="The step function's name")
+    upstream: list[str] = Field(description="The nodes it reads from: the graph's edges end here")
+    params: list[str] = Field(description="Its arguments given as constants")
+
+
+class PipelineGraph(BaseModel):
+    """The step graph of a run's pipeline, as its experiment last stored it (empty when none is)."""
+
+    model_config = _EXACT
+
+    run_id: str
+    pipeline: str
+    steps: list[GraphNode] = Field(description="In an order where each node follows those it reads from")

@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = error.code || "";
     this.field = error.field || null;
+    this.report = error.report || null; // a refused promotion: every gate check and its outcome
   }
 
   get notFound() {
@@ -32,6 +33,14 @@ function cookie(name) {
 /** Whether this browser holds a session (its CSRF cookie is readable, the session cookie is not). */
 export function signedIn() {
   return cookie("shipyard_csrf") !== null;
+}
+
+/** The signed-in user's role as the sign-in form was told it ("viewer", "approver", …); null when
+ * this tab does not know it (a session started elsewhere, a server running open). It only decides
+ * which controls are offered: the API checks every call either way. */
+export function role() {
+  const found = (sessionStorage.getItem("shipyard.user") || "").match(/\((\w+)\)$/);
+  return found ? found[1] : null;
 }
 
 async function errorOf(response) {
