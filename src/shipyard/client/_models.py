@@ -18,7 +18,15 @@ from shipyard.client._datasets import Datasets
 from shipyard.client._tracking import Tracking
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.lineage import LineageGraph, Node
-from shipyard.registry import AuditEvent, ModelVersion, PromotionPolicy, RegisteredModel, RegistryStore, parse_model_uri
+from shipyard.registry import (
+    AuditEvent,
+    ModelVersion,
+    PromotionPolicy,
+    RegisteredModel,
+    RegistryStore,
+    TrafficSplit,
+    parse_model_uri,
+)
 from shipyard.registry._cache import ResolveCache
 from shipyard.tracking import Page
 from shipyard.tracking._entities import current_user
@@ -217,6 +225,21 @@ class ModelRegistry:
         """Set (or, with None, remove) the policy a guarded alias move must pass."""
         data = policy.to_json() if isinstance(policy, PromotionPolicy) else policy
         return self.store.set_policy(name, data, current_user(), reason)
+
+    def get_traffic(self, name: str) -> TrafficSplit | None:
+        """The live traffic split of ``name`` that ``shipyard serve`` follows, or None."""
+        return TrafficSplit.of(self.store.get_registered_model(name))
+
+    def set_traffic(self, name: str, split: TrafficSplit | dict[str, Any] | None, *,
+                    reason: str | None = None) -> TrafficSplit | None:
+        """Set (None: clear) the traffic split of ``name``: ``{"routes": {alias: percent},
+        "shadow": {"alias": ..., "fraction": ...}}``. Every alias must exist; the change is
+        audited, and ``shipyard serve`` follows it within its poll interval.
+
+        >>> registry.set_traffic("churn", {"routes": {"production": 90, "challenger": 10}})  # doctest: +SKIP
+        """
+        data = split.to_json() if isinstance(split, TrafficSplit) else split
+        return TrafficSplit.of(self.store.set_traffic(name, data, current_user(), reason))
 
     def model_history(self, name: str) -> list[AuditEvent]:
         """Every registry change to ``name`` and its versions, oldest first."""

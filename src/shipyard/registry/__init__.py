@@ -1,4 +1,5 @@
-"""The model registry: registered models, versions, aliases, promotion gates, audit trail, lineage.
+"""The model registry: registered models, versions, aliases, promotion gates, traffic splits,
+audit trail, lineage.
 
 Builds on ``tracking`` (a version comes from a run's logged package) and ``models``
 (packages are loaded to measure latency gates). Public names are re-exported here.
@@ -17,6 +18,7 @@ from shipyard.registry._policy import (
     MinMetric,
     PromotionPolicy,
 )
+from shipyard.registry._traffic import TRAFFIC_TAG, TrafficSplit
 from shipyard.registry._uri import ModelRef, parse_model_uri
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "PromotionPolicy",
     "RegisteredModel",
     "RegistryStore",
+    "TRAFFIC_TAG",
+    "TrafficSplit",
     "acting_as",
     "audit_actor",
     "codec",

@@ -30,6 +30,7 @@ from shipyard.registry._entities import (
 )
 from shipyard.registry._materialize import Materializer
 from shipyard.registry._policy import GateContext, PromotionPolicy
+from shipyard.registry._traffic import TRAFFIC_TAG, TrafficSplit
 from shipyard.registry._uri import parse_model_uri
 from shipyard.store import Database, LineageStore, insert_ignore, upsert
 from shipyard.store import schema as t
@@ -171,6 +172,8 @@ class SqlRegistryStore:
         return self.get_registered_model(name)
 
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        if key == TRAFFIC_TAG:  # checked, audited and followed by serving: only set_traffic writes it
+            raise InvalidInput(f"tag {TRAFFIC_TAG!r} is the traffic split: set it with set_traffic", field="key")
         with self.db.write() as conn:
             self._model_row(conn, name)
             upsert(conn, t.registered_model_tags, [{"name": name, "key": validate_key(key, "tag"), "value": value}],
@@ -371,6 +374,10 @@ class SqlRegistryStore:
                 t.model_aliases.c.name == name, t.model_aliases.c.alias == alias)).scalar()
             if before is None:
                 raise NotFound(f"model {name!r} has no alias {alias!r}", resource="alias", name=name, alias=alias)
+            split = self._model(conn, self._model_row(conn, name)).tags.get(TRAFFIC_TAG)
+            if split and alias in TrafficSplit.from_json(json.loads(split)).aliases:
+                raise Conflict(f"alias {alias!r} of {name!r} carries live traffic: change or clear the traffic "
+                               f"split first", name=name, alias=alias)
             conn.execute(t.model_aliases.delete().where(t.model_aliases.c.name == name,
                                                          t.model_aliases.c.alias == alias))
             self._audit(conn, "delete_alias", "model", name, {"alias": alias, "version": before}, None,
@@ -398,6 +405,32 @@ class SqlRegistryStore:
                         {"alias": alias, "version": previous}, actor, reason)
             self._bump(conn)
         return self.get_model_version(name, previous)
+
+    # -- traffic split ---------------------------------------------------------------------
+
+    def set_traffic(self, name: str, split: dict[str, Any] | None, actor: str | None = None,
+                    reason: str | None = None) -> RegisteredModel:
+        """Set (None: clear) the traffic split serving follows for ``name`` (see
+        :mod:`shipyard.registry._traffic`). Every alias it names must exist. A change is an
+        audit event (``set_traffic``) and bumps the generation; setting the split already
+        held changes nothing."""
+        text = None if split is None else TrafficSplit.from_json(split).to_tag()
+        with self.db.write() as conn:
+            self._model_row(conn, name, lock=True)
+            model = self._model(conn, self._model_row(conn, name))
+            before = model.tags.get(TRAFFIC_TAG)
+            if before == text:
+                return model
+            tags = t.registered_model_tags
+            if text is None:
+                conn.execute(tags.delete().where(tags.c.name == name, tags.c.key == TRAFFIC_TAG))
+            else:
+                TrafficSplit.from_json(json.loads(text)).check_aliases(model)
+                upsert(conn, tags, [{"name": name, "key": TRAFFIC_TAG, "value": text}], keys=["name", "key"],
+                       update=["value"])
+            self._audit(conn, "set_traffic", "model", name, _load(before), _load(text), actor, reason)
+            self._bump(conn)
+        return self.get_registered_model(name)
 
     # -- policy, audit, lineage -----------------------------------------------------------
 

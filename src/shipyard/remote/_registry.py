@@ -145,6 +145,11 @@ class RemoteRegistryStore:
         body = {"policy": policy, "actor": actor, "reason": reason}
         return codec.model_from_json(self._t.json("PUT", f"{_API}/models/{_q(name)}/policy", json=body))
 
+    def set_traffic(self, name: str, split: dict[str, Any] | None, actor: str | None = None,
+                    reason: str | None = None) -> RegisteredModel:
+        body = {"traffic": split, "actor": actor, "reason": reason}
+        return codec.model_from_json(self._t.json("PUT", f"{_API}/models/{_q(name)}/traffic", json=body))
+
     def history(self, name: str) -> list[AuditEvent]:
         return [codec.event_from_json(e) for e in every_item(self._t, f"{_API}/models/{_q(name)}/history")]
 

@@ -9,9 +9,21 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from shipyard.registry import RegistryStore, codec
+from shipyard.errors import NotFound
+from shipyard.registry import CheckResult, GateReport, PromotionPolicy, RegistryStore, codec
+from shipyard.registry import ModelVersion as Version
+from shipyard.registry._card import render_card
+from shipyard.registry._policy import GateContext, Rule
 from shipyard.server._paging import keyset_page
-from shipyard.server._registry_schemas import AuditEvent, Generation, LineageGraph, ModelVersion, RegisteredModel
+from shipyard.server._registry_schemas import (
+    AuditEvent,
+    GateReports,
+    Generation,
+    LineageGraph,
+    ModelCard,
+    ModelVersion,
+    RegisteredModel,
+)
 from shipyard.server._schemas import ERROR_ANSWERS, answers
 from shipyard.server._schemas import Page as PageOf
 from shipyard.server._seek import MaxResults, PageToken
@@ -80,6 +92,13 @@ class Reason(BaseModel):
 
 class PolicySet(BaseModel):
     policy: dict[str, Any] | None
+    reason: str | None = None
+    actor: str | None = None
+
+
+class TrafficSet(BaseModel):
+    traffic: dict[str, Any] | None = Field(description="The split: {routes: {alias: percent}, "
+                                                       "shadow: {alias, fraction}}; null clears it")
     reason: str | None = None
     actor: str | None = None
 
@@ -182,8 +201,6 @@ def download_file(name: str, version: int, path: str, request: Request) -> Respo
     store = _store(request)
     files = {f.path: f for f in store.list_version_files(name, version)}
     if path not in files:
-        from shipyard.errors import NotFound
-
         raise NotFound(f"model version {name}/{version} has no file {path!r}", resource="file", path=path)
     chunks = request.app.state.artifacts.open(files[path].digest)
     return StreamingResponse(chunks, media_type="application/octet-stream",
@@ -218,8 +235,77 @@ def set_policy(name: str, body: PolicySet, request: Request) -> Response:
     return _json(codec.to_json(_store(request).set_policy(name, body.policy, body.actor, body.reason)))
 
 
+@router.put("/models/{name}/traffic", responses=answers(RegisteredModel))
+def set_traffic(name: str, body: TrafficSet, request: Request) -> Response:
+    """Set or clear the live traffic split ``shipyard serve`` follows for the model."""
+    return _json(codec.to_json(_store(request).set_traffic(name, body.traffic, body.actor, body.reason)))
+
+
 @router.get("/models/{name}/history", responses=answers(PageOf[AuditEvent]))
 def history(name: str, request: Request, max_results: MaxResults = 1000, page_token: PageToken = None) -> Response:
     """The audit trail of the model and its versions, oldest first."""
     events = _store(request).history(name)
     return _page(keyset_page(events, lambda e: e.id, max_results, page_token))
+
+
+@router.get("/models/{name}/versions/{version}/gates", responses=answers(GateReports))
+def gates(name: str, version: int, request: Request, alias: str | None = None) -> Response:
+    """How the version fares against the model's promotion policy, one report per guarded alias
+    (only ``alias``'s when given), each check as a move of that alias would run it. Nothing moves
+    and nothing is recorded; a check that cannot run (a package that fails to load for timing)
+    is reported as failed with the reason, where a move would be refused."""
+    store = _store(request)
+    candidate = store.get_model_version(name, version)
+    model = store.get_registered_model(name)
+    if not model.policy:
+        return _json({"items": []})
+    policy = PromotionPolicy.from_json(model.policy)
+    measured: dict[int, float] = {}  # the latency of a version is measured once per request
+
+    def latency(found: Version) -> float:
+        if found.version not in measured:
+            measured[found.version] = _latency_p99_ms(store, found)
+        return measured[found.version]
+
+    context = GateContext(latency_p99_ms=latency)
+    reports = []
+    for guarded in policy.aliases:
+        if alias is not None and guarded != alias:
+            continue
+        held = model.aliases.get(guarded)
+        holder = store.get_model_version(name, held) if held else None
+        checks = [_check(rule, candidate, holder, context) for rule in policy.rules]
+        reports.append(GateReport(guarded, candidate.version, held, checks).to_json())
+    return _json({"items": reports})
+
+
+def _latency_p99_ms(store: RegistryStore, version: Version) -> float:
+    """p99 of ``predict`` on the package's input example, its model.yaml pinned as registered."""
+    from shipyard.registry._latency import predict_latency_p99_ms
+
+    files = store.list_version_files(version.name, version.version)
+    pinned = next((f.digest for f in files if f.path == "model.yaml"), None)
+    return predict_latency_p99_ms(store.materialize(version.name, version.version), manifest_sha256=pinned)
+
+
+def _check(rule: Rule, candidate: Version, holder: Version | None, context: GateContext) -> CheckResult:
+    try:
+        return rule.check(candidate, holder, context)
+    except Exception as exc:  # noqa: BLE001 - a package that will not load or time fails its check, not the report
+        return CheckResult(rule.type, False, f"could not be checked: {exc}")
+
+
+@router.get("/models/{name}/versions/{version}/card", responses=answers(ModelCard))
+def card(name: str, version: int, request: Request) -> Response:
+    """The version's model card (Markdown): details, the prose tags, metrics, signature, run, lineage."""
+    store = _store(request)
+    found = store.get_model_version(name, version)
+    model = store.get_registered_model(name)
+    run = None
+    if found.run_id:
+        try:
+            run = request.app.state.tracking.get_run(found.run_id)
+        except NotFound:
+            run = None  # the run was deleted: the card says less, it still renders
+    graph = store.lineage("model_version", f"{found.name}/{found.version}")
+    return _json({"name": found.name, "version": found.version, "markdown": render_card(model, found, run, graph)})

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AuditEvent", "Generation", "LineageEdge", "LineageGraph", "ModelVersion", "RegisteredModel"]
+__all__ = ["AuditEvent", "GateCheck", "GateReport", "GateReports", "Generation", "LineageEdge", "LineageGraph",
+           "ModelCard", "ModelVersion", "RegisteredModel"]
 
 _EXACT = ConfigDict(extra="forbid")
 
@@ -93,3 +94,43 @@ class LineageGraph(BaseModel):
     root: str
     upstream: list[LineageEdge]
     downstream: list[LineageEdge]
+
+
+class GateCheck(BaseModel):
+    """One rule of the promotion policy and how the version fares against it."""
+
+    model_config = _EXACT
+
+    rule: str
+    passed: bool
+    detail: str
+
+
+class GateReport(BaseModel):
+    """A version checked against the policy of one guarded alias, as a move would check it."""
+
+    model_config = _EXACT
+
+    alias: str
+    candidate: int
+    holder: int | None = Field(description="The version the alias points at now, if any")
+    passed: bool
+    checks: list[GateCheck]
+
+
+class GateReports(BaseModel):
+    """One report per alias the model's policy guards (none without a policy)."""
+
+    model_config = _EXACT
+
+    items: list[GateReport]
+
+
+class ModelCard(BaseModel):
+    """A version's model card as Markdown, built from what the registry knows."""
+
+    model_config = _EXACT
+
+    name: str
+    version: int
+    markdown: str

@@ -136,7 +136,10 @@ class ModelConfig:
     the model answers within ``queue_delay_ms`` at its measured rate (never below two
     full batches). ``timeout_s`` bounds one request's wait (504); the registry is
     polled every ``poll_interval_s`` for moved aliases (0: never); ``sticky_header``
-    names the request header whose value pins a client to one target.
+    names the request header whose value pins a client to one target. With ``traffic``
+    (the default), a model served through an alias of a registered model follows that
+    model's traffic split in the registry, polled likewise, whenever it has one: its
+    routes and shadow then replace the ones configured here.
     """
 
     name: str
@@ -148,6 +151,7 @@ class ModelConfig:
     timeout_s: float = 10.0
     poll_interval_s: float = 3.0
     sticky_header: str = "shipyard-route-key"
+    traffic: bool = True
 
     def __post_init__(self) -> None:
         _check(isinstance(self.name, str) and bool(_NAME.match(self.name)),
@@ -164,11 +168,25 @@ class ModelConfig:
         _positive(self.timeout_s, "timeout_s")
         _check(isinstance(self.poll_interval_s, int | float) and self.poll_interval_s >= 0,
                f"poll_interval_s must be >= 0, got {self.poll_interval_s!r}", "poll_interval_s")
+        _check(isinstance(self.traffic, bool), f"traffic must be true or false, got {self.traffic!r}", "traffic")
         object.__setattr__(self, "sticky_header", self.sticky_header.lower())
 
     @classmethod
     def for_uri(cls, uri: str, name: str | None = None, **options: Any) -> ModelConfig:
         return cls(name=name or default_name(uri), targets=(Target(uri),), **options)
+
+    @property
+    def traffic_model(self) -> str | None:
+        """The registered model whose traffic split this model follows: the one its first
+        alias target (``models:/NAME@alias``) names; None when ``traffic`` is off or no
+        target follows an alias."""
+        if not self.traffic:
+            return None
+        for target in self.targets:
+            rest = target.uri[len("models:/"):].strip("/") if target.uri.startswith("models:/") else ""
+            if "@" in rest:
+                return rest.partition("@")[0]
+        return None
 
 
 @dataclass(frozen=True)
@@ -341,7 +359,7 @@ def load_serve_config(source: str | Path | Mapping[str, Any], **overrides: Any) 
 
 
 _MODEL_OPTIONS = frozenset({"name", "max_queue", "queue_delay_ms", "timeout_s", "poll_interval_s", "sticky_header",
-                            "batching", "shadow"})
+                            "batching", "shadow", "traffic"})
 
 
 def make_serve_config(source: str | Path | ServeConfig, **options: Any) -> ServeConfig:

@@ -2,7 +2,9 @@
 
 A :class:`ModelRouter` holds one :class:`Slot` per target of a served model, plus an
 optional shadow slot. Each slot points at the deployment currently live for its URI;
-swapping that pointer is the atomic switch of alias following.
+swapping that pointer is the atomic switch of alias following. The set of slots itself
+changes the same way: :meth:`ModelRouter.install` replaces targets, weights and shadow
+in one step on the event loop (how serving follows a registry traffic split).
 
 Choosing a target: with a sticky key (the value of the model's ``sticky_header``)
 the key's CRC-32 picks the target, so one client always lands on the same one while
@@ -55,17 +57,34 @@ class ModelRouter:
     def __init__(self, config: ModelConfig) -> None:
         self.name = config.name
         self.config = config
-        self.slots = [Slot(t.label, t.uri, t.weight, t.follows) for t in config.targets]
+        self.sticky_header = config.sticky_header.encode("latin-1")
+        self.traffic: str | None = None  # the canonical split installed, None: the config's own routes
+        self.slots: list[Slot] = []
+        self.shadow: Slot | None = None
+        self.shadow_fraction = 0.0
+        self._edges: list[float] = []
         shadow = config.shadow
-        self.shadow = None if shadow is None else Slot(shadow.label, shadow.uri, 0.0, True)
-        self.shadow_fraction = 0.0 if shadow is None else shadow.fraction
-        total = sum(slot.weight for slot in self.slots)
+        self.install([Slot(t.label, t.uri, t.weight, t.follows) for t in config.targets],
+                     None if shadow is None else Slot(shadow.label, shadow.uri, 0.0, True),
+                     0.0 if shadow is None else shadow.fraction)
+
+    def install(self, slots: list[Slot], shadow: Slot | None = None, fraction: float = 0.0,
+                traffic: str | None = None) -> None:
+        """Make ``slots`` (weights > 0 in total) the targets and ``shadow`` the shadow, at once.
+
+        Synchronous, so on the event loop no request sees half of a change; slots whose
+        deployment is None answer 503 until loaded, so load them first.
+        """
+        total = sum(slot.weight for slot in slots)
+        if not slots or total <= 0:
+            raise ValueError("a route needs at least one target with a weight above 0")
         edges, running = [], 0.0
-        for slot in self.slots:
+        for slot in slots:
             running += slot.weight / total
             edges.append(running)
-        self._edges = edges
-        self.sticky_header = config.sticky_header.encode("latin-1")
+        self.slots, self._edges = list(slots), edges
+        self.shadow, self.shadow_fraction = shadow, (fraction if shadow is not None else 0.0)
+        self.traffic = traffic
 
     @property
     def all_slots(self) -> list[Slot]:
@@ -77,11 +96,11 @@ class ModelRouter:
 
     def choose(self, key: bytes | None = None) -> Slot:
         """The target for one request: by ``key`` when given (sticky), else at random."""
-        slots = self.slots
+        slots, edges = self.slots, self._edges
         if len(slots) == 1:
             return slots[0]
         point = zlib.crc32(key) / 4294967296.0 if key else random.random()
-        for slot, edge in zip(slots, self._edges, strict=True):
+        for slot, edge in zip(slots, edges, strict=True):
             if point < edge and slot.weight > 0:
                 return slot
         return next(slot for slot in reversed(slots) if slot.weight > 0)

@@ -13,6 +13,14 @@ the event loop: every later request sees the new version), and the old deploymen
 drains: requests already queued on it are answered by it. No request fails during
 the switch. :meth:`ServingService.reload` does the same at once.
 
+Traffic splits: a model served through an alias of a registered model (and whose
+config leaves ``traffic`` on) follows that model's split in the registry
+(:class:`~shipyard.registry.TrafficSplit`), read with the same poll. When it changes,
+the routes it adds are loaded and warmed first; then targets, weights and shadow are
+installed in one step (:meth:`ModelRouter.install`), and the deployments of routes it
+dropped drain. Cleared, the config's own routes come back. A split that cannot be
+loaded (an alias just deleted, say) leaves the routes as they are until the next poll.
+
 Feature lookups: a model version whose package declares features gets its features
 from the :class:`~shipyard.serving._features.FeatureLookup` that ``features`` (a
 factory the faces hand in) builds, once, when the first such model loads.
@@ -28,18 +36,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.errors import ConfigError, NotFound, ShipyardError
-from shipyard.serving._config import ServeConfig
+from shipyard.registry import TrafficSplit
+from shipyard.serving._config import ServeConfig, Target
 from shipyard.serving._deployment import Deployment
 from shipyard.serving._errors import ModelFailed
 from shipyard.serving._features import MODEL_INPUT, FeatureInput, FeatureLookup, FeatureLookupFactory
 from shipyard.serving._inference_log import Entry, InferenceLog, RunBackend
+from shipyard.serving._log_layout import SHADOW_ROUTE
 from shipyard.serving._metrics import Metrics
 from shipyard.serving._router import ModelRouter, Slot
 from shipyard.serving._statuses import status_for
 
 if TYPE_CHECKING:
     from shipyard.models import Model
-    from shipyard.registry import ModelVersion
+    from shipyard.registry import ModelVersion, RegisteredModel
 
 __all__ = ["Backend", "Prediction", "ServingService"]
 
@@ -52,6 +62,8 @@ class Backend(RunBackend, Protocol):
     def resolve_model(self, uri: str) -> ModelVersion: ...
 
     def load_model(self, uri: str, *, trust: bool = False) -> Model: ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
 
     def close(self) -> None: ...
 
@@ -88,10 +100,17 @@ class ServingService:
     async def start(self) -> None:
         """Load and warm every target (and shadow); start following aliases and the log."""
         for router in self.routers.values():
+            if router.config.traffic_model is not None:
+                try:
+                    await self.follow_traffic(router)
+                except Exception:  # noqa: BLE001 - a split naming a deleted alias: start on the config's routes
+                    logger.exception("model %s: the traffic split cannot be followed; serving the configured "
+                                     "routes until it can", router.name)
             for slot in router.all_slots:
                 await self.refresh(router, slot)
-                if slot.follows and router.config.poll_interval_s > 0:
-                    self._spawn(self._follow(router, slot))
+            moves = router.config.traffic_model is not None or any(s.follows for s in router.all_slots)
+            if moves and router.config.poll_interval_s > 0:
+                self._spawn(self._follow(router))
         self.metrics.add_gauges(self._gauges)
         if self.log is not None:
             self.log.start()
@@ -176,20 +195,78 @@ class ServingService:
             self._lookup = await asyncio.to_thread(self.features)
         return self._lookup
 
-    async def _follow(self, router: ModelRouter, slot: Slot) -> None:
+    async def _follow(self, router: ModelRouter) -> None:
         while True:
             await asyncio.sleep(router.config.poll_interval_s)
-            try:
-                await self.refresh(router, slot)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - keep serving the old version; try again later
-                self.metrics.inc("shipyard_reloads_total", (router.name, slot.label, "failed"))
-                logger.exception("model %s route %s: following %s failed", router.name, slot.label, slot.uri)
+            if router.config.traffic_model is not None:
+                try:
+                    await self.follow_traffic(router)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - keep the routes as they are; try again later
+                    self.metrics.inc("shipyard_reloads_total", (router.name, "traffic", "failed"))
+                    logger.exception("model %s: following the traffic split failed", router.name)
+            for slot in router.all_slots:
+                if not slot.follows:
+                    continue
+                try:
+                    await self.refresh(router, slot)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - keep serving the old version; try again later
+                    self.metrics.inc("shipyard_reloads_total", (router.name, slot.label, "failed"))
+                    logger.exception("model %s route %s: following %s failed", router.name, slot.label, slot.uri)
+
+    async def follow_traffic(self, router: ModelRouter) -> bool:
+        """Install the registry's traffic split of the model ``router`` follows, if it changed
+        (new routes loaded and warmed first; dropped ones drained). True if routes changed."""
+        name = router.config.traffic_model
+        if name is None:
+            return False
+        split = TrafficSplit.of(await asyncio.to_thread(self.backend.get_registered_model, name))
+        key = None if split is None else split.to_tag()
+        if key == router.traffic:
+            return False
+        if split is None:
+            config = router.config
+            targets = [(t.label, t.uri, t.weight) for t in config.targets]
+            shadow = None if config.shadow is None else (config.shadow.uri, config.shadow.fraction)
+        else:
+            targets = [(alias, f"models:/{name}@{alias}", weight) for alias, weight in split.routes.items() if weight]
+            shadow = (None if split.shadow is None or not split.shadow_fraction
+                      else (f"models:/{name}@{split.shadow}", split.shadow_fraction))
+        live = {(s.label, s.uri): s for s in router.slots}
+        slots = []
+        for label, uri, _weight in targets:
+            slot = live.get((label, uri)) or Slot(label, uri, 0.0, Target(uri).follows)
+            if slot.deployment is None:
+                await self.refresh(router, slot)  # loaded and warmed before it takes traffic
+            slots.append(slot)
+        shadow_slot = None
+        if shadow is not None:
+            current = router.shadow
+            shadow_slot = current if current is not None and current.uri == shadow[0] \
+                else Slot(SHADOW_ROUTE, shadow[0], 0.0, Target(shadow[0]).follows)
+            if shadow_slot.deployment is None:
+                await self.refresh(router, shadow_slot)
+        # From here to install nothing awaits: requests see the old routes or the new, never a mix.
+        dropped = [s for s in router.all_slots if s not in slots and s is not shadow_slot]
+        for slot, (_label, _uri, weight) in zip(slots, targets, strict=True):
+            slot.weight = weight
+        router.install(slots, shadow_slot, 0.0 if shadow is None else shadow[1], key)
+        for slot in dropped:
+            self._locks.pop(id(slot), None)
+            if slot.deployment is not None:
+                self._spawn(slot.deployment.batcher.drain(self.config.drain_timeout_s))
+        self.metrics.inc("shipyard_reloads_total", (router.name, "traffic", "switched"))
+        logger.info("model %s: traffic %s", router.name, key or "as configured")
+        return True
 
     async def reload(self) -> dict[str, dict[str, str | None]]:
         """Re-resolve every target now (``POST /admin/reload``); returns :meth:`describe`."""
         for router in self.routers.values():
+            if router.config.traffic_model is not None:
+                await self.follow_traffic(router)
             for slot in router.all_slots:
                 await self.refresh(router, slot)
         return self.describe()
