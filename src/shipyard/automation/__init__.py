@@ -13,7 +13,10 @@ trail, and keeps each run's place in the state machine a controller drives.
   defined once;
 * :class:`AutomationStore` (policies, runs, approvals), :class:`AutomationControlStore`
   (what a controller adds: runs, moves, leases) and :class:`SqlAutomationStore`;
-* :func:`export_labelled` — recent labelled production data as a dataset version.
+* :func:`export_labelled` — recent labelled production data as a dataset version;
+* :class:`Controller` — drives every policy's runs (``tick``, ``run``); :func:`plan` says what
+  it would do now for a model; :func:`compare` (champion against challenger, a paired test),
+  :func:`check_gates` and :func:`check_guards` are its stages' judges.
 
 Names are loaded on first use, so ``import shipyard`` stays light.
 
@@ -30,8 +33,14 @@ from shipyard._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from shipyard.automation._backend import AutomationControlStore, AutomationStore
+    from shipyard.automation._controller import Controller, Moved
     from shipyard.automation._entities import Applied, AutomationRun, Lease, PolicyVersion
+    from shipyard.automation._evaluation import EvaluationResult, Scored, compare
     from shipyard.automation._export import LabelledExport, export_labelled, labelled_rows
+    from shipyard.automation._firing import Firing, TriggerSources
+    from shipyard.automation._gates import GateResult, check_gates
+    from shipyard.automation._guards import GuardDecision, check_guards
+    from shipyard.automation._plan import Plan, PolicyPlan, plan
     from shipyard.automation._policy import (
         TESTS,
         AutomationPolicy,
@@ -70,6 +79,12 @@ _WHERE = {
     "References": "_references",
     "SqlAutomationStore": "_sql_store",
     "LabelledExport": "_export", "export_labelled": "_export", "labelled_rows": "_export",
+    "Controller": "_controller", "Moved": "_controller",
+    "EvaluationResult": "_evaluation", "Scored": "_evaluation", "compare": "_evaluation",
+    "Firing": "_firing", "TriggerSources": "_firing",
+    "GateResult": "_gates", "check_gates": "_gates",
+    "GuardDecision": "_guards", "check_guards": "_guards",
+    "Plan": "_plan", "PolicyPlan": "_plan", "plan": "_plan",
 }
 
 __all__ = [
@@ -80,21 +95,30 @@ __all__ = [
     "AutomationRun",
     "AutomationStore",
     "Canary",
+    "Controller",
     "DatasetTrigger",
     "Evaluation",
+    "EvaluationResult",
+    "Firing",
+    "GateResult",
     "Gates",
+    "GuardDecision",
     "Guards",
     "LabelledData",
     "LabelledExport",
     "Lease",
     "ManualTrigger",
     "MonitorTrigger",
+    "Moved",
+    "Plan",
+    "PolicyPlan",
     "PolicyVersion",
     "References",
     "Retrain",
     "Rollout",
     "STATES",
     "ScheduleTrigger",
+    "Scored",
     "Sequential",
     "Shadow",
     "SqlAutomationStore",
@@ -102,8 +126,13 @@ __all__ = [
     "TESTS",
     "TRANSITIONS",
     "Trigger",
+    "TriggerSources",
+    "check_gates",
+    "check_guards",
+    "compare",
     "export_labelled",
     "labelled_rows",
+    "plan",
     "transition",
 ]
 

@@ -1,15 +1,25 @@
-"""``shipyard automation apply|list|show|history|approve|reject``: continuous-training policies and runs."""
+"""``shipyard automation apply|list|show|history|approve|reject|trigger|plan|run``: continuous training.
+
+``run`` is the controller (:class:`~shipyard.automation.Controller`): a loop, or one pass
+with ``--once``; ``shipyard server --automation`` runs the same loop on a thread of the
+server (:func:`start_background`).
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
+from shipyard.config import Config
 
-__all__ = ["app"]
+__all__ = ["app", "start_background"]
 
 app = typer.Typer(help="Continuous training: policies that say when and how a model is retrained and rolled "
                        "out, and the runs that carry them out.", no_args_is_help=True)
@@ -103,3 +113,110 @@ def reject(run_id: str = typer.Argument(..., help="A run awaiting approval"), re
     with Client() as client:
         run = client.automation.reject_run(run_id, reason)
     console.print(f"run {run.id} of {run.policy}: rejected", highlight=False)
+
+
+@app.command("trigger")
+def trigger(name: str = typer.Argument(..., help="Policy name"), reason: str = _REASON) -> None:
+    """Ask for a retrain now (a manual trigger): the controller takes it on at its next pass,
+    guards permitting."""
+    with Client() as client:
+        run = client.automation.request_run(name, reason)
+    console.print(f"run {run.id} of {run.policy}: triggered", highlight=False)
+
+
+@app.command("plan")
+def plan(model: str = typer.Argument(..., help="A registered model"), as_json: bool = JSON_OPTION) -> None:
+    """What the controller would do now for a model's policies: the active run and its next
+    step, or the triggers that fire and what the guards say. Acts on nothing."""
+    with Client() as client:
+        found = client.automation.plan(model)
+    if as_json:
+        print_json(found.to_json())
+        return
+    console.print(f"[bold]{found.model}[/bold]  champion: "
+                  f"{'-' if found.champion is None else f'version {found.champion}'}", highlight=False)
+    if not found.policies:
+        console.print("no automation policy watches this model", highlight=False)
+    for p in found.policies:
+        run = p.active_run
+        now = f"run {run['id']} is {run['state']}" if run else "no active run"
+        console.print(f"policy {p.policy} (version {p.version}): {now}", highlight=False, markup=False)
+        for fired in p.firing:
+            console.print("  fires: " + ", ".join(f"{k}={v}" for k, v in fired.items()), highlight=False,
+                          markup=False)
+        console.print(f"  next: {p.next}", highlight=False, markup=False)
+
+
+def _line(step: Any) -> str:
+    came = step.from_state or "new"
+    return f"{step.policy} run {step.run_id}: {came} -> {step.to_state}" + (f" ({step.reason})" if step.reason else "")
+
+
+def _controller(client: Client, holder: str | None, lease_ttl: float, executor: str) -> Any:
+    from shipyard.automation import Controller
+
+    return Controller(client, holder=holder, lease_ttl_s=lease_ttl, executor=executor)
+
+
+class _Printer(logging.Handler):
+    """Each move the loop logs, as a line on the console."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console.print(self.format(record), markup=False, highlight=False)
+
+
+@app.command("run")
+def run(once: bool = typer.Option(False, "--once", help="one pass: move each active run at most one state, "
+                                                        "wait for a retrain it started, say what moved, exit"),
+        interval: float = typer.Option(10.0, "--interval", min=0.1, help="seconds between passes"),
+        executor: str = typer.Option("local", "--executor", "-e", help="runs the retraining pipelines: local, "
+                                                                       "inline, ray"),
+        holder: str | None = typer.Option(None, "--holder", help="this controller's name in the leases "
+                                                                 "(default host:pid)"),
+        lease_ttl: float = typer.Option(60.0, "--lease-ttl", min=0.5, max=86400.0,
+                                        help="seconds a lease lasts unrenewed: how soon another controller "
+                                             "takes over from a dead one")) -> None:
+    """The continuous-training controller: watch every policy's triggers, retrain, evaluate,
+    gate and roll out (Ctrl-C or SIGTERM stops it cleanly)."""
+    with Client() as client:
+        controller = _controller(client, holder, lease_ttl, executor)
+        if once:
+            try:
+                steps = controller.tick()
+                controller.wait()
+            finally:
+                controller.close()
+            for step in steps:
+                console.print(_line(step), markup=False, highlight=False)
+            if not steps:
+                console.print("nothing to do")
+            return
+        log = logging.getLogger("shipyard.automation")
+        handler = _Printer()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        console.print(f"automation: a pass every {interval:g}s (Ctrl-C stops)", highlight=False)
+        try:
+            controller.run(interval, stop)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            log.removeHandler(handler)
+
+
+def start_background(config: Config, interval: float = 10.0) -> tuple[threading.Event, threading.Thread]:
+    """Run the controller loop on a thread (for ``shipyard server --automation``); set the event
+    and join the thread to stop it cleanly (its leases are released)."""
+    stop = threading.Event()
+
+    def work() -> None:
+        with Client(config) as client:
+            _controller(client, None, 60.0, "local").run(interval, stop)
+
+    thread = threading.Thread(target=work, name="shipyard-automation", daemon=True)
+    thread.start()
+    return stop, thread

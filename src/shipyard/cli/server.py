@@ -33,6 +33,8 @@ def serve_api(
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without a token."),
     log_level: LogLevel = typer.Option(LogLevel.warning, help="uvicorn log level."),
     scheduler: bool = typer.Option(False, "--scheduler", help="Also run pipeline schedules (as 'shipyard scheduler')."),
+    automation: bool = typer.Option(False, "--automation",
+                                    help="Also run the continuous-training controller (as 'shipyard automation run')."),
 ) -> None:
     """Start the Shipyard REST API (and the MLflow-compatible API, /metrics, /docs) on the
     configured stores; print where before serving."""
@@ -52,6 +54,11 @@ def serve_api(
         from shipyard.cli.scheduler import start_background
 
         start_background(config)
+    controller = None
+    if automation:
+        from shipyard.cli.automation import start_background as start_automation
+
+        controller = start_automation(config)
     base = _base_url(host, port)
     auth = ("on: requests need a user's token or password, or SHIPYARD_TOKEN" if has_users
             else "on: requests need 'Authorization: Bearer' with SHIPYARD_TOKEN" if config.token else "off")
@@ -62,6 +69,13 @@ def serve_api(
              f"  API docs     {base}/docs"]
     if scheduler:
         lines.append("  scheduler    pipeline schedules and monitors, every 30s")
+    if automation:
+        lines.append("  automation   the continuous-training controller, every 10s")
     lines.append("Ctrl-C stops.")
     console_err.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.value, access_log=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level.value, access_log=False)
+    finally:
+        if controller is not None:  # stop between passes; the leases are given up
+            controller[0].set()
+            controller[1].join(timeout=30)

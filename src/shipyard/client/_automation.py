@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         AutomationRun,
         AutomationStore,
         LabelledExport,
+        Plan,
         PolicyVersion,
     )
     from shipyard.registry import AuditEvent
@@ -106,6 +107,41 @@ class Automation:
     def reject_run(self, run_id: str, reason: str) -> AutomationRun:
         """End a run awaiting approval as rejected; ``Conflict`` naming its state if it awaits none."""
         return self.store.reject(run_id, reason, current_user())
+
+    def request_run(self, policy: str, reason: str) -> AutomationRun:
+        """Ask for a retrain of ``policy`` now (a manual trigger): a run in state ``triggered``
+        that the controller takes on at its next tick, guards permitting. ``Conflict`` naming
+        the active run when the policy has one; needs the database (not a server URL)."""
+        from shipyard.automation import AutomationControlStore
+        from shipyard.errors import Conflict
+
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("to ask for a retrain, give a reason", field="reason")
+        store = self.store
+        if not isinstance(store, AutomationControlStore):
+            raise InvalidInput("asking for a retrain needs the database: run it where the metadata database "
+                               "is configured", field="db")
+        store.get_policy(policy)
+        active = next((r for r in store.list_runs(policy) if not r.finished), None)
+        if active is not None:
+            raise Conflict(f"policy {policy!r} has an active run {active.id} ({active.state}): one at a time",
+                           run_id=active.id, state=active.state)
+        return store.create_run(policy, {"trigger": {"type": "manual", "reason": reason, "by": current_user()}},
+                                current_user())
+
+    def plan(self, model: str) -> Plan:
+        """What the controller would do now for registered model ``model``: per policy, the active
+        run and its next step, or the triggers firing and the guards; nothing is acted on.
+        A model that is not registered is ``NotFound`` naming the field ``model``."""
+        from shipyard.automation import AutomationControlStore, TriggerSources, plan
+
+        store = self.store
+        if not isinstance(store, AutomationControlStore):
+            remote: Plan = store.plan(model)  # type: ignore[attr-defined]
+            return remote
+        backend = self._backend
+        return plan(model, automation=store, registry=backend.registry, sources=TriggerSources(
+            alerts=backend.alerts, monitoring=backend.monitoring, datasets=backend.datasets))
 
     # -- labelled production data ---------------------------------------------------------------
 

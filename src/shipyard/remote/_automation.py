@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from shipyard.automation import Applied, AutomationPolicy, AutomationRun, PolicyVersion
+from shipyard.automation import Applied, AutomationPolicy, AutomationRun, Plan, PolicyVersion
 from shipyard.errors import InvalidInput
 from shipyard.registry import AuditEvent, codec
 from shipyard.remote._http import HttpTransport, RetryPolicy
@@ -47,6 +47,10 @@ class RemoteAutomationStore:
     def get_policy(self, name: str, version: int | None = None) -> PolicyVersion:
         params = {} if version is None else {"version": version}
         return PolicyVersion.from_json(self._t.json("GET", f"{_API}/policies/{_name(name)}", params=params))
+
+    def plan(self, model: str) -> Plan:
+        """What the controller would do now for registered model ``model`` (nothing is acted on)."""
+        return Plan.from_json(self._t.json("GET", f"{_API}/plan/{_name(model)}"))
 
     def list_policies(self) -> list[PolicyVersion]:
         return [PolicyVersion.from_json(p) for p in every_item(self._t, f"{_API}/policies")]

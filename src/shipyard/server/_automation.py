@@ -1,6 +1,7 @@
 """Automation endpoints under ``/api/v1/automation``: policies, runs, approvals, export lineage.
 
-A thin skin over the server's :class:`~shipyard.automation.SqlAutomationStore`. Applying a
+A thin skin over the server's :class:`~shipyard.automation.SqlAutomationStore` (and
+:func:`~shipyard.automation.plan`, which reads the other stores too). Applying a
 policy needs ``edit`` (on its model, for a grant), approving or rejecting a run
 ``approve``; the audit log names the authenticated user, never a claimed actor. Lists
 come in pages (``max_results``, ``page_token``): policies by name, versions and audit
@@ -18,7 +19,14 @@ from starlette.responses import Response
 from shipyard.automation import AutomationPolicy, SqlAutomationStore
 from shipyard.automation._sql_store import run_key
 from shipyard.registry import codec
-from shipyard.server._automation_schemas import Applied, AutomationRun, Decision, ExportLineage, PolicyVersion
+from shipyard.server._automation_schemas import (
+    Applied,
+    AutomationRun,
+    Decision,
+    ExportLineage,
+    Plan,
+    PolicyVersion,
+)
 from shipyard.server._registry_schemas import AuditEvent
 from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
 from shipyard.server._seek import MaxResults, PageToken, seek_page
@@ -111,6 +119,19 @@ def approve_run(run_id: str, body: Decision, request: Request) -> Response:
 def reject_run(run_id: str, body: Decision, request: Request) -> Response:
     """End a run awaiting approval as rejected (409 naming its state if it awaits none)."""
     return _json(_store(request).reject(run_id, body.reason).to_json())
+
+
+@router.get("/plan/{model}", responses=answers(Plan))
+def get_plan(model: str, request: Request) -> Response:
+    """What the controller would do now for registered model ``model``'s policies: the active
+    run and its next step, or the triggers that fire and what the guards say. Acts on nothing;
+    a model that is not registered is 404 naming the field ``model``."""
+    from shipyard.automation import TriggerSources, plan
+
+    state = request.app.state
+    found = plan(model, automation=_store(request), registry=state.registry, sources=TriggerSources(
+        alerts=state.alerts, monitoring=state.monitoring, datasets=state.datasets))
+    return _json(found.to_json())
 
 
 @router.post("/exports", responses=answers(Empty))

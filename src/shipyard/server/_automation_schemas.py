@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Applied", "AutomationRun", "Decision", "ExportLineage", "ModelVersionRef", "PolicyVersion"]
+__all__ = ["Applied", "AutomationRun", "Decision", "ExportLineage", "ModelVersionRef", "Plan", "PolicyPlan",
+           "PolicyVersion"]
 
 _EXACT = ConfigDict(extra="forbid")
 
@@ -74,3 +75,32 @@ class ExportLineage(BaseModel):
     version: int = Field(ge=1)
     model_versions: list[ModelVersionRef] = Field(default_factory=list, max_length=1000)
     monitors: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class PolicyPlan(BaseModel):
+    """One policy's outlook: its active run and where it goes next, or the triggers firing now,
+    what the guards say and whether a run would start."""
+
+    model_config = _EXACT
+
+    policy: str
+    version: int
+    enabled: bool
+    next: str = Field(description="What happens next, in words")
+    next_states: list[str] = Field(description="The states the policy's run may move to next")
+    active_run: dict[str, Any] | None = Field(description="id, state, resume_state, policy_version, updated_at")
+    firing: list[dict[str, Any]] = Field(description="The triggers that fire now, each with what was seen")
+    guards: dict[str, Any] | None = Field(description="allowed, reasons, next_allowed_at, last_retrain_at, "
+                                                      "retrains_last_day (none while a run is active)")
+    would_start: bool
+
+
+class Plan(BaseModel):
+    """What the controller would do now for a registered model's policies (nothing is acted on)."""
+
+    model_config = _EXACT
+
+    model: str
+    at: int
+    champion: int | None = Field(description="The version at @production")
+    policies: list[PolicyPlan]
