@@ -141,6 +141,18 @@ def test_an_approver_approves_a_run_awaiting_approval_and_sees_its_state_change(
     assert tab.errors == []
 
 
+def test_a_tab_that_did_not_sign_in_learns_the_sessions_user_and_role(site: Site, tab: Tab) -> None:
+    run = site.awaiting()
+    sign_in(tab, site, "vic", "/automation")
+    tab.page.evaluate("() => sessionStorage.clear()")  # as a new tab on the same session, or after SSO
+    tab.page.goto(f"{site.url}/#/automation/runs/{run}")
+    tab.page.reload()
+    tab.page.wait_for_selector("text=your role may not decide it")
+    assert tab.page.locator("#approve").count() == 0
+    assert tab.page.locator("#who").inner_text() == "vic (viewer)"
+    assert tab.errors == []
+
+
 def test_refusals_show_the_apis_message(site: Site, tab: Tab) -> None:
     moved = site.awaiting()
     sign_in(tab, site, "april", f"/automation/runs/{moved}")
@@ -161,7 +173,9 @@ def test_refusals_show_the_apis_message(site: Site, tab: Tab) -> None:
     tab.page.wait_for_selector("#decision")
     assert tab.page.locator("#approve").count() == 0  # a viewer is not offered the decision
     assert "awaits approval by an approver" in tab.page.locator("#decision").inner_text()
-    tab.page.evaluate("sessionStorage.removeItem('shipyard.user')")  # a tab that does not know the role
+    # A tab whose idea of the role is stale (changed since it signed in) offers the decision:
+    # the API refuses it, and the page says why.
+    tab.page.evaluate("sessionStorage.setItem('shipyard.user', 'vic (approver)')")
     tab.page.reload()
     tab.page.fill("#decision-reason", "let it through")
     tab.page.locator("#reject").click()

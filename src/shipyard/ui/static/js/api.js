@@ -35,7 +35,7 @@ export function signedIn() {
   return cookie("shipyard_csrf") !== null;
 }
 
-/** The signed-in user's role as the sign-in form was told it ("viewer", "approver", …); null when
+/** The signed-in user's role as the sign-in form or /api/v1/me told it ("viewer", "approver", …); null when
  * this tab does not know it (a session started elsewhere, a server running open). It only decides
  * which controls are offered: the API checks every call either way. */
 export function role() {

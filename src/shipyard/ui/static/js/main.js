@@ -1,7 +1,7 @@
 // The UI's entry point: a router over the location's hash (#/runs/<id>, …) that hands
 // each view to its page module, and sends the browser to the sign-in form on a 401.
 
-import {SignInNeeded, postJson, signedIn} from "./api.js";
+import {SignInNeeded, getJson, postJson, signedIn} from "./api.js";
 import {failure, h, notFound} from "./dom.js";
 import {go, here} from "./nav.js";
 import * as compare from "./pages/compare.js";
@@ -97,5 +97,17 @@ document.getElementById("sign-out").addEventListener("click", async () => {
   go("/login");
 });
 
+// A session started elsewhere (single sign-on, another tab) leaves this tab without the user's
+// name and role, which decide the controls offered: ask the API whom the session acts as.
+async function learnWho() {
+  if (!signedIn() || sessionStorage.getItem("shipyard.user")) return;
+  try {
+    const who = await getJson("/api/v1/me");
+    sessionStorage.setItem("shipyard.user", `${who.name} (${who.role})`);
+  } catch {
+    // No session after all (it expired): the page's own calls lead to the sign-in form.
+  }
+}
+
 window.addEventListener("hashchange", show);
-show();
+learnWho().then(show);
