@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -128,6 +129,19 @@ def case_torch_script(X: pd.DataFrame, y: np.ndarray, target: np.ndarray, tmp: P
         warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated upstream
         scripted = torch.jit.script(net)
     return Case(scripted, X32[:5], X32, expected, atol=1e-6)
+
+
+def case_keras_sequential(X: pd.DataFrame, y: np.ndarray, target: np.ndarray, tmp: Path) -> Case:
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras picks its backend when first imported
+    import keras
+
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2, activation="softmax")]
+    )
+    X32 = X.astype(np.float32)
+    expected = net(X32.to_numpy(), training=False).detach().numpy()  # a torch tensor on this backend
+    return Case(net, X32[:5], X32, expected, atol=1e-6)
 
 
 def case_onnx(X: pd.DataFrame, y: np.ndarray, target: np.ndarray, tmp: Path) -> Case:
@@ -284,7 +298,7 @@ def test_matching_a_sklearn_model_imports_no_other_framework() -> None:
         "from sklearn.linear_model import Ridge\n"
         "from shipyard.models import flavor_for_model\n"
         "assert flavor_for_model(Ridge()).name == 'sklearn'\n"
-        "heavy = ('xgboost', 'lightgbm', 'torch', 'onnx', 'onnxruntime', 'skl2onnx')\n"
+        "heavy = ('xgboost', 'lightgbm', 'torch', 'keras', 'onnx', 'onnxruntime', 'skl2onnx')\n"
         "loaded = [m for m in heavy if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
@@ -302,6 +316,7 @@ def test_unknown_flavor_name_is_refused() -> None:
     [
         ("xgboost_classifier", "xgboost", "xgboost"),
         ("lightgbm_regressor", "lightgbm", "lightgbm"),
+        ("keras_sequential", "keras", "keras"),
         ("onnx", "onnxruntime", "onnx"),
         ("python_cloudpickle", "cloudpickle", "python"),
     ],

@@ -21,6 +21,7 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.models.flavors._base import Flavor, Predictor
+from shipyard.models.flavors._keras import KerasFlavor
 from shipyard.models.flavors._lightgbm import LightGBMFlavor
 from shipyard.models.flavors._onnx import OnnxFlavor
 from shipyard.models.flavors._python import PythonFlavor, PythonModelContext
@@ -37,6 +38,7 @@ _BUILTIN: MappingProxyType[str, Flavor] = MappingProxyType(
         flavor.name: flavor
         for flavor in (
             OnnxFlavor(),
+            KerasFlavor(),  # before torch: on the PyTorch backend a Keras model is an nn.Module
             TorchFlavor(),
             XGBoostFlavor(),
             LightGBMFlavor(),
