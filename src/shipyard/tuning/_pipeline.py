@@ -1,0 +1,86 @@
+"""A pipeline as the objective of a search: each trial runs it with the trial's parameters.
+
+``shipyard tune train.py --space space.yaml --metric auc --n-trials 30`` builds
+:class:`PipelineObjective` over the file's pipeline: a trial runs the pipeline with
+its fixed parameters overlaid by the trial's, and scores it by ``metric`` — the last
+value a step logged under that name (``ctx.log_metric``; a cached step's from the run
+that computed it), else the pipeline's output when that is a number or a mapping
+holding ``metric``. Each pipeline run is tagged with its trial's run
+(``shipyard.tuning.trial_run``).
+
+The other way round, a search inside a pipeline, is a step that calls
+:func:`shipyard.tune` and returns the best parameters::
+
+    @step
+    def search(alpha_max: float) -> dict:
+        result = shipyard.tune(objective, {"alpha": loguniform(1e-3, alpha_max)}, n_trials=30)
+        return result.best_params
+
+The search run and its trials land in the experiment given to ``tune``; the steps
+after ``search`` take the best parameters as their input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from shipyard.errors import InvalidInput
+from shipyard.tuning._trial import Trial
+
+__all__ = ["PipelineObjective", "pipeline_objective", "score_pipeline_run"]
+
+
+def score_pipeline_run(result: Any, metric: str, client: Any) -> float:
+    """The score of a finished pipeline run (see the module docstring); InvalidInput when it has none."""
+    value: float | None = None
+    for status in result.steps.values():
+        logged = [v for key, v, _ in (status.result.metrics if status.result else []) if key == metric]
+        if logged:
+            value = logged[-1]
+        elif status.cached_from:
+            found = client.tracking.get_run(status.cached_from).metrics.get(metric)
+            value = found.value if found is not None else value
+    if value is not None:
+        return float(value)
+    output = result.output
+    if isinstance(output, Mapping) and metric in output:
+        output = output[metric]
+    if isinstance(output, int | float) and not isinstance(output, bool):
+        return float(output)
+    raise InvalidInput(f"pipeline run {result.run_id} logged no metric {metric!r} and its output is not a score",
+                       field="metric")
+
+
+class PipelineObjective:
+    """Runs ``pipeline`` per trial (see the module docstring); picklable when its pipeline is.
+
+    ``params`` are the pipeline's fixed parameters; ``executor`` runs its steps
+    (``inline`` by default: a trial's steps in the trial's thread); ``client`` records
+    the runs (default: the fluent API's client of the process running the trial).
+    """
+
+    def __init__(self, pipeline: Any, metric: str, params: Mapping[str, Any] | None = None,
+                 executor: Any = "inline", client: Any = None) -> None:
+        self.pipeline = pipeline
+        self.metric = metric
+        self.params = dict(params or {})
+        self.executor = executor
+        self.client = client
+
+    def __call__(self, trial: Trial) -> float:
+        client = self.client
+        if client is None:
+            from shipyard.fluent import get_client
+
+            client = get_client()
+        tags = {"shipyard.tuning.trial_run": trial.run_id} if trial.run_id else {}
+        result = self.pipeline.run({**self.params, **trial.params}, client=client, executor=self.executor,
+                                   tags=tags)
+        return score_pipeline_run(result, self.metric, client)
+
+
+def pipeline_objective(pipeline: Any, metric: str, params: Mapping[str, Any] | None = None,
+                       executor: Any = "inline", client: Any = None) -> PipelineObjective:
+    """An objective that runs ``pipeline`` with each trial's parameters and scores it by ``metric``."""
+    return PipelineObjective(pipeline, metric, params, executor, client)
