@@ -28,21 +28,36 @@ stamps each request's ``x-request-id`` with the time it was sent (the server ech
 and records, per status, the count and the latency of every answer: goodput (200s per
 second), p50/p99 of successes and of refusals (503), other statuses, refusals without
 ``Retry-After``, requests unanswered after 10 s, wrk's socket errors, and the CPU used by
-the server's processes and by wrk (which share the machine's cores). Targets:
-goodput at 4,096 connections >= 80 % of the curve's peak; refusal p99 under 50 ms.
+the server's processes and by wrk (which share the machine's cores), and the mean
+client cycle (connections / answers per second: what a client spends per attempt,
+waiting for a connection included). Targets: goodput at 4,096 connections >= 80 % of
+the curve's peak; refusal p99 under 50 ms (raw clients, which resend at once).
+
+Clients (``--clients``): ``raw`` resend the moment an answer arrives, ignoring
+``Retry-After``; ``retry-after`` wait what a 503's ``Retry-After`` says, times a random
+factor in [0.5, 1.5), before sending again (as clients with a retry policy and load
+balancers do) - a second curve, never a replacement for the first. ``--baseline SRC``
+serves another version of Shipyard's sources (a ``src`` folder, e.g. from ``git archive``)
+beside this one and alternates the two at each level; ``--noop`` adds servers that only
+answer 503: an ASGI app under the same uvicorn (kept alive, and with ``Connection:
+close``) and a bare uvloop + httptools protocol writing a prebuilt answer (the floor of
+what a Python server on the machine can do).
 
     .venv/bin/python benchmarks/serving.py [--seconds 15] [--warmup 3] [--skip-peer]
     .venv/bin/python benchmarks/serving.py --auth [--rounds 2]
     .venv/bin/python benchmarks/serving.py --overload [--connections 64,512,2048,4096]
+        [--clients raw,retry-after] [--baseline /tmp/old/src] [--noop]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -95,6 +110,7 @@ end
 local body = [==[{body}]==]
 local measure_from = now_us() + {warmup_us}
 local sent = 0
+local backoff, delays, first, last = {backoff}, {{}}, 1, 0
 ok, refused, other, unstamped, no_retry_after, pending = {{}}, {{}}, {{}}, 0, 0, {{}}
 function request()
   local now = now_us()
@@ -107,6 +123,11 @@ function response(status, headers, _)
   local id = headers["x-request-id"]
   local t0 = id and tonumber(string.match(id, "^(%d+)-"))
   if id then pending[id] = nil end
+  if backoff then  -- the wait before this connection's next request, taken by delay() in turn
+    local after = tonumber(headers["retry-after"] or headers["Retry-After"] or "")
+    last = last + 1
+    delays[last] = (status == 503 and after) and math.floor(after * 1000 * (0.5 + math.random())) or 0
+  end
   if t0 and t0 < measure_from then return end
   if status == 503 and headers["retry-after"] == nil and headers["Retry-After"] == nil then
     no_retry_after = no_retry_after + 1
@@ -117,6 +138,7 @@ function response(status, headers, _)
   elseif status == 503 then refused[#refused + 1] = ms
   else other[status] = (other[status] or 0) + 1 end
 end
+{delay_function}
 local threads = {{}}
 function setup(thread) threads[#threads + 1] = thread end
 local function pct(list, p)
@@ -227,13 +249,77 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+# Defined only for the clients that honour Retry-After: wrk then schedules every request
+# through a timer, which costs it CPU. Answers and writes follow each other closely, so
+# the delays are taken first in, first out (per wrk thread).
+DELAY_LUA = """function delay()
+  if first > last then return 0 end
+  local d = delays[first]
+  delays[first] = nil
+  first = first + 1
+  return d
+end"""
+OVERLOAD_CLIENTS = ("raw", "retry-after")
+NOOP_APP = """import os
+CLOSE = os.environ.get("NOOP_CLOSE") == "1"
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"2"), (b"retry-after", b"1")]
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    headers = [*HEADERS, (b"x-request-id", dict(scope["headers"]).get(b"x-request-id", b"-"))]
+    if CLOSE:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": b"{}"})
+"""
+
+# The floor under any Python server on the machine: uvloop and httptools, no ASGI, a
+# prebuilt 503 written the moment a request is parsed (echoing x-request-id for the timing).
+NOOP_PROTOCOL = """import asyncio, sys
+import httptools, uvloop
+HEAD = b"HTTP/1.1 503 Service Unavailable\\r\\ncontent-type: application/json\\r\\ncontent-length: 2\\r\\n" \\
+    b"retry-after: 1\\r\\nx-request-id: "
+
+
+class Refuse(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport, self.parser, self.rid = transport, httptools.HttpRequestParser(self), b"-"
+
+    def on_header(self, name, value):
+        if name.lower() == b"x-request-id":
+            self.rid = value
+
+    def on_message_complete(self):
+        self.transport.write(HEAD + self.rid + b"\\r\\n\\r\\n{}")
+        self.rid = b"-"
+
+    def data_received(self, data):
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.close()
+
+
+async def main(port):
+    server = await asyncio.get_running_loop().create_server(Refuse, "127.0.0.1", port, backlog=4096)
+    await server.serve_forever()
+
+
+uvloop.run(main(int(sys.argv[sys.argv.index("--port") + 1])))
+"""
+
+
 def overload_wrk(url: str, body: str, connections: int, seconds: int, warmup: int, work: Path,
-                 server: int) -> dict[str, float]:
+                 server: int, client: str = "raw") -> dict[str, float]:
     """wrk with two threads and ``connections`` connections on ``url`` for ``warmup + seconds``,
     measuring the last ``seconds``; the figures the Lua script prints (see OVERLOAD_LUA),
     goodput, and the CPU shares of the server's processes (below pid ``server``) and of wrk."""
     script = work / "overload.lua"
-    script.write_text(OVERLOAD_LUA.format(body=body, warmup_us=warmup * 1_000_000))
+    backoff = client == "retry-after"
+    script.write_text(OVERLOAD_LUA.format(body=body, warmup_us=warmup * 1_000_000, backoff=str(backoff).lower(),
+                                          delay_function=DELAY_LUA if backoff else ""))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk = subprocess.Popen(["wrk", "-t2", f"-c{connections}", "--timeout", "10s", "-s", str(script),
                             f"-d{warmup + seconds}s", url], stdout=subprocess.PIPE, text=True)
@@ -248,12 +334,28 @@ def overload_wrk(url: str, body: str, connections: int, seconds: int, warmup: in
     figures["goodput"] = figures["ok"] / figures["seconds"]
     figures["refused_per_s"] = figures["refused"] / figures["seconds"]
     figures["server_cpu"] = server_used / figures["seconds"]
+    figures["cycle_ms"] = 1000 * connections / max(figures["ok"] + figures["refused"], 1) * figures["seconds"]
     figures["wrk_cpu"] = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (warmup + seconds)
     return figures
 
 
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until something listens on ``port`` (fail if ``proc`` exits first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise PeerError(f"server exited with code {proc.returncode} before port {port} opened")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise PeerError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
 def overload(args: argparse.Namespace) -> int:
-    """Shipyard alone (logistic regression, batching, one worker) along the connection curve."""
+    """Shipyard (and any --baseline, --noop) along the connection curve, for each kind of client.
+
+    Every server is started first; at each level they are measured one after another, so
+    the machine's state is as alike as it can be for all of them."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = 2 * max(args.connections) + 1024  # wrk's sockets, and the server's (it inherits the limit)
     if soft < need:
@@ -265,41 +367,76 @@ def overload(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     shipyard_bin = str(Path(sys.executable).parent / "shipyard")
-    curve: dict[int, dict[str, float]] = {}
-    with scratch_dir("sy-serving-overload-") as work:
+    curves: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
+    with scratch_dir("sy-serving-overload-") as work, contextlib.ExitStack() as stack:
         home = work / "sy"
         shipyard_models(home)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        cmd = [shipyard_bin, "serve", "models:/lr@production", "--port", str(port)]
-        with start_process(cmd, {"SHIPYARD_HOME": str(home), "OMP_NUM_THREADS": "1"}, cwd=ROOT,
-                           log_path=work / "overload.log", clean_env=False) as proc:
-            wait_http(url + "/ping", timeout=120, proc=proc)
-            for connections in args.connections:
-                curve[connections] = overload_wrk(url + "/invocations", body(), connections, args.seconds,
-                                                  args.warmup, work, proc.pid)
-                print(f"  shipyard lr overload c={connections:<5d} {curve[connections]}", file=sys.stderr,
-                      flush=True)
-    return 1 if report_overload(curve) else 0
+        env = {"SHIPYARD_HOME": str(home), "OMP_NUM_THREADS": "1"}
+        servers: dict[str, tuple[str, int]] = {}  # name -> (url, pid whose children serve)
+
+        def start(name: str, cmd: list[str], extra: dict[str, str], ping: str | None = "/ping",
+                  cwd: Path = ROOT) -> None:
+            proc = stack.enter_context(start_process(cmd, {**env, **extra}, cwd=cwd, clean_env=False,
+                                                     log_path=work / f"{name.replace(' ', '-')}.log"))
+            url = f"http://127.0.0.1:{cmd[cmd.index('--port') + 1]}"
+            if ping:
+                wait_http(url + ping, timeout=120, proc=proc)
+            else:  # the no-op app answers nothing but 503: wait for its port
+                wait_port(int(url.rsplit(":", 1)[1]), proc)
+            servers[name] = (url, proc.pid)
+
+        serve = [shipyard_bin, "serve", "models:/lr@production"]
+        start("shipyard", [*serve, "--port", str(free_port())], {})
+        if args.baseline:
+            start("baseline", [*serve, "--port", str(free_port())], {"PYTHONPATH": str(args.baseline)})
+        if args.noop:
+            (work / "noop503.py").write_text(NOOP_APP)
+            for name, close in (("no-op 503", "0"), ("no-op 503, close", "1")):
+                uvicorn = [sys.executable, "-m", "uvicorn", "noop503:app", "--loop", "uvloop", "--http", "httptools",
+                           "--backlog", "4096", "--no-access-log", "--log-level", "warning"]
+                wrapper = [sys.executable, "-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"]
+                start(name, [*wrapper, *uvicorn, "--port", str(free_port())], {"NOOP_CLOSE": close}, ping=None,
+                      cwd=work)
+            (work / "noop_protocol.py").write_text(NOOP_PROTOCOL)
+            start("no-op 503 protocol", [*wrapper, sys.executable, "noop_protocol.py", "--port", str(free_port())], {},
+                  ping=None, cwd=work)
+        for connections in args.connections:
+            for name, (url, pid) in servers.items():
+                model = name in ("shipyard", "baseline")
+                for client in args.clients if model else ("raw",):  # the no-op servers answer everyone alike
+                    path = "/invocations" if model else "/"
+                    figures = overload_wrk(url + path, body(), connections, args.seconds, args.warmup, work, pid,
+                                           client)
+                    curves.setdefault((name, client), {})[connections] = figures
+                    print(f"  {name} {client} c={connections:<5d} {figures}", file=sys.stderr, flush=True)
+    failed = False
+    for (name, client), curve in curves.items():
+        failed |= report_overload(curve, name, client) and (name, client) == ("shipyard", "raw")
+    return 1 if failed else 0
 
 
-def report_overload(curve: dict[int, dict[str, float]]) -> bool:
-    """Print the overload table; True if a target failed."""
-    print("\n## Overload: logistic regression, batching, one worker (wrk -t2, /invocations)\n")
+def report_overload(curve: dict[int, dict[str, float]], name: str = "shipyard", client: str = "raw") -> bool:
+    """Print the overload table of one server and kind of client; True if a target failed."""
+    print(f"\n## Overload: {name}, {client} clients (wrk -t2; Shipyard: logistic regression, batching, one worker)\n")
     print("| connections | goodput (200/s) | 200 p50 | 200 p99 | 200 max | 503/s | 503 p50 | 503 p99 | 503 max "
-          "| other statuses | 503 without Retry-After | unanswered after 10 s | wrk errors (connect/read/write) "
-          "| server CPU | 200/s per server CPU-second | wrk CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|")
+          "| other statuses | 503 without Retry-After | unanswered after 10 s "
+          "| wrk errors (connect/read/write/timeout) | client cycle | server CPU | 200/s per server CPU-second "
+          "| 503/s per server CPU-second | wrk CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for connections, f in curve.items():
         others = ", ".join(f"{k.removeprefix('status_')}: {int(v)}" for k, v in f.items() if k.startswith("status_"))
         refusal = (f"{f['refused_p50']:.2f} ms | {f['refused_p99']:.2f} ms | {f['refused_max']:.0f} ms"
                    if f["refused"] else "- | - | -")
-        print(f"| {connections:,} | {f['goodput']:,.0f} | {f['ok_p50']:.2f} ms | {f['ok_p99']:.2f} ms | "
-              f"{f['ok_max']:.0f} ms | {f['refused_per_s']:,.0f} | {refusal} | {others or '-'} | "
-              f"{int(f['no_retry_after'])} | {int(f['stuck'])} | "
-              f"{int(f['connect'])}/{int(f['read'])}/{int(f['write'])} | {f['server_cpu']:.0%} | "
-              f"{f['goodput'] / max(f['server_cpu'], 1e-9):,.0f} | {f['wrk_cpu']:.0%} |")
+        success = (f"{f['ok_p50']:.2f} ms | {f['ok_p99']:.2f} ms | {f['ok_max']:.0f} ms" if f["ok"] else "- | - | -")
+        print(f"| {connections:,} | {f['goodput']:,.0f} | {success} | {f['refused_per_s']:,.0f} | {refusal} | "
+              f"{others or '-'} | {int(f['no_retry_after'])} | {int(f['stuck'])} | "
+              f"{int(f['connect'])}/{int(f['read'])}/{int(f['write'])}/{int(f['timeout'])} | "
+              f"{f['cycle_ms']:,.0f} ms | {f['server_cpu']:.0%} | "
+              f"{f['goodput'] / max(f['server_cpu'], 1e-9):,.0f} | "
+              f"{f['refused_per_s'] / max(f['server_cpu'], 1e-9):,.0f} | {f['wrk_cpu']:.0%} |")
     peak = max(f["goodput"] for f in curve.values())
+    if peak <= 0:  # a server that only refuses
+        return False
     most = curve[max(curve)]
     share = most["goodput"] / peak
     p99s = [f["refused_p99"] for f in curve.values() if f["refused"]]
@@ -353,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the overload curve: goodput and refusal latency by connections (no peer)")
     parser.add_argument("--connections", type=lambda text: tuple(int(c) for c in text.split(",")),
                         default=OVERLOAD_CONNECTIONS, help="connection counts of --overload (64,512,2048,4096)")
+    parser.add_argument("--clients", type=lambda text: tuple(text.split(",")), default=OVERLOAD_CLIENTS,
+                        help="kinds of client of --overload: raw (resend at once), retry-after (back off)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="--overload: also serve this src folder of another Shipyard version, side by side")
+    parser.add_argument("--noop", action="store_true", help="--overload: also an ASGI app that only answers 503")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk", file=sys.stderr)
