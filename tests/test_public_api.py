@@ -41,6 +41,8 @@ EXPORTED = [
     "Unavailable",
     "active_run",
     "autolog",
+    "batch_predict",
+    "choice",
     "data",
     "datasets",
     "end_run",
@@ -58,8 +60,10 @@ EXPORTED = [
     "log_output",
     "log_param",
     "log_params",
+    "loguniform",
     "monitoring",
     "pipeline",
+    "randint",
     "register_model",
     "save_model",
     "serve",
@@ -68,6 +72,8 @@ EXPORTED = [
     "set_tags",
     "start_run",
     "step",
+    "tune",
+    "uniform",
 ]
 
 # Faces, migrations, storage drivers and optional extras: each is imported only by
@@ -77,6 +83,7 @@ HEAVY_MODULES = [
     "boto3",
     "fastapi",
     "httpx",
+    "optuna",
     "psycopg",
     "ray",
     "redis",
@@ -106,6 +113,19 @@ def test_all_is_sorted_and_unique(module: types.ModuleType) -> None:
 def test_every_exported_name_resolves(module: types.ModuleType) -> None:
     missing = [name for name in module.__all__ if getattr(module, name, None) is None]
     assert missing == []
+
+
+def test_the_search_names_are_the_tuning_package_s_loaded_on_first_use() -> None:
+    import shipyard.tuning
+
+    for name in ("tune", "uniform", "loguniform", "randint", "choice"):
+        assert getattr(shipyard, name) is getattr(shipyard.tuning, name)
+
+
+def test_batch_predict_is_the_scoring_package_s_loaded_on_first_use() -> None:
+    import shipyard.scoring
+
+    assert shipyard.batch_predict is shipyard.scoring.batch_predict
 
 
 def test_star_import_gives_exactly_all() -> None:

@@ -11,6 +11,7 @@ thin layer over :class:`shipyard.Client`.
 """
 
 from shipyard import data, datasets, features, monitoring
+from shipyard._lazy import lazy_exports
 from shipyard.autolog import autolog
 from shipyard.client import Client
 from shipyard.config import Config, load_config
@@ -93,6 +94,8 @@ __all__ = [
     "Unavailable",
     "active_run",
     "autolog",
+    "batch_predict",
+    "choice",
     "data",
     "datasets",
     "end_run",
@@ -110,8 +113,10 @@ __all__ = [
     "log_output",
     "log_param",
     "log_params",
+    "loguniform",
     "monitoring",
     "pipeline",
+    "randint",
     "register_model",
     "save_model",
     "serve",
@@ -120,4 +125,12 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "tune",
+    "uniform",
 ]
+
+# Loaded on first use: the search needs Optuna (the ``tune`` extra), and scoring Arrow and the
+# client's stores, which ``import shipyard`` must not.
+_LAZY = {"batch_predict": "scoring", "choice": "tuning", "loguniform": "tuning", "randint": "tuning",
+         "tune": "tuning", "uniform": "tuning"}
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__, globals())

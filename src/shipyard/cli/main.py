@@ -24,11 +24,13 @@ from shipyard.cli import (
     models,
     monitor,
     pipelines,
+    predict,
     runs,
     scheduler,
     serve,
     server,
     tokens,
+    tune,
     users,
 )
 from shipyard.cli.exit_codes import EPILOG, ExitCode, exit_code_for
@@ -67,6 +69,8 @@ app.command("build")(build.build)
 app.command("demo")(demo.demo)
 app.command("gc")(gc.gc)
 app.command("init")(init.init)
+app.command("tune")(tune.tune_pipeline)
+app.command("predict")(predict.predict)
 
 
 def _print_version(value: bool) -> None:

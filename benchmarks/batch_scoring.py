@@ -1,0 +1,242 @@
+"""Batch scoring: Shipyard's ``batch_predict`` against a hand-written loop and plain Ray Data.
+
+    .venv/bin/python benchmarks/batch_scoring.py [--rows 10000000] [--workers N] [--batch-rows 65536] [--no-ray]
+
+One scikit-learn model (a HistGradientBoostingClassifier, 50 trees, on 8 float
+features) scores one dataset version (Parquet files of 1,048,576 rows, one row group
+each, as Shipyard registers a DataFrame), written a file at a time so memory stays
+small whatever ``--rows``. Native thread pools are pinned to one thread per process
+(``OMP_NUM_THREADS=1``) so that "per core" means one process. Contenders:
+
+- ceiling: a pandas chunk loop in this process — ``iter_batches`` → ``to_pandas`` →
+  ``predict`` → ``ParquetWriter``, no checks, no run, no registration;
+- Shipyard local, 1 process and N processes (``batch_predict(workers=...)``);
+- Shipyard on Ray: a local cluster of one node (head, 1 CPU), then with a second node
+  (1 CPU) joined on loopback;
+- plain Ray Data on the same two nodes: ``read_parquet`` → ``map_batches`` (tasks of one
+  CPU, fused with the read; the estimator passed in) → ``write_parquet``.
+
+Shipyard's figure is its scoring phase (``result.seconds``: reading, row checks,
+predicting, writing the parts, workers' start and model load), the same work as the
+loop's; the end-to-end time (plus the run, the output's registration and lineage)
+is printed beside it. Targets: Shipyard local within 10 % of the ceiling per core;
+≥ 1.8× from one Ray node to two. On a shared two-core machine expect neither target
+to be reachable at N = 2 (the driver, the Ray daemons and other tenants share the cores).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/sklearn load their thread pools
+# Ray turns token authentication on by itself when ~/.ray/auth_token exists (another local cluster made
+# it); this loopback cluster and its driver agree to go without.
+os.environ["RAY_AUTH_MODE"] = "disabled"
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+FEATURES = [f"f{i}" for i in range(8)]
+ROW_GROUP = 1 << 20
+RAY = str(Path(sys.executable).with_name("ray"))
+HEAD_IP, WORKER_IP = "127.0.0.8", "127.0.0.9"
+
+
+def write_input(folder: Path, rows: int) -> None:
+    """``rows`` rows of 8 float features: one file per 1,048,576 rows (one row group each), so plain
+    Ray Data, which reads a file per task, can spread the reading too."""
+    rng = np.random.default_rng(0)
+    schema = pa.schema([(name, pa.float64()) for name in FEATURES])
+    folder.mkdir()
+    for start in range(0, rows, ROW_GROUP):
+        n = min(ROW_GROUP, rows - start)
+        pq.write_table(pa.table({name: rng.normal(size=n) for name in FEATURES}, schema=schema),
+                       folder / f"part-{start // ROW_GROUP:05d}.parquet", row_group_size=ROW_GROUP,
+                       compression="zstd", write_statistics=True)
+
+
+def train() -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(1)
+    import pandas as pd
+
+    x = pd.DataFrame({name: rng.normal(size=20_000) for name in FEATURES})
+    y = (x.f0 + x.f1 * x.f2 - x.f3 > 0).astype(int)
+    return HistGradientBoostingClassifier(max_iter=50, random_state=0).fit(x, y)
+
+
+def ceiling(estimator: Any, source: Path, dest: Path, batch_rows: int) -> float:
+    """The hand-written loop: rows/s on one process."""
+    started = time.perf_counter()
+    rows = 0
+    writer = None
+    for path in sorted(source.iterdir()):
+        reader = pq.ParquetFile(path)
+        for batch in reader.iter_batches(batch_size=batch_rows, use_threads=False):
+            predicted = estimator.predict(batch.to_pandas())
+            out = batch.append_column("prediction", pa.array(predicted))
+            if writer is None:
+                writer = pq.ParquetWriter(dest, out.schema, compression="zstd", write_statistics=True)
+            writer.write_batch(out, row_group_size=batch_rows)
+            rows += batch.num_rows
+    assert writer is not None
+    writer.close()
+    return rows / (time.perf_counter() - started)
+
+
+def _start(ip: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    cmd = [RAY, "start", "--block", "--num-cpus=1", f"--node-ip-address={ip}", "--object-store-memory=300000000",
+           "--disable-usage-stats", *args]
+    return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def ray_cluster() -> Iterator[Any]:
+    """A one-node loopback cluster (1 CPU); call the yielded function to join a second node."""
+    import ray
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.services import free_port
+
+    port = free_port()
+    temp = tempfile.mkdtemp(prefix="sy-bench-", dir="/tmp")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    procs = [_start(HEAD_IP, env, "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}")]
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                ray.init(address=f"{HEAD_IP}:{port}", _node_ip_address=HEAD_IP, logging_level=logging.ERROR,
+                         log_to_driver=False)
+                break
+            except (ConnectionError, RuntimeError):
+                assert time.monotonic() < deadline, "the Ray head did not start"
+                time.sleep(0.5)
+
+        def add_node() -> None:
+            procs.append(_start(WORKER_IP, env, f"--address={HEAD_IP}:{port}"))
+            while len([n for n in ray.nodes() if n["Alive"]]) < 2:
+                assert time.monotonic() < deadline + 120, "the second node did not join"
+                time.sleep(0.2)
+
+        yield add_node
+    finally:
+        ray.shutdown()
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+def _score(batch: pa.Table, model: Any) -> pa.Table:
+    return batch.append_column("prediction", pa.array(model.predict(batch.to_pandas())))
+
+
+def ray_data(estimator: Any, source: Path, dest: Path, batch_rows: int) -> float:
+    """Plain Ray Data over the connected cluster (tasks of one CPU, read and score fused): rows/s."""
+    import ray
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    started = time.perf_counter()
+    ray.data.read_parquet(str(source)).map_batches(_score, fn_args=(estimator,), batch_format="pyarrow",  # type: ignore[arg-type]
+                                                   batch_size=batch_rows, num_cpus=1).write_parquet(str(dest))
+    seconds = time.perf_counter() - started
+    return pq.ParquetDataset(str(dest)).read(columns=["prediction"]).num_rows / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--batch-rows", type=int, default=65_536)
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray contenders")
+    args = parser.parse_args()
+    # A plain SIGTERM (timeout, kill) would skip the clean-up that stops the Ray nodes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    from shipyard import Client
+    from shipyard.scoring import batch_predict
+
+    rows_per_s: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-scoring-") as tmp, Client(home=Path(tmp) / "home") as c:
+        source = Path(tmp) / "input"
+        print(f"writing {args.rows:,} rows …", flush=True)
+        write_input(source, args.rows)
+        estimator = train()
+        run = c.create_run("bench")
+        import pandas as pd
+
+        c.log_model(run.id, estimator, input_example=pd.DataFrame({n: [0.0] for n in FEATURES}))
+        c.end_run(run.id)
+        uri = f"models:/bench/{c.register_model(f'runs:/{run.id}/model', 'bench').version}"
+        version = c.register_dataset("bench-input", source)
+        data = version.uri
+
+        def shipyard(label: str, **kwargs: Any) -> None:
+            started = time.perf_counter()
+            result = batch_predict(uri, data, f"ds:scored-{len(rows_per_s)}", batch_rows=args.batch_rows, client=c,
+                                   **kwargs)
+            wall = time.perf_counter() - started
+            assert result.scored == args.rows, result
+            rows_per_s[label] = result.rows_per_s
+            print(f"  {label:<28} {result.rows_per_s:>12,.0f} rows/s   (end to end {args.rows / wall:,.0f} rows/s, "
+                  f"{wall:.1f} s)", flush=True)
+
+        rows_per_s["ceiling (pandas loop, 1 proc)"] = ceiling(estimator, source, Path(tmp) / "loop.parquet",
+                                                              args.batch_rows)
+        print(f"  {'ceiling (pandas loop, 1 proc)':<28} {rows_per_s['ceiling (pandas loop, 1 proc)']:>12,.0f} rows/s",
+              flush=True)
+        shipyard("shipyard local, 1 proc", workers=1)
+        shipyard(f"shipyard local, {args.workers} procs", workers=args.workers)
+        if not args.no_ray:
+            with ray_cluster() as add_node:
+                shipyard("shipyard ray, 1 node", executor="ray")
+                add_node()
+                shipyard("shipyard ray, 2 nodes", executor="ray")
+                rows_per_s["plain ray data, 2 nodes"] = ray_data(estimator, source, Path(tmp) / "raydata",
+                                                                 args.batch_rows)
+                print(f"  {'plain ray data, 2 nodes':<28} {rows_per_s['plain ray data, 2 nodes']:>12,.0f} rows/s",
+                      flush=True)
+
+    top = rows_per_s["ceiling (pandas loop, 1 proc)"]
+    n = args.workers
+    print(f"\n{args.rows:,} rows, batches of {args.batch_rows:,}, {n} local workers, "
+          f"{os.cpu_count()} cores on this machine")
+    print(f"  shipyard local 1 proc / ceiling:            {rows_per_s['shipyard local, 1 proc'] / top:.2f}"
+          "  (target ≥ 0.90)")
+    print(f"  shipyard local {n} procs per core / ceiling:  "
+          f"{rows_per_s[f'shipyard local, {n} procs'] / n / top:.2f}  (target ≥ 0.90)")
+    print(f"  shipyard local {n} procs / 1 proc:            "
+          f"{rows_per_s[f'shipyard local, {n} procs'] / rows_per_s['shipyard local, 1 proc']:.2f}")
+    if not args.no_ray:
+        print(f"  shipyard ray 2 nodes / 1 node:              "
+              f"{rows_per_s['shipyard ray, 2 nodes'] / rows_per_s['shipyard ray, 1 node']:.2f}  (target ≥ 1.8)")
+        print(f"  shipyard ray 2 nodes / plain ray data:      "
+              f"{rows_per_s['shipyard ray, 2 nodes'] / rows_per_s['plain ray data, 2 nodes']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Where units run: local worker processes, or Ray tasks.
+
+``"local"`` is a ``ProcessPoolExecutor`` of ``forkserver`` processes (no state forked
+from the driver: the same behaviour wherever ``spawn`` is the only choice; a script
+that calls from its top level, outside ``if __name__ == "__main__":``, gets ``fork``
+on Linux, as the pipelines' local executor does, since those workers would run it again); each
+process loads the model once and, with several processes, limits its native thread
+pools so N processes use N cores. ``"ray"`` (``ray.init()``: ``RAY_ADDRESS``, a
+running cluster, or a local one) and ``"ray://host:port"`` (Ray Client) run each unit
+as a Ray task of one CPU; a driver already connected to Ray is used as it is and left
+connected. Units are small descriptions (file, row group, batches): the data never
+passes through the driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from shipyard.errors import InvalidInput, MissingExtra, ShipyardError
+from shipyard.pipelines._main_guard import unguarded_main_line
+from shipyard.scoring._units import Unit
+from shipyard.scoring._worker import ScoringJob, UnitResult, score_unit
+
+__all__ = ["RayUnits", "check_executor", "default_workers", "local_units"]
+
+
+def check_executor(executor: str) -> str:
+    """``executor`` if it is ``local``, ``ray`` or ``ray://host:port``; InvalidInput otherwise."""
+    if executor in ("local", "ray") or (isinstance(executor, str) and executor.startswith("ray://")
+                                        and len(executor) > len("ray://")):
+        return executor
+    raise InvalidInput(f"executor must be 'local', 'ray' or 'ray://host:port', got {executor!r}",
+                       field="executor")
+
+
+def local_units(job: ScoringJob, units: Sequence[Unit], workers: int) -> Iterator[UnitResult]:
+    """Run ``units`` on ``workers`` local processes, yielding each result as it ends; at most
+    two units per worker are queued, so a failure stops the job early."""
+    method = "forkserver"
+    if unguarded_main_line() is not None and sys.platform.startswith("linux"):
+        method = "fork"  # forkserver workers would import the script again and score anew in each
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: set[Future[UnitResult]] = set()
+        queue = iter(units)
+        try:
+            while True:
+                for unit in queue:
+                    pending.add(pool.submit(score_unit, job, unit))
+                    if len(pending) >= 2 * workers:
+                        break
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+class RayUnits:
+    """Ray tasks over units; connects on ``__enter__`` (unless connected) and disconnects
+    on ``__exit__`` only what it connected."""
+
+    def __init__(self, executor: str) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise MissingExtra("ray", "ray") from None
+        self._ray: Any = ray
+        self.address = None if executor == "ray" else executor
+        self._connected = False
+
+    def __enter__(self) -> RayUnits:
+        ray = self._ray
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+            self._connected = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._connected and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._connected = False
+
+    def cpus(self) -> int:
+        """The cluster's CPUs: how many units run at once."""
+        return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+
+    def run(self, job: ScoringJob, units: Sequence[Unit], workers: int) -> Iterator[UnitResult]:
+        """Run ``units`` as tasks, at most ``2 × workers`` in flight, yielding results as they end."""
+        ray = self._ray
+        remote = ray.remote(_on_ray_node).options(num_cpus=1, max_retries=2)
+        pending: list[Any] = []
+        queue = iter(units)
+        try:
+            while True:
+                for unit in queue:
+                    pending.append(remote.remote(job, unit))
+                    if len(pending) >= 2 * workers:
+                        break
+                if not pending:
+                    return
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    yield self._get(ref)
+        except BaseException:
+            for ref in pending:
+                with contextlib.suppress(Exception):  # already finished, or its node is gone
+                    ray.cancel(ref, force=True)
+            raise
+
+    def _get(self, ref: Any) -> UnitResult:
+        try:
+            result: UnitResult = self._ray.get(ref)
+        except Exception as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, ShipyardError):  # the task's own error, not Ray's wrapper
+                raise cause from None
+            raise
+        return result
+
+
+def _on_ray_node(job: ScoringJob, unit: Unit) -> UnitResult:
+    """The Ray task: score the unit, naming the node that ran it."""
+    import ray
+
+    return dataclasses.replace(score_unit(job, unit), worker=f"ray node {ray.get_runtime_context().get_node_id()}")
+
+
+def default_workers() -> int:
+    """Local processes when none are asked for: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
