@@ -232,9 +232,12 @@ def test_a_runs_artifacts_are_previewed_by_kind(site: Site, tab: Tab) -> None:
     assert preview.locator("pre").inner_text().strip() == "trained on the small set"
     tab.page.get_by_role("button", name="config.json").click()
     tab.page.wait_for_function("() => document.querySelector('#preview pre')?.textContent.includes('\\n  \"layers\"')")
+    tab.page.get_by_role("button", name="eval/", exact=True).click()  # files are browsed folder by folder
     tab.page.get_by_role("button", name="eval/scores.csv").click()
     tab.page.wait_for_selector("#preview table")
     assert preview.locator("tbody tr").all_inner_texts() == ["1\t0.81", "2\t0.79"]
+    tab.page.get_by_role("button", name="../").click()
+    tab.page.get_by_role("button", name="plots/", exact=True).click()
     tab.page.get_by_role("button", name="plots/red.png").click()
     tab.page.wait_for_function("() => document.querySelector('#preview img')?.naturalWidth === 2")
     assert tab.errors == []

@@ -216,6 +216,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/runs/{{run_id}}/metric-history"): Rule("read"),
     ("GET", f"{_V1}/runs/{{run_id}}/table-head"): Rule("read"),
     ("GET", f"{_V1}/runs/{{run_id}}/model-package"): Rule("read"),
+    ("GET", f"{_V1}/metric-histories"): Rule("read"),
     ("GET", f"{_V1}/runs/{{run_id}}/artifacts"): Rule("read"),
     ("PUT", f"{_V1}/runs/{{run_id}}/artifacts/{{path:path}}"): Rule("edit", run("run_id")),
     ("GET", f"{_V1}/runs/{{run_id}}/artifacts/{{path:path}}"): Rule("read"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, BinaryIO, cast
+from typing import Annotated, Any, BinaryIO, cast
 
 import orjson
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from shipyard.errors import Conflict, InvalidInput, ShipyardError, Unavailable
 from shipyard.server._errors import STATUS_BY_ERROR, error_response
 from shipyard.server._paging import keyset_page
+from shipyard.server._previews import ModelPackage, TableHead, model_package, table_head
 from shipyard.server._schemas import ERROR_ANSWERS, Page, answers
 from shipyard.server._seek import MaxResults, PageToken
 from shipyard.server._spool import spool_body
@@ -321,6 +322,42 @@ def list_artifacts(run_id: str, request: Request, prefix: str = "", max_results:
     infos = _store(request).list_artifacts(run_id, prefix)
     page = keyset_page(infos, lambda i: i.path, max_results, page_token)
     return _json(codec.page_to_json(page, codec.artifact_to_json))
+
+
+class MetricHistories(BaseModel):
+    """One metric of several runs: ``items[i]`` holds the points of ``run_ids[i]`` (empty when it has none)."""
+
+    key: str
+    run_ids: list[str]
+    items: list[list[Metric]]
+
+
+#: The most runs one ``/metric-histories`` request reads.
+MAX_HISTORY_RUNS = 100
+
+
+@router.get("/metric-histories", responses=answers(MetricHistories))
+def metric_histories(request: Request,
+                     run_id: Annotated[list[str], Query(min_length=1, max_length=MAX_HISTORY_RUNS)],
+                     key: str = Query(min_length=1), max_points: int = Query(ge=2, le=100_000)) -> Response:
+    """One metric of several runs, each downsampled to about ``max_points``: a chart of
+    overlaid runs in one request. An unknown run is NotFound, like ``/runs/{id}/metric-history``."""
+    store = _store(request)
+    items = [[codec.metric_to_json(m) for m in store.get_metric_history(r, key, max_points).items] for r in run_id]
+    return _json({"key": key, "run_ids": run_id, "items": items})
+
+
+@router.get("/runs/{run_id}/table-head", responses=answers(TableHead))
+def artifact_table_head(run_id: str, request: Request, path: str = Query(min_length=1),
+                        rows: int = Query(default=20, ge=1, le=1000)) -> Response:
+    validate_run_id(run_id)
+    return _json(table_head(_store(request), run_id, path, rows))
+
+
+@router.get("/runs/{run_id}/model-package", responses=answers(ModelPackage))
+def artifact_model_package(run_id: str, request: Request, path: str = "model") -> Response:
+    validate_run_id(run_id)
+    return _json(model_package(_store(request), run_id, path))
 
 
 @router.put("/runs/{run_id}/artifacts/{path:path}", responses=answers(Artifact), openapi_extra=UPLOAD_REQUEST)

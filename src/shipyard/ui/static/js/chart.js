@@ -2,11 +2,13 @@
 // chart (double-click zooms out), values under the cursor in the legend, exponential
 // smoothing and a log scale for every chart of the page at once.
 
+import {getJson} from "./api.js";
 import {h} from "./dom.js";
 import {metric as formatMetric, plotted} from "./format.js";
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 const HEIGHT = 220;
+const HISTORY_RUNS = 100; // the most runs one /metric-histories request takes
 
 export const color = (index) => COLORS[index % COLORS.length];
 
@@ -94,11 +96,26 @@ export class MetricChart {
   update() {
     this.build();
   }
+
+  /** Draw other curves (runs overlaid or taken away), keeping the settings. */
+  setCurves(curves) {
+    this.curves = curves.map((c, i) => ({...c, color: c.color || color(i)}));
+    this.build();
+  }
 }
 
 /** A card holding one chart: sized before its points are asked for, so the server sends one per pixel. */
 export function chartCard(title) {
   const plot = h("div", {class: "plot"});
-  const card = h("figure", {class: "chart", dataset: {metric: title}}, plot);
+  const card = h("figure", {class: "chart", dataset: {metric: title}, "aria-label": `Chart of ${title}`}, plot);
   return {card, plot, width: () => Math.max(200, plot.clientWidth || 400)};
+}
+
+/** One metric of several runs in one request, each downsampled by the server to about `maxPoints`: [points per run]. */
+export async function metricHistories(runIds, key, maxPoints) {
+  const groups = [];
+  for (let i = 0; i < runIds.length; i += HISTORY_RUNS) groups.push(runIds.slice(i, i + HISTORY_RUNS));
+  const answers = await Promise.all(groups.map((ids) => getJson("/api/v1/metric-histories", new URLSearchParams([
+    ["key", key], ["max_points", String(Math.max(2, Math.round(maxPoints)))], ...ids.map((id) => ["run_id", id])]))));
+  return answers.flatMap((a) => a.items);
 }

@@ -50,6 +50,11 @@ export async function render(root, {params: [experimentId], query, live}) {
   const views = h("select", {"aria-label": "Saved views"});
   const compareButton = h("button", {type: "button", id: "compare", disabled: true, onclick: () =>
     go("/compare", {runs: [...state.selected].join(",")})}, "Compare");
+  const clearButton = h("button", {type: "button", id: "clear-selection", hidden: true, onclick: () => {
+    state.selected.clear();
+    grid.querySelectorAll("input[type=checkbox]").forEach((box) => { box.checked = false; });
+    selection();
+  }}, "Clear selection");
 
   function remember() {
     go(`/experiments/${encodeURIComponent(experiment.id)}`,
@@ -128,7 +133,13 @@ export async function render(root, {params: [experimentId], query, live}) {
 
   function draw() {
     const shown = columns();
-    const headers = [h("th", {}, ""), ...ATTRIBUTES.map(([label, sortTerm]) => sortHeader(label, sortTerm)),
+    const all = h("input", {type: "checkbox", id: "select-page", "aria-label": "Select every run on this page",
+      checked: state.runs.length > 0 && state.runs.every((r) => state.selected.has(r.id)), onchange: (e) => {
+        state.runs.forEach((r) => (e.target.checked ? state.selected.add(r.id) : state.selected.delete(r.id)));
+        grid.querySelectorAll("tbody input[type=checkbox]").forEach((box) => { box.checked = e.target.checked; });
+        selection();
+      }});
+    const headers = [h("th", {}, all), ...ATTRIBUTES.map(([label, sortTerm]) => sortHeader(label, sortTerm)),
       ...KINDS.flatMap(([kind]) => shown[kind].map((k) => sortHeader(k, term(kind, k))))];
     grid.replaceChildren(state.runs.length
       ? h("table", {class: "grid", id: "runs"}, h("thead", {}, h("tr", {}, headers)),
@@ -165,16 +176,28 @@ export async function render(root, {params: [experimentId], query, live}) {
   function selection() {
     compareButton.disabled = state.selected.size < 2;
     compareButton.textContent = state.selected.size ? `Compare ${state.selected.size} runs` : "Compare";
+    clearButton.hidden = state.selected.size === 0;
+    const all = grid.querySelector("#select-page");
+    if (all) all.checked = state.runs.length > 0 && state.runs.every((r) => state.selected.has(r.id));
   }
 
   function drawViews() {
     const saved = stored(viewsKey, []);
     fill(views, h("option", {value: ""}, saved.length ? "Saved views…" : "No saved views"),
       saved.map((v, i) => h("option", {value: String(i)}, v.name)));
+    deleteView.disabled = true;
   }
+
+  const deleteView = h("button", {type: "button", id: "delete-view", disabled: true, onclick: () => {
+    const saved = stored(viewsKey, []);
+    saved.splice(Number(views.value), 1);
+    store(viewsKey, saved);
+    drawViews();
+  }}, "Delete view");
 
   views.addEventListener("change", () => {
     const view = stored(viewsKey, [])[Number(views.value)];
+    deleteView.disabled = !view;
     if (!view) return;
     state.filter = filterBox.value = view.filter;
     state.order = view.order;
@@ -202,7 +225,7 @@ export async function render(root, {params: [experimentId], query, live}) {
     h("p", {class: "crumbs"}, h("a", {href: "#/"}, "Experiments"), " / "),
     h("h1", {}, experiment.name),
     form, filterError,
-    h("div", {class: "toolbar"}, chooser, views, saveView, compareButton),
+    h("div", {class: "toolbar"}, chooser, views, deleteView, saveView, compareButton, clearButton),
     grid, pager);
   await load();
 }
