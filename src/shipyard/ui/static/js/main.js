@@ -4,52 +4,35 @@
 import {SignInNeeded, getJson, postJson, signedIn} from "./api.js";
 import {failure, h, notFound} from "./dom.js";
 import {go, here} from "./nav.js";
-import * as compare from "./pages/compare.js";
-import * as experiments from "./pages/experiments.js";
-import * as login from "./pages/login.js";
-import * as automation from "./pages/automation.js";
-import * as automationRun from "./pages/automation_run.js";
-import * as features from "./pages/features.js";
-import * as pipelineRun from "./pages/pipeline_run.js";
-import * as pipelines from "./pages/pipelines.js";
-import * as run from "./pages/run.js";
-import * as dataset from "./pages/dataset.js";
-import * as datasets from "./pages/datasets.js";
-import * as lineage from "./pages/lineage.js";
-import * as model from "./pages/model.js";
-import * as models from "./pages/models.js";
-import * as runs from "./pages/runs.js";
-import * as alerts from "./pages/alerts.js";
-import * as deployments from "./pages/deployments.js";
-import * as monitor from "./pages/monitor.js";
-import * as monitors from "./pages/monitors.js";
 
+// Each route names its page module, loaded when the route is first opened: the first view
+// waits for its own module only, not for every page's.
 const ROUTES = [
-  [/^\/?$/, experiments.render],
-  [/^\/experiments\/([^/]+)$/, runs.render],
-  [/^\/runs\/([^/]+)$/, run.render],
-  [/^\/compare$/, compare.render],
-  [/^\/login$/, login.render],
-  [/^\/deployments$/, deployments.render],
-  [/^\/deployments\/([^/]+)$/, deployments.renderOne],
-  [/^\/monitors$/, monitors.render],
-  [/^\/monitors\/([^/]+)$/, monitor.render],
-  [/^\/alerts$/, alerts.render],
-  [/^\/alerts\/rules\/([^/]+)$/, alerts.renderRule],
-  [/^\/models$/, models.render],
-  [/^\/models\/([^/]+)$/, model.render],
-  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, model.render],
-  [/^\/datasets$/, datasets.render],
-  [/^\/datasets\/([^/]+)$/, dataset.render],
-  [/^\/datasets\/([^/]+)\/versions\/([^/]+)$/, dataset.render],
-  [/^\/lineage$/, lineage.render],
-  [/^\/pipelines$/, pipelines.render],
-  [/^\/pipelines\/runs\/([^/]+)$/, pipelineRun.render],
-  [/^\/features$/, features.render],
-  [/^\/features\/([^/]+)\/([^/]+)$/, features.renderObject],
-  [/^\/automation$/, automation.render],
-  [/^\/automation\/policies\/([^/]+)$/, automation.renderPolicy],
-  [/^\/automation\/runs\/([^/]+)$/, automationRun.render],
+  [/^\/?$/, "experiments", "render"],
+  [/^\/experiments\/([^/]+)$/, "runs", "render"],
+  [/^\/runs\/([^/]+)$/, "run", "render"],
+  [/^\/compare$/, "compare", "render"],
+  [/^\/login$/, "login", "render"],
+  [/^\/deployments$/, "deployments", "render"],
+  [/^\/deployments\/([^/]+)$/, "deployments", "renderOne"],
+  [/^\/monitors$/, "monitors", "render"],
+  [/^\/monitors\/([^/]+)$/, "monitor", "render"],
+  [/^\/alerts$/, "alerts", "render"],
+  [/^\/alerts\/rules\/([^/]+)$/, "alerts", "renderRule"],
+  [/^\/models$/, "models", "render"],
+  [/^\/models\/([^/]+)$/, "model", "render"],
+  [/^\/models\/([^/]+)\/versions\/([^/]+)$/, "model", "render"],
+  [/^\/datasets$/, "datasets", "render"],
+  [/^\/datasets\/([^/]+)$/, "dataset", "render"],
+  [/^\/datasets\/([^/]+)\/versions\/([^/]+)$/, "dataset", "render"],
+  [/^\/lineage$/, "lineage", "render"],
+  [/^\/pipelines$/, "pipelines", "render"],
+  [/^\/pipelines\/runs\/([^/]+)$/, "pipeline_run", "render"],
+  [/^\/features$/, "features", "render"],
+  [/^\/features\/([^/]+)\/([^/]+)$/, "features", "renderObject"],
+  [/^\/automation$/, "automation", "render"],
+  [/^\/automation\/policies\/([^/]+)$/, "automation", "renderPolicy"],
+  [/^\/automation\/runs\/([^/]+)$/, "automation_run", "render"],
 ];
 
 let current = 0; // the navigation being drawn: a slower, older one draws nothing
@@ -60,13 +43,15 @@ async function show() {
   const root = h("div", {class: "page"});
   document.getElementById("view").replaceChildren(root);
   showSession();
-  const found = ROUTES.map(([pattern, page]) => [path.match(pattern), page]).find(([m]) => m);
+  const found = ROUTES.map((route) => [path.match(route[0]), route]).find(([m]) => m);
   if (!found) {
     notFound(root, `There is no page at ${path}.`);
     return;
   }
-  const [match, page] = found;
+  const [match, [, module, name]] = found;
   try {
+    const page = (await import(`./pages/${module}.js`))[name];
+    if (navigation !== current) return;
     await page(root, {params: match.slice(1).map(decodeURIComponent), query, live: () => navigation === current});
   } catch (error) {
     if (navigation !== current) return;
