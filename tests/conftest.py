@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,12 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+
+# Any local ray.init() writes ~/.ray/auth_token, and from then on Ray turns token
+# authentication on for every `ray start` on this machine, which the tests' drivers do not
+# present. The tests' clusters are private to loopback: authentication off, for this process
+# and every process it starts.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 pytest_plugins = ["tests.services"]
 pytest.register_assert_rewrite("shipyard.testing")
