@@ -40,18 +40,67 @@ def test_demo_without_its_extra_names_the_pip_install_before_any_stage(tmp_path:
     assert not (tmp_path / "shipyard.db").exists()
 
 
-@pytest.mark.slow
-def test_demo_keeps_its_files_under_the_home_and_prints_where_they_are(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def finished_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, subprocess.CompletedProcess[str]]:
+    """One whole demo with ``--no-serve`` in a fresh home: the home, the demo's stamp and the process."""
+    tmp_path = tmp_path_factory.mktemp("demo")
     home = tmp_path / "home"
-    done = subprocess.run([SHIPYARD, "demo", "--runs", "2", "--epochs", "3", "--requests", "40"],
-                          env=_env(home), cwd=tmp_path, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr
+    done = subprocess.run([SHIPYARD, "demo", "--runs", "2", "--epochs", "3", "--requests", "40", "--no-serve"],
+                          env=_env(home), cwd=tmp_path, capture_output=True, text=True, timeout=420)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (folder,) = (home / "demo").iterdir()
-    for name in ("monitor-report.html", "monitor-report.json", "customer_stats.parquet"):
+    return home, folder.name, done
+
+
+@pytest.mark.slow
+def test_demo_keeps_its_files_under_the_home_and_prints_where_they_are(
+        finished_demo: tuple[Path, str, subprocess.CompletedProcess[str]]) -> None:
+    home, stamp, done = finished_demo
+    folder = home / "demo" / stamp
+    for name in ("monitor-report.html", "monitor-report.json", "customer_stats.parquet", "ct-policy.yaml",
+                 "ct-policy-broken.yaml"):
         assert (folder / name).is_file()
         assert name in done.stdout
     assert str(folder) in done.stdout.replace("\n", "")
     assert "shipyard runs list demo-" in done.stdout  # `shipyard`, `./dev shipyard` or a full path
+
+
+@pytest.mark.slow
+def test_demo_leaves_every_stage_in_the_stores_and_its_policy_retrains_promotes_and_stops_a_broken_retrain(
+        finished_demo: tuple[Path, str, subprocess.CompletedProcess[str]]) -> None:
+    from shipyard import Client, Config
+
+    home, stamp, _ = finished_demo
+    with Client(Config(home=home)) as client:
+        # Data, sweep and the retraining pipeline: dataset versions and tracked runs.
+        assert len(client.list_dataset_versions(f"demo-data-{stamp}")) == 2
+        sweep = client.search_runs(f"demo-{stamp}", filter="tags.demo = 'sweep'").items
+        assert len(sweep) == 2
+        # The registry: the sweep's two versions and the retrained one; @production moved to it.
+        model = f"demo-churn-{stamp}"
+        assert len(client.search_model_versions(model)) == 3
+        moves = [(e.after or {}).get("version") for e in client.model_history(model) if e.action == "set_alias"]
+        assert len(moves) >= 3 and client.get_model_version_by_alias(model, "production").version == 3
+        # Monitoring saw the drift of the shifted traffic.
+        drift = [p.value for p in client.query_series(f"demo-{stamp}", "drift_share")]
+        assert drift and max(drift) > 0.2
+
+        # Continuous training: one run promoted its challenger, the broken one never reached production.
+        ct = f"demo-ct-{stamp}"
+        runs = sorted(client.automation.list_runs(ct), key=lambda r: r.started_at)
+        assert [r.state for r in runs][0] == "promoted" and len(runs) == 2, [(r.state, r.reason) for r in runs]
+        assert runs[1].state in ("rejected", "rolled_back"), runs[1].reason
+        promoted = int(runs[0].evidence["challenger_version"])
+        assert client.get_model_version_by_alias(ct, "production").version == promoted
+        assert int(runs[1].evidence["challenger_version"]) != promoted
+        assert len(client.list_dataset_versions(f"demo-ct-labelled-{stamp}")) >= 2  # each retrain's labelled window
+        drop = [p.value for p in client.query_series(ct, "accuracy") if p.value is not None]
+        assert drop and min(drop) < 0.75  # what triggered the first run
+
+        (loop,) = client.search_runs(f"demo-{stamp}", filter="tags.demo = 'continuous-training'").items
+        metrics = {k: m.value for k, m in loop.metrics.items()}
+        assert metrics["failed_requests"] == 0 and metrics["requests_served"] > 1000
+        assert metrics["accuracy_after_promotion"] > metrics["accuracy_after_drift"] + 0.15
 
 
 def _fake_checkout(tmp_path: Path) -> Path:

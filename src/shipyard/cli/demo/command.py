@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -15,9 +16,9 @@ from rich.markup import escape
 from rich.rule import Rule
 
 import shipyard
-from shipyard.cli.demo import features, lifecycle, monitoring, retrain, serving
+from shipyard.cli.demo import closed_loop, features, lifecycle, monitoring, retrain, serving, webui
 from shipyard.cli.demo.context import DemoState
-from shipyard.cli.output import console
+from shipyard.cli.output import console, table
 from shipyard.errors import MissingExtra
 
 __all__ = ["REQUIRES", "check_requirements", "run_demo", "shipyard_command"]
@@ -55,9 +56,10 @@ def shipyard_command() -> str:
     return str(here) if here.exists() else "shipyard"
 
 
-def run_demo(*, runs: int, epochs: int, requests: int, out: Path | None) -> None:
+def run_demo(*, runs: int, epochs: int, requests: int, out: Path | None, serve: bool = True) -> None:
     """Run every stage on the configured client (see ``shipyard demo --help``); the files it
-    writes go to ``out``, by default ``<home>/demo/<timestamp>``."""
+    writes go to ``out``, by default ``<home>/demo/<timestamp>``. With ``serve`` it then keeps
+    the web UI and the continuously trained model serving until Ctrl-C; without, it ends."""
     check_requirements()
     client = shipyard.Client()
     console.print(f"[bold]Shipyard demo[/bold] — stores: {client.config.database_url}, "
@@ -67,7 +69,7 @@ def run_demo(*, runs: int, epochs: int, requests: int, out: Path | None) -> None
     workdir.mkdir(parents=True, exist_ok=True)
     state = DemoState(client=client, stamp=stamp, workdir=workdir, rng=np.random.default_rng(7),
                       experiment=f"demo-{stamp}", model_name=f"demo-churn-{stamp}", data_name=f"demo-data-{stamp}",
-                      command=shipyard_command())
+                      command=shipyard_command(), token=secrets.token_urlsafe(24))
     try:
         console.print(Rule("1. Version the data"))
         lifecycle.version_data(state)
@@ -92,9 +94,30 @@ def run_demo(*, runs: int, epochs: int, requests: int, out: Path | None) -> None
         retrain.retrain(state)
         console.print(Rule("10. Audit trail, lineage, card"))
         lifecycle.audit(state)
+        console.print(Rule("11. Continuous training takes over: drift → retrain → shadow → canary → promote"))
+        closed_loop.continuous_training(state)
         _closing(state)
+        _summary(state, serve)
+        if serve:
+            webui.serve_until_interrupted(state)
     finally:
+        webui.stop_all(state)
         client.close()
+
+
+def _summary(state: DemoState, serve: bool) -> None:
+    """The figures of the run, and where the web UI is (started now unless ``serve`` is off)."""
+    console.print(Rule("Summary"))
+    console.print(table("What the demo did", ["stage", "result"], [[k, v] for k, v in state.summary]))
+    if not serve:
+        console.print(f"web UI: [bold]{escape(state.command)} server[/bold] serves these stores "
+                      "on http://127.0.0.1:5000")
+        return
+    url = webui.start_web_ui(state)
+    console.print(f"[bold]web UI[/bold]: {url}  (on loopback only; this home has no users, so no sign-in)")
+    console.print(f"models:/{escape(state.served.get('ct_uri', ''))} is still served on "
+                  f"{state.served.get('ct_url')} (bearer token: SHIPYARD_TOKEN={escape(state.token or '')}); "
+                  "Ctrl-C stops both")
 
 
 def _closing(state: DemoState) -> None:

@@ -48,3 +48,9 @@ class DemoState:
     best_run: Any = None
     served: dict[str, Any] = field(default_factory=dict)
     summary: list[tuple[str, str]] = field(default_factory=list)
+    background: list[Any] = field(default_factory=list)  # processes kept until the demo ends
+    token: str | None = field(default=None, repr=False)  # SHIPYARD_TOKEN of the model servers it starts
+
+    def auth_headers(self) -> dict[str, str]:
+        """The header a request to a model server the demo started carries."""
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}

@@ -22,32 +22,50 @@ from shipyard.cli.demo.context import DemoState, make_data
 from shipyard.cli.output import console
 from shipyard.errors import ShipyardError
 
-__all__ = ["serve_and_send_traffic"]
+__all__ = ["free_port", "serve_and_send_traffic", "start_process", "stop_process"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _start(uri: str, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-c", "from shipyard.cli import main; main()", "serve", uri,
-               "--port", str(port), "--no-access-log"]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_process(args: list[str], ready_url: str, *, token: str | None = None,
+                  what: str = "shipyard serve") -> subprocess.Popen[bytes]:
+    """``shipyard <args>`` in its own process on this home, once ``ready_url`` answers 200.
+
+    ``token`` becomes the process's ``SHIPYARD_TOKEN``: its requests then need it as a
+    bearer, which they do anyway once the home has users (so the demo works on either)."""
+    command = [sys.executable, "-c", "from shipyard.cli import main; main()", *args]
+    env = {**os.environ, **({"SHIPYARD_TOKEN": token} if token else {})}
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
             message = server.stderr.read().decode(errors="replace") if server.stderr else ""
-            raise ShipyardError(f"shipyard serve exited with status {server.returncode}: {message[-2000:]}")
+            raise ShipyardError(f"{what} exited with status {server.returncode}: {message[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1).status_code == 200:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     server.kill()
-    raise ShipyardError("shipyard serve did not become ready within 60 s")
+    raise ShipyardError(f"{what} did not become ready within 60 s")
+
+
+def stop_process(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a clean stop writes the inference log's last segment), SIGKILL after 30 s."""
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 def _send(http: httpx.Client, model: str, frame: Any, labels: np.ndarray, prefix: str, progress: Progress,
@@ -70,15 +88,16 @@ def _send(http: httpx.Client, model: str, frame: Any, labels: np.ndarray, prefix
 def serve_and_send_traffic(state: DemoState, requests: int = 800) -> None:
     """Serve ``models:/<name>@production``, send a normal day then a shifted one, post labels."""
     uri = f"models:/{state.model_name}@production"
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
-    server = _start(uri, port)
+    server = start_process(["serve", uri, "--port", str(port), "--no-access-log"],
+                           f"http://127.0.0.1:{port}/v2/health/ready", token=state.token)
     console.print(f"serving {uri} on http://127.0.0.1:{port} (ready in {time.perf_counter() - started:.1f} s)")
     rows = requests // 2
     normal, normal_y = make_data(state.rng, n=rows)
     shifted, shifted_y = make_data(state.rng, n=rows, shift=1.5)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http, \
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, headers=state.auth_headers()) as http, \
                 Progress(console=console) as progress:
             task = progress.add_task("requests", total=2 * rows)
             began = time.perf_counter()
@@ -89,11 +108,7 @@ def serve_and_send_traffic(state: DemoState, requests: int = 800) -> None:
             http.post("/v1/feedback", json={"labels": feedback}).raise_for_status()
             metrics = http.get("/metrics").text
     finally:
-        server.send_signal(signal.SIGTERM)  # a clean stop writes the inference log's last segment
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
+        stop_process(server)
     served = [line for line in metrics.splitlines()
               if line.startswith("shipyard_requests_total") and f'model="{state.model_name}"' in line]
     console.print(f"sent {len(feedback)} single-row requests (the second half with the first five "
