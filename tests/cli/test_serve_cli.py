@@ -56,6 +56,34 @@ def test_serving_a_folder_with_trust_answers_its_predictions(tmp_path: Path) -> 
     assert answer.json()["predictions"] == expected.tolist()
 
 
+def test_a_config_files_port_is_where_it_serves_when_no_port_is_given(tmp_path: Path) -> None:
+    folder, rows, expected = _saved_model(tmp_path / "pkg")
+    port = free_port()
+    config = tmp_path / "serve.yaml"
+    config.write_text(f"port: {port}\ntrust: true\nmodels:\n  pkg:\n    uri: {folder}\n")
+    env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "home")}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([SHIPYARD, "serve", str(config), "--no-access-log"], env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/invocations", json={"inputs": rows.tolist()},
+                                    timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "nothing answered on the config file's port"
+                time.sleep(0.2)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"] == expected.tolist()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_a_batch_size_of_zero_is_refused_not_replaced_by_the_default(tmp_path: Path) -> None:
     done = run_cli(tmp_path, "serve", "models:/churn@production", "--max-batch-size", "0", columns=None)
     assert done.returncode == 1

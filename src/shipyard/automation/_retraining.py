@@ -176,7 +176,9 @@ class Retrainer:
             step_run = json.loads(value).get("run_id")
             if not step_run:
                 continue
-            tag = store.get_run(step_run).tags.get(REGISTERED_TAG, "")
+            tags = store.get_run(step_run).tags
+            # The recorder sets the tag itself; a step's own ctx.set_tag lands under "step.".
+            tag = tags.get(REGISTERED_TAG) or tags.get(f"step.{REGISTERED_TAG}", "")
             name, _, number = tag.rpartition("/")
             if name == model and number.isdigit():
                 versions.add(int(number))

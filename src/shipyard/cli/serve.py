@@ -14,9 +14,12 @@ __all__ = ["serve"]
 def serve(
     model: str = typer.Argument(..., help="models:/name@alias, models:/name/3, runs:/<id>/path, a model folder, "
                                           "or a YAML file listing several models"),
-    port: int = typer.Option(8080, help="TCP port (0: any free port)."),
-    host: str = typer.Option("127.0.0.1", help="Address to bind; beyond loopback needs SHIPYARD_TOKEN or --insecure."),
-    workers: int = typer.Option(1, help="Worker processes (a dead one is replaced)."),
+    # None: the YAML's value when serving a config file, else the default in the help.
+    port: int | None = typer.Option(None, help="TCP port (default 8080; 0: any free port).", show_default=False),
+    host: str | None = typer.Option(None, help="Address to bind (default 127.0.0.1); beyond loopback needs "
+                                               "SHIPYARD_TOKEN or --insecure.", show_default=False),
+    workers: int | None = typer.Option(None, help="Worker processes (default 1; a dead one is replaced).",
+                                       show_default=False),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without a token."),
     name: str | None = typer.Option(None, help="Name of the model in URLs (default: the registered name)."),
     max_batch_size: int | None = typer.Option(None, help="Most rows merged into one model call (default 64)."),
@@ -52,7 +55,7 @@ def serve(
         inference_log = InferenceLogConfig(enabled=not no_inference_log,
                                            sample_rate=1.0 if sample_rate is None else sample_rate)
     serve_config = make_serve_config(
-        model, port=port, host=host, workers=workers, insecure=insecure, token=config.token,
+        model, port=port, host=host, workers=workers, insecure=insecure or None, token=config.token,
         access_log=False if no_access_log else None, inference_log=inference_log,
         name=name, batching=batching, max_queue=max_queue, timeout_s=timeout, poll_interval_s=poll_interval,
         trust=trust or None,
