@@ -62,7 +62,7 @@ from typing import Any
 
 from shipyard.automation._backend import AutomationControlStore
 from shipyard.automation._entities import AutomationRun, PolicyVersion
-from shipyard.automation._firing import TriggerSources, firing
+from shipyard.automation._firing import TriggerSources, firing, settled_since
 from shipyard.automation._guards import check_guards
 from shipyard.automation._notify import notify
 from shipyard.automation._policy import AutomationPolicy
@@ -219,7 +219,7 @@ class Controller:
             return None
         now = int(self.clock() * 1000)
         since = max([version.created_at, *(r.started_at for r in runs)])
-        fired = firing(policy, self._sources(), since_ms=since, now_ms=now)
+        fired = firing(policy, self._sources(), since_ms=since, now_ms=now, settled_ms=settled_since(runs))
         if not fired or not check_guards(policy.guards, runs, now).allowed:
             return None
         if self._model_busy(policy):

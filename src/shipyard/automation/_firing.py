@@ -10,23 +10,29 @@
 ``since_ms`` is when the policy last acted (its last run began, or the current version
 was applied): schedules and datasets fire once per new event; alerts and monitors fire
 while the condition holds, and the guards keep that from retraining too often.
+``settled_ms``, when the policy's last run ended, bounds the monitor windows that count:
+a window that ended before then measured the model that run replaced (or kept), and
+windows are often computed late, so without the bound a promotion would be followed at
+once by a retrain for the old model's accuracy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard.alerting import AlertStore
 from shipyard.alerting._series import labels_key
+from shipyard.automation._entities import AutomationRun
 from shipyard.automation._policy import AutomationPolicy
 from shipyard.automation._triggers import AlertTrigger, DatasetTrigger, MonitorTrigger, ScheduleTrigger, Trigger
 from shipyard.datasets import DatasetStore
 from shipyard.errors import NotFound
 from shipyard.monitoring._backend import MonitorStore
 
-__all__ = ["Firing", "TriggerSources", "firing"]
+__all__ = ["Firing", "TriggerSources", "firing", "settled_since"]
 
 _LOOKBACK_WINDOWS = 4  # read this many times for_windows windows back: gaps (no value) are skipped
 
@@ -51,21 +57,29 @@ class TriggerSources:
     datasets: DatasetStore
 
 
-def firing(policy: AutomationPolicy, sources: TriggerSources, *, since_ms: int, now_ms: int) -> list[Firing]:
+def settled_since(runs: Iterable[AutomationRun]) -> int | None:
+    """When the latest of ``runs`` that ended did (ms), or None: the ``settled_ms`` of :func:`firing`."""
+    ended = [run.ended_at for run in runs if run.ended_at is not None]
+    return max(ended) if ended else None
+
+
+def firing(policy: AutomationPolicy, sources: TriggerSources, *, since_ms: int, now_ms: int,
+           settled_ms: int | None = None) -> list[Firing]:
     """The triggers of ``policy`` that fire at ``now_ms`` (see the module docstring), in policy order."""
     found = []
     for trigger in policy.triggers:
-        hit = _check(trigger, sources, since_ms, now_ms)
+        hit = _check(trigger, sources, since_ms, now_ms, settled_ms)
         if hit is not None:
             found.append(hit)
     return found
 
 
-def _check(trigger: Trigger, sources: TriggerSources, since_ms: int, now_ms: int) -> Firing | None:
+def _check(trigger: Trigger, sources: TriggerSources, since_ms: int, now_ms: int,
+           settled_ms: int | None) -> Firing | None:
     if isinstance(trigger, AlertTrigger):
         return _alert(trigger, sources.alerts)
     if isinstance(trigger, MonitorTrigger):
-        return _monitor(trigger, sources.monitoring, now_ms)
+        return _monitor(trigger, sources.monitoring, now_ms, settled_ms)
     if isinstance(trigger, ScheduleTrigger):
         return _schedule(trigger, since_ms, now_ms)
     if isinstance(trigger, DatasetTrigger):
@@ -82,7 +96,7 @@ def _alert(trigger: AlertTrigger, alerts: AlertStore) -> Firing | None:
                             "firing_since": first.started_at, "value": first.last_value, "alerts": len(live)})
 
 
-def _monitor(trigger: MonitorTrigger, monitoring: MonitorStore, now_ms: int) -> Firing | None:
+def _monitor(trigger: MonitorTrigger, monitoring: MonitorStore, now_ms: int, settled_ms: int | None) -> Firing | None:
     try:
         window_s = monitoring.get_monitor(trigger.monitor).window_s
     except NotFound:
@@ -92,6 +106,8 @@ def _monitor(trigger: MonitorTrigger, monitoring: MonitorStore, now_ms: int) -> 
                                      labels=dict(trigger.labels) or None)
     by_labels: dict[str, list[Any]] = {}
     for point in points:
+        if settled_ms is not None and point.window_end <= settled_ms:
+            continue  # measured before the last run ended: the model it judged may be gone
         if point.value is not None:  # a window with no value decides nothing
             by_labels.setdefault(labels_key(point.labels), []).append(point)
     for _, series in sorted(by_labels.items()):

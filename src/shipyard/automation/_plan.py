@@ -17,7 +17,7 @@ from typing import Any
 
 from shipyard.automation._backend import AutomationStore
 from shipyard.automation._entities import AutomationRun, PolicyVersion
-from shipyard.automation._firing import TriggerSources, firing
+from shipyard.automation._firing import TriggerSources, firing, settled_since
 from shipyard.automation._guards import check_guards
 from shipyard.automation._policy import AutomationPolicy
 from shipyard.automation._states import AWAITING_APPROVAL
@@ -107,7 +107,8 @@ def _policy_plan(version: PolicyVersion, automation: AutomationStore, sources: T
             "id": active.id, "state": active.state, "resume_state": active.resume_state,
             "policy_version": active.policy_version, "updated_at": active.updated_at})
     since = max([version.created_at, *(r.started_at for r in runs)])
-    fired = [f.to_json() for f in firing(policy, sources, since_ms=since, now_ms=now)]
+    fired = [f.to_json() for f in firing(policy, sources, since_ms=since, now_ms=now,
+                                         settled_ms=settled_since(runs))]
     guard = check_guards(policy.guards, runs, now)
     if not policy.enabled:
         text = "nothing: the policy is disabled"
