@@ -40,6 +40,10 @@ another policy's run on the same model is active: never two versions half-promot
    = "<model>/<version>"`` (a step registering otherwise sets that tag through its
    ``StepContext``). The controller reads the tag of each step run of the pipeline run: the
    one version of the policy's model is the challenger; none, or several, rejects the run.
+   Serving checks and logs a request through the model's signature, so the challenger must
+   carry one: a step that returns a bare model under ``register_model`` saves none; such a
+   step logs the model itself (``client.log_model(run_id, model, "model", input_example=...,
+   registered_model_name=...)``) and sets the tag.
 5. Evaluation loads the challenger and the champion (``@production``; none: the challenger
    is the first model and is promoted once it passes the gates) and calls ``predict`` (and
    ``predict_proba`` for ``auc``, ``log_loss``) on the holdout ``evaluation.data`` plus the
