@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,66 +10,21 @@ import pytest
 
 from shipyard import Client
 from shipyard.scoring import batch_predict
+from tests.ray_nodes import two_ray_nodes
 from tests.scoring.conftest import ROWS, features, register_model
-from tests.services import free_port
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.xdist_group("ray")  # one cluster at a time on a two-core machine
 
-RAY = str(Path(sys.executable).with_name("ray"))
-ROOT = Path(__file__).resolve().parents[2]
 # Ray replaces 127.0.0.1 with the machine's address; other loopback addresses it keeps.
 HEAD_IP, WORKER_IP = "127.0.0.6", "127.0.0.7"
-
-
-def _start(ip: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    cmd = [RAY, "start", "--block", "--num-cpus=1", f"--node-ip-address={ip}", "--object-store-memory=100000000",
-           "--disable-usage-stats", *args]
-    return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=5)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def two_nodes() -> Iterator[None]:
     """A head and a second node, one CPU each; this process is the driver."""
-    port = free_port()
-    temp = tempfile.mkdtemp(prefix="sy-score-", dir="/tmp")  # Ray's socket paths must stay short
-    # Ray turns token authentication on by itself when ~/.ray/auth_token exists (any local
-    # ray.init() writes one); this loopback cluster and its driver agree to go without.
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT), "RAY_AUTH_MODE": "disabled"}
-    procs = [_start(HEAD_IP, env, "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}")]
-    patch = pytest.MonkeyPatch()
-    patch.setenv("RAY_AUTH_MODE", "disabled")
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                ray.init(address=f"{HEAD_IP}:{port}", _node_ip_address=HEAD_IP, logging_level="ERROR",
-                         log_to_driver=False)
-                break
-            except (ConnectionError, RuntimeError):
-                assert time.monotonic() < deadline, "the Ray head did not start"
-                time.sleep(0.5)
-        procs.append(_start(WORKER_IP, env, f"--address={HEAD_IP}:{port}"))
-        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
-            assert time.monotonic() < deadline, "the second Ray node did not join"
-            time.sleep(0.2)
+    with two_ray_nodes(HEAD_IP, WORKER_IP):
         yield
-    finally:
-        ray.shutdown()
-        for proc in reversed(procs):
-            _stop(proc)
-        patch.undo()
 
 
 def test_ray_tasks_on_two_nodes_give_the_same_output_as_local_processes(two_nodes: None, tmp_path: Path) -> None:
