@@ -50,20 +50,32 @@ def test_something_that_is_not_a_keras_model_is_refused(tmp_path: Path) -> None:
     assert caught.value.field == "model"
 
 
-def test_loading_without_a_usable_backend_names_keras_backend(tmp_path: Path) -> None:
-    save_model(_net(), tmp_path / "pkg", input_example=np.zeros((2, 3), dtype=np.float32))
+def _load_without_tensorflow(package: Path, backend: str | None) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys\n"
         "sys.modules['tensorflow'] = None\n"  # what a machine without TensorFlow looks like to import
         "from shipyard.errors import ConfigError\n"
         "from shipyard.models import load_model\n"
         "try:\n"
-        f"    load_model({str(tmp_path / 'pkg')!r}, trust=True)\n"
+        f"    print(type(load_model({str(package)!r}, trust=True).unwrap()).__name__)\n"
         "except ConfigError as error:\n"
         "    print(error)\n"
     )
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=environment)
+    if backend is not None:
+        environment["KERAS_BACKEND"] = backend
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=environment)
+
+
+def test_with_no_backend_chosen_and_no_tensorflow_keras_runs_on_pytorch(tmp_path: Path) -> None:
+    save_model(_net(), tmp_path / "pkg", input_example=np.zeros((2, 3), dtype=np.float32))
+    done = _load_without_tensorflow(tmp_path / "pkg", backend=None)
+    assert done.returncode == 0, done.stderr
+    assert "KERAS_BACKEND" not in done.stdout and done.stdout.strip(), done.stdout
+
+
+def test_loading_with_a_backend_that_is_missing_names_keras_backend(tmp_path: Path) -> None:
+    save_model(_net(), tmp_path / "pkg", input_example=np.zeros((2, 3), dtype=np.float32))
+    done = _load_without_tensorflow(tmp_path / "pkg", backend="tensorflow")
     assert done.returncode == 0, done.stderr
     assert "KERAS_BACKEND=torch" in done.stdout and "saved with the torch backend" in done.stdout

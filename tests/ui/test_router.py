@@ -17,6 +17,8 @@ from tests.services import running_server
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "shipyard" / "ui" / "static"
 _LOADED = re.compile(r"""(?:src|href)\s*=\s*["']([^"'#][^"']*)["']""")
+# A route of main.js: [/pattern/, "page module", "its render function"].
+_ROUTES = re.compile(r'^\s*\[/.+/, "(\w+)", "(\w+)"\],$', re.MULTILINE)
 _IMPORTS = re.compile(r"""^import\s[^;]*?from\s+"([^"]+)";""", re.M)
 
 
@@ -62,6 +64,10 @@ def test_every_module_the_ui_imports_is_served_with_a_javascript_type(http: http
         base = url.rsplit("/", 1)[0]
         for target in _IMPORTS.findall(answer.text):
             pending.append(str(httpx.URL(f"http://x{base}/").join(target).path))
+        for module, name in _ROUTES.findall(answer.text):  # main.js's pages, loaded when opened
+            page = http.get(f"{ASSETS_URL}/js/pages/{module}.js")
+            assert re.search(rf"export (async )?function {name}\b", page.text), f"{module}.js has no {name}"
+            pending.append(f"{ASSETS_URL}/js/pages/{module}.js")
     pages = {p.stem for p in (STATIC / "js" / "pages").glob("*.js")}
     assert {f"{ASSETS_URL}/js/pages/{name}.js" for name in pages} <= seen  # every page kind is reachable
     assert http.get(f"{ASSETS_URL}/app.css").headers["content-type"].startswith("text/css")

@@ -13,8 +13,8 @@ one: one call, one run.
   evaluation set and iteration through the framework's callbacks, feature importance.
 * Lightning: ``Trainer.fit`` logs through a :class:`LightningLogger`.
 * Keras 3: ``Model.fit`` logs through a :class:`KerasCallback`. Keras picks its
-  backend when first imported: set ``KERAS_BACKEND=torch`` (or ``jax``) in the
-  environment when TensorFlow is not installed.
+  backend when first imported; with none chosen and no TensorFlow installed,
+  PyTorch is used.
 
 Frameworks other than scikit-learn are patched when they are imported, so
 ``autolog()`` imports none of them. ``LightningLogger`` and ``KerasCallback`` can

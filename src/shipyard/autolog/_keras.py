@@ -12,7 +12,7 @@ outermost ``Model.fit`` (unless the call already has one), with the first rows o
 ``x`` as the example, and records the call's ``batch_size`` when it sets one.
 
 Keras chooses its backend when first imported (``KERAS_BACKEND``; TensorFlow by
-default): without TensorFlow, set ``KERAS_BACKEND=torch`` before importing Keras.
+default); with none chosen and no TensorFlow, PyTorch is chosen (see the Keras flavor).
 """
 
 from __future__ import annotations
@@ -24,10 +24,16 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from shipyard.autolog._describe import example_rows
+from shipyard.autolog._hooks import Patch, replace
+from shipyard.autolog._record import Settings
+from shipyard.autolog._run import log_metrics, log_params, recording
 from shipyard.client import Client
 from shipyard.errors import ConfigError, MissingExtra
 from shipyard.fluent import ActiveRun, active_run, get_client, start_run
+from shipyard.models.flavors._keras import choose_backend
 
+choose_backend()
 try:
     import keras
 except ImportError as error:
@@ -36,10 +42,6 @@ except ImportError as error:
     raise ConfigError(f"keras could not import its backend {error.name!r}: set KERAS_BACKEND=torch (or jax) "
                       "before keras is first imported", module=error.name) from None
 
-from shipyard.autolog._describe import example_rows
-from shipyard.autolog._hooks import Patch, replace
-from shipyard.autolog._record import Settings
-from shipyard.autolog._run import log_metrics, log_params, recording
 
 __all__ = ["KerasCallback", "patch"]
 

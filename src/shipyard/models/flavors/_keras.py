@@ -7,8 +7,9 @@ trained on TensorFlow loads on PyTorch and the reverse; the backend it was saved
 with is recorded, and pinned in the requirements.
 
 Keras chooses its backend once, when first imported, from ``KERAS_BACKEND``
-(TensorFlow by default): without TensorFlow installed, set ``KERAS_BACKEND=torch``
-(or ``jax``) in the environment before Keras is imported.
+(TensorFlow by default). When Shipyard imports Keras first, with no backend chosen and no
+TensorFlow installed but PyTorch there, it chooses ``torch`` (:func:`choose_backend`); set
+``KERAS_BACKEND`` yourself for another.
 
 For prediction, a DataFrame is passed as its 2-D array and a dict of arrays as the
 model's named inputs; the model is called directly (``training=False``, without
@@ -20,6 +21,9 @@ False
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,8 +99,26 @@ def _arrays_without_copy_keyword() -> Iterator[None]:
         yield
 
 
+def choose_backend() -> None:
+    """Pick PyTorch as Keras's backend when none is chosen and TensorFlow (Keras's default) is
+    missing but PyTorch is there: the Keras extra needs no TensorFlow. Only before Keras is
+    first imported; an explicit ``KERAS_BACKEND`` always wins."""
+    if "KERAS_BACKEND" in os.environ or "keras" in sys.modules:
+        return
+    if not _importable("tensorflow") and _importable("torch"):
+        os.environ["KERAS_BACKEND"] = "torch"
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ValueError, AttributeError):  # a module blocked in sys.modules (set to None)
+        return False
+
+
 def _import_keras(saved_with: str | None) -> ModuleType:
     """Keras, or an error naming the fix: the pip install, or the backend to choose."""
+    choose_backend()
     try:
         import keras
     except ImportError as error:
