@@ -161,17 +161,6 @@ def test_db_upgrade_then_current_on_a_fresh_postgresql(tmp_path: Path, pg_url: s
     assert not (tmp_path / "shipyard.db").exists()  # SHIPYARD_DB was used, not the home's SQLite
 
 
-def test_demo_tracks_the_requested_runs(tmp_path: Path) -> None:
-    done = run_cli(tmp_path, "demo", "--runs", "2", "--epochs", "20", "--requests", "200")
-    assert done.returncode == 0, done.stderr
-    assert "tracked 2 runs" in done.stdout
-    assert "posted 200 labels" in done.stdout and "all cached" in done.stdout
-    with shipyard.Client(Config(home=tmp_path)) as client:
-        demo = [e for e in client.list_experiments() if e.name.startswith("demo-") and "retrain" not in e.name]
-        assert len(demo) == 1
-        assert len(client.search_runs(demo[0].name).items) == 2
-
-
 def test_piped_tables_are_plain_aligned_lines_never_wrapped_or_cut(logged: Logged) -> None:
     done = run_cli(logged.home, "runs", "list", "churn", columns=40)
     assert done.returncode == 0, done.stderr

@@ -63,6 +63,9 @@ def test_demo_keeps_its_files_under_the_home_and_prints_where_they_are(
         assert name in done.stdout
     assert str(folder) in done.stdout.replace("\n", "")
     assert "shipyard runs list demo-" in done.stdout  # `shipyard`, `./dev shipyard` or a full path
+    # The stages honour their options: --runs 2 and --requests 40.
+    assert "tracked 2 runs" in done.stdout
+    assert "posted 40 labels" in done.stdout and "all cached" in done.stdout
 
 
 @pytest.mark.slow

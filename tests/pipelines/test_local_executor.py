@@ -120,8 +120,13 @@ def test_ctrl_c_marks_the_run_failed_and_keeps_completed_steps_cached(tmp_path: 
         time.sleep(0.05)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
-    proc.stderr.close()  # type: ignore[union-attr]
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:  # a run that outlived the interrupt must not outlive the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        proc.stderr.close()  # type: ignore[union-attr]
     assert proc.returncode != 0 and "KeyboardInterrupt" in stderr
     with Client(Config(home=home)) as client:
         run = client.search_runs("long", filter="tags.`shipyard.kind` = 'pipeline'").items[0]
