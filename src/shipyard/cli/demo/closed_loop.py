@@ -5,7 +5,7 @@ A second model, trained on the first regime of a drifting stream
 following ``@production`` and the traffic split. Traffic flows at a steady rate and each
 label comes back 100 requests late. The monitor computes windows of a few seconds; the
 policy (YAML written to the demo's folder) starts a run when accuracy stays below a bar
-for two windows. An in-process :class:`~shipyard.automation.Controller` ticks it through
+for three windows. An in-process :class:`~shipyard.automation.Controller` ticks it through
 retraining (the pipeline of :mod:`.ct_pipeline` on the newest labelled traffic),
 evaluation against the champion, shadow, canary and promotion. Then a second version of
 the policy, whose pipeline trains on shuffled labels, is asked for a retrain by hand:
@@ -58,16 +58,17 @@ class Names:
 
 
 def policy(names: Names, training: str, *, shuffle_labels: bool = False) -> dict[str, Any]:
-    """The policy as its YAML mapping: accuracy below 0.75 in two windows (or a person) retrains on the
+    """The policy as its YAML mapping: accuracy below 0.75 in three windows (or a person) retrains on the
     newest labelled traffic; a paired bootstrap against the champion; shadow, canary at 50% until
     200 of the challenger's answers are labelled; promotion. ``shuffle_labels`` breaks the retrain,
-    and that version triggers only by hand."""
-    monitor = {"type": "monitor", "monitor": names.monitor, "series": "accuracy", "below": 0.75, "for_windows": 2}
+    and that version triggers only by hand. Waiting three windows and taking the newest 500 rows
+    keeps the training rows after the drift even when a busy machine slows the traffic."""
+    monitor = {"type": "monitor", "monitor": names.monitor, "series": "accuracy", "below": 0.75, "for_windows": 3}
     return {
         "name": names.policy, "model": names.model,
         "triggers": [{"type": "manual"}] if shuffle_labels else [monitor, {"type": "manual"}],
         "retrain": {"pipeline": "retrain_demo",
-                    "params": {"model": names.model, "training_data": training, "recent_rows": 800, "min_rows": 200,
+                    "params": {"model": names.model, "training_data": training, "recent_rows": 500, "min_rows": 200,
                                "shuffle_labels": shuffle_labels},
                     "labelled_data": {"dataset": names.labelled, "since": "20s", "monitor": names.monitor,
                                       "min_rows": 200}},
