@@ -15,17 +15,42 @@ callbacks. A training call is recorded as:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from shipyard.autolog._describe import class_tags, data_hash, example_rows, training_metrics
+from shipyard.autolog._hooks import Patch, replace
 from shipyard.autolog._importance import log_importance
 from shipyard.autolog._record import Settings, _inputs
 from shipyard.autolog._run import log_metrics, log_params, recording
 from shipyard.fluent import ActiveRun
 
-__all__ = ["Trained", "log_evaluations", "record_train", "record_wrapper_fit"]
+__all__ = ["Trained", "bind_call", "log_evaluations", "patch_training", "record_train", "record_wrapper_fit"]
+
+
+def patch_training(settings: Settings, module: ModuleType, wrappers_module: ModuleType, wrappers: Iterable[str],
+                   train: Callable[..., Any], fit: Callable[..., Any]) -> list[Patch]:
+    """Wrap ``module.train`` with ``train`` and each scikit-learn wrapper's ``fit`` with ``fit``."""
+    patches = [replace(module, "train", functools.partial(train, settings))]
+    for name in wrappers:
+        patches.append(replace(getattr(wrappers_module, name), "fit", functools.partial(fit, settings)))
+    return patches
+
+
+def bind_call(original: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
+    """The call's arguments by name, defaults filled in; None when the call itself is wrong (the
+    framework then says so when it is called as given)."""
+    try:
+        bound = inspect.signature(original).bind(*args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    return bound
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ input example is taken from it before training.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable
 from types import ModuleType
@@ -16,9 +15,16 @@ from typing import Any
 
 import lightgbm
 
-from shipyard.autolog._boosting import Trained, log_evaluations, record_train, record_wrapper_fit
+from shipyard.autolog._boosting import (
+    Trained,
+    bind_call,
+    log_evaluations,
+    patch_training,
+    record_train,
+    record_wrapper_fit,
+)
 from shipyard.autolog._describe import example_rows
-from shipyard.autolog._hooks import Patch, replace
+from shipyard.autolog._hooks import Patch
 from shipyard.autolog._record import Settings
 from shipyard.fluent import ActiveRun
 
@@ -44,18 +50,13 @@ class _Recorder:
 
 def patch(settings: Settings, module: ModuleType) -> list[Patch]:
     """Wrap ``lightgbm.train`` and each wrapper's ``fit``."""
-    patches = [replace(module, "train", functools.partial(_train, settings))]
-    for name in _WRAPPERS:
-        patches.append(replace(getattr(lightgbm.sklearn, name), "fit", functools.partial(_fit, settings)))
-    return patches
+    return patch_training(settings, module, lightgbm.sklearn, _WRAPPERS, _train, _fit)
 
 
 def _train(settings: Settings, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    try:
-        bound = inspect.signature(original).bind(*args, **kwargs)
-    except TypeError:  # the call itself is wrong: train will say so
+    bound = bind_call(original, args, kwargs)
+    if bound is None:  # the call itself is wrong: train will say so
         return original(*args, **kwargs)
-    bound.apply_defaults()
     arguments = bound.arguments
     params = {**dict(arguments["params"] or {}), "num_boost_round": arguments["num_boost_round"]}
     train_set = arguments["train_set"]

@@ -135,7 +135,7 @@ class Retrainer:
             if not store.get_run(run_id).status.is_terminal:  # failed before the pipeline could end it
                 store.update_run(run_id, status=RunStatus.FAILED, end_time=int(self.clock() * 1000))
         except (Conflict, NotFound):
-            pass
+            pass  # the run is gone or another process ended it first: nothing left to mark
 
     # -- inspecting -------------------------------------------------------------------------
 

@@ -190,7 +190,7 @@ class Stages:
             try:
                 return self.client.monitor_store.get_monitor(labelled.monitor).label_column or "label"
             except NotFound:
-                pass
+                pass  # the monitor was deleted since the policy was applied: the default column
         return "label"
 
     def _evaluation_rows(self, policy: AutomationPolicy, run: AutomationRun) -> tuple[pd.DataFrame, list[Any]]:

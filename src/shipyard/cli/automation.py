@@ -202,7 +202,7 @@ def run(once: bool = typer.Option(False, "--once", help="one pass: move each act
         try:
             controller.run(interval, stop)
         except KeyboardInterrupt:
-            pass
+            pass  # Ctrl-C is how the loop is meant to end; the lease is released below
         finally:
             signal.signal(signal.SIGTERM, previous)
             log.removeHandler(handler)
