@@ -62,7 +62,7 @@ class Datasets:
     def register_dataset(self, name: str, source: Any, *, description: str | None = None,
                          tags: Mapping[str, str] | None = None, run_id: str | None = None,
                          contract: Contract | str | os.PathLike[str] | None = None,
-                         progress: bool | None = None) -> DatasetVersion:
+                         progress: bool | None = None, source_name: str | None = None) -> DatasetVersion:
         """Register ``source`` as a new version of dataset ``name`` (created if needed).
 
         ``source``: a pandas or polars DataFrame, an Arrow table, a Parquet or CSV
@@ -71,7 +71,9 @@ class Datasets:
         the producer; with ``contract`` (a Contract or a YAML file) data that breaks
         it is refused with ``InvalidInput`` and nothing is stored. Bad input (ragged
         CSV, truncated Parquet, a type change across files, an empty source, an
-        illegal name) raises ``InvalidInput`` and leaves no version.
+        illegal name) raises ``InvalidInput`` and leaves no version. ``source_name`` is
+        what the version records as its source, for files written only to be registered
+        (default: the path, the ``s3://`` URI or the DataFrame's type).
         """
         from shipyard.datasets import register_version
         from shipyard.datasets._hashing import HashCache
@@ -81,7 +83,7 @@ class Datasets:
         options = {"endpoint_url": self.config.s3_endpoint_url} if self.config.s3_endpoint_url else {}
         return register_version(self.store, name, source, description=description, tags=tags, run_id=run_id,
                                 contract=_contract(contract), actor=current_user(), storage_options=options,
-                                progress=progress,
+                                progress=progress, source_name=source_name,
                                 hash_cache=HashCache(self.config.home.absolute() / "cache" / "hashes"))
 
     def get_dataset(self, ref: str, version: int | None = None, *,

@@ -19,6 +19,7 @@ running the registration again skips those objects (they are found by hash).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -51,17 +52,21 @@ def register_version(
     workers: int = 8,
     progress: bool | Reporter | None = None,
     hash_cache: HashCache | None = None,
+    source_name: str | None = None,
 ) -> DatasetVersion:
     """Register ``source`` as a version of ``name`` in ``store`` (see the module docstring).
 
     ``hash_cache`` remembers the hashes of unchanged local files between
-    registrations (see :mod:`shipyard.datasets._hashing`).
+    registrations (see :mod:`shipyard.datasets._hashing`); ``source_name``, when
+    given, is recorded as the version's source instead of the staged one.
     """
     validate_dataset_name(name)
     tags = {str(k): str(v) for k, v in (tags or {}).items()}
     with stage(source, storage_options=storage_options, workers=workers) as staged:
         if not staged.paths:
             raise InvalidInput(f"nothing to register: {staged.source} is empty", field="source")
+        if source_name is not None:
+            staged = dataclasses.replace(staged, source=source_name)
         reporter = reporter_for(progress, len(staged.paths),
                                 lambda: sum(os.path.getsize(staged.local(p)) for p in staged.paths[:1000]))
         try:

@@ -212,8 +212,11 @@ def _score(client: Client, model: Model, manifest_sha256: str, model_uri: str, v
         if scored == 0:
             raise InvalidInput(f"every one of the {rows} rows of {version.uri} was rejected; see "
                                f"runs:/{run.id}/{REJECTS}", field="input", run_id=run.id)
+        # The parts are written only to be registered (and removed after): the source a user
+        # reads back names what was scored, not a folder that no longer exists.
         out = client.register_dataset(name, out_dir, run_id=run.id,
-                                      description=f"{version.uri} scored by {model_uri}")
+                                      description=f"{version.uri} scored by {model_uri}",
+                                      source_name=f"batch_predict({model_uri}, {version.uri})")
         _record_model(client, model_uri, out)
         client.end_run(run.id)
     except BaseException:
