@@ -119,8 +119,28 @@ export async function head(url, limit) {
   return {bytes, truncated};
 }
 
+// A page of twenty charts would otherwise ask for twenty histories at once: the server
+// answers them all together, so the first chart waits for the last one's work. A few at
+// a time, in the order the charts stand on the page, draws the top charts first.
+const HISTORY_READS = 4;
+let historyReads = 0;
+const waitingReads = [];
+
+/** `read()` once fewer than HISTORY_READS metric histories are being fetched; its answer. */
+export async function queuedRead(read) {
+  if (historyReads < HISTORY_READS) historyReads += 1;
+  else await new Promise((resolve) => waitingReads.push(resolve)); // a finishing read hands its slot over
+  try {
+    return await read();
+  } finally {
+    const next = waitingReads.shift();
+    if (next) next(); else historyReads -= 1;
+  }
+}
+
 /** The metric's points, downsampled by the server to about `maxPoints`. */
 export async function metricHistory(runId, key, maxPoints) {
-  const page = await getJson(`${runUrl(runId)}/metric-history`, {key, max_points: Math.max(2, Math.round(maxPoints))});
+  const page = await queuedRead(() => getJson(`${runUrl(runId)}/metric-history`,
+    {key, max_points: Math.max(2, Math.round(maxPoints))}));
   return page.items;
 }

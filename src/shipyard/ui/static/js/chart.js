@@ -2,7 +2,7 @@
 // chart (double-click zooms out), values under the cursor in the legend, exponential
 // smoothing and a log scale for every chart of the page at once.
 
-import {getJson} from "./api.js";
+import {getJson, queuedRead} from "./api.js";
 import {h} from "./dom.js";
 import {metric as formatMetric, plotted} from "./format.js";
 
@@ -115,7 +115,8 @@ export function chartCard(title) {
 export async function metricHistories(runIds, key, maxPoints) {
   const groups = [];
   for (let i = 0; i < runIds.length; i += HISTORY_RUNS) groups.push(runIds.slice(i, i + HISTORY_RUNS));
-  const answers = await Promise.all(groups.map((ids) => getJson("/api/v1/metric-histories", new URLSearchParams([
-    ["key", key], ["max_points", String(Math.max(2, Math.round(maxPoints)))], ...ids.map((id) => ["run_id", id])]))));
+  const answers = await Promise.all(groups.map((ids) => queuedRead(() => getJson("/api/v1/metric-histories",
+    new URLSearchParams([["key", key], ["max_points", String(Math.max(2, Math.round(maxPoints)))],
+      ...ids.map((id) => ["run_id", id])])))));
   return answers.flatMap((a) => a.items);
 }

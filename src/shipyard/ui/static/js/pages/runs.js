@@ -24,6 +24,12 @@ const stored = (name, fallback) => {
 const store = (name, value) => localStorage.setItem(name, JSON.stringify(value));
 
 export async function render(root, {params: [experimentId], query, live}) {
+  const size = Number(query.get("size")) || 50;
+  // The first page of runs is asked for together with the experiment, not after it: one
+  // round trip less before the table shows. An error is reported by load(), which awaits it.
+  let firstPage = postJson("/api/v1/runs/search", {experiment_ids: [experimentId], max_results: size,
+    order_by: [query.get("order") || DEFAULT_ORDER], filter: query.get("filter") || null, page_token: null});
+  firstPage.catch(() => {});
   let experiment;
   try {
     experiment = await getJson(`/api/v1/experiments/${encodeURIComponent(experimentId)}`);
@@ -36,7 +42,7 @@ export async function render(root, {params: [experimentId], query, live}) {
   const columnsKey = `shipyard.columns.${experiment.id}`, viewsKey = `shipyard.views.${experiment.id}`;
   const state = {
     filter: query.get("filter") || "", order: query.get("order") || DEFAULT_ORDER,
-    size: Number(query.get("size")) || 50, tokens: [null], page: 0, runs: [], next: null,
+    size, tokens: [null], page: 0, runs: [], next: null,
     columns: stored(columnsKey, null), selected: new Set(),
   };
 
@@ -65,9 +71,11 @@ export async function render(root, {params: [experimentId], query, live}) {
   async function load() {
     const body = {experiment_ids: [experiment.id], max_results: state.size, order_by: [state.order],
       filter: state.filter || null, page_token: state.tokens[state.page]};
+    const early = experiment.id === experimentId ? firstPage : null;
+    firstPage = null;
     let page;
     try {
-      page = await postJson("/api/v1/runs/search", body);
+      page = await (early ?? postJson("/api/v1/runs/search", body));
     } catch (error) {
       if (!(error instanceof ApiError) || ![400, 422].includes(error.status)) throw error;
       filterError.textContent = error.message; // the API says what is wrong, and where
