@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from shipyard import Client, Config
+from shipyard.cli.output import fmt_value
+from shipyard.tuning import SearchFailed, pipeline_objective, tune, uniform
 from tests.tuning import searched
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +61,59 @@ def test_a_bad_space_file_is_refused_naming_the_parameter(tmp_path: Path) -> Non
     done = subprocess.run([SHIPYARD, "tune", "train.py:train", "--space", "space.yaml", "--metric", "score"],
                           cwd=home, env=_env(home), capture_output=True, text=True, timeout=240)
     assert done.returncode != 0 and "space.alpha" in done.stderr and "inverted range" in done.stderr
+
+
+def _tune_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    home.mkdir(exist_ok=True)
+    (home / "train.py").write_text(PIPELINE_FILE)
+    (home / "space.yaml").write_text(SPACE)
+    return subprocess.run([SHIPYARD, "tune", "train.py:train", "--space", "space.yaml", *args],
+                          cwd=home, env=_env(home), capture_output=True, text=True, timeout=240)
+
+
+def test_a_metric_no_step_logged_fails_the_trial_naming_it_and_the_metrics_logged(tmp_path: Path) -> None:
+    with Client(Config(home=tmp_path / "home", system_metrics=False)) as client:
+        objective = pipeline_objective(searched.train, "auc", client=client)
+        with pytest.raises(SearchFailed, match=r"InvalidInput: metric 'auc': .* \(metrics logged: 'score'\)"):
+            tune(objective, {"alpha": uniform(0.01, 1.0)}, n_trials=2, metric="auc", client=client, name="typo")
+        trials = client.search_runs("Default", filter="tags.`shipyard.kind` = 'trial'").items
+    assert len(trials) == 2 and {r.status.value for r in trials} == {"FAILED"}
+    assert not any("auc" in r.metrics for r in trials)
+
+
+def test_the_cli_ends_non_zero_with_one_line_naming_a_mistyped_metric(tmp_path: Path) -> None:
+    done = _tune_cli(tmp_path / "home", "--metric", "auc", "--n-trials", "2", "--name", "bad1")
+    assert done.returncode != 0 and done.stdout == "", done.stdout + done.stderr
+    assert "metric 'auc'" in done.stderr and "metrics logged: 'score'" in done.stderr
+    assert "Traceback" not in done.stderr and "all 2 trials failed" in done.stderr
+
+
+def test_with_no_metric_the_cli_scores_each_trial_by_the_pipeline_s_numeric_output(tmp_path: Path) -> None:
+    done = _tune_cli(tmp_path / "home", "--n-trials", "2", "--direction", "maximize", "--name", "output", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert out["complete"] == 2 and out["metric"] == "objective"
+    alpha, depth = out["best_params"]["alpha"], out["best_params"]["depth"]
+    assert out["best_value"] == pytest.approx(-((alpha - 0.3) ** 2) - (depth - 4) ** 2 * 0.01)
+
+
+def test_the_cli_has_no_pruner_and_its_help_says_why(tmp_path: Path) -> None:
+    help_text = subprocess.run([SHIPYARD, "tune", "--help"], env=_env(tmp_path), capture_output=True, text=True,
+                               timeout=120).stdout
+    assert "--pruner" in help_text and "nothing to prune" in " ".join(help_text.split())
+    done = _tune_cli(tmp_path / "home", "--metric", "score", "--pruner", "median")
+    assert done.returncode == 2 and "--pruner" in done.stderr
+
+
+def test_the_cli_title_shows_the_best_value_formatted_like_other_metrics(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = _tune_cli(home, "--metric", "score", "--n-trials", "2", "--direction", "maximize", "--name", "shown")
+    assert done.returncode == 0, done.stdout + done.stderr
+    title = done.stdout.splitlines()[0]
+    run_id = done.stdout.split("run ")[1].split()[0]
+    with Client(Config(home=home)) as client:
+        best = client.get_run(run_id).metrics["score"].value
+    assert title == f"Best of 2 trials: score = {fmt_value(best)}" and len(fmt_value(best)) < len(repr(best))
 
 
 def test_a_search_runs_as_a_pipeline_step_and_hands_its_best_parameters_on(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -130,3 +131,28 @@ def test_a_postgresql_study_has_its_own_schema_and_resumes_from_another_client(p
         other.close()
     assert second.run_id == first.run_id and second.n_trials == 7
     assert len(_trial_runs(pg_client, second)) == 7
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_a_search_logs_no_optuna_info_lines_and_puts_optuna_s_verbosity_back(client: Client) -> None:
+    previous = optuna.logging.get_verbosity()
+    handler = _Records()
+    logging.getLogger("optuna").addHandler(handler)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        tune(objectives.bowl_objective, BOWL, n_trials=2, client=client, name="quiet")  # "A new study created"
+        tune(objectives.bowl_objective, BOWL, n_trials=3, client=client, name="quiet")  # "Using an existing study"
+        verbosity_after = optuna.logging.get_verbosity()
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
+        optuna.logging.set_verbosity(previous)
+    assert [r.getMessage() for r in handler.records if r.levelno <= logging.INFO] == []
+    assert verbosity_after == optuna.logging.INFO

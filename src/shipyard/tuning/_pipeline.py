@@ -4,8 +4,11 @@
 :class:`PipelineObjective` over the file's pipeline: a trial runs the pipeline with
 its fixed parameters overlaid by the trial's, and scores it by ``metric`` — the last
 value a step logged under that name (``ctx.log_metric``; a cached step's from the run
-that computed it), else the pipeline's output when that is a number or a mapping
-holding ``metric``. Each pipeline run is tagged with its trial's run
+that computed it), else the value under that key when the pipeline's output is a
+mapping holding it. When neither has it, the trial fails with an error naming the
+metric and the metrics the steps did log (a mistyped name is never scored by
+something else). With no ``metric`` (``None``), the score is the pipeline's output,
+which must then be a number. Each pipeline run is tagged with its trial's run
 (``shipyard.tuning.trial_run``).
 
 The other way round, a search inside a pipeline, is a step that calls
@@ -31,25 +34,42 @@ from shipyard.tuning._trial import Trial
 __all__ = ["PipelineObjective", "pipeline_objective", "score_pipeline_run"]
 
 
-def score_pipeline_run(result: Any, metric: str, client: Any) -> float:
-    """The score of a finished pipeline run (see the module docstring); InvalidInput when it has none."""
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def score_pipeline_run(result: Any, metric: str | None, client: Any) -> float:
+    """The score of a finished pipeline run (see the module docstring).
+
+    InvalidInput naming ``metric`` when the run has no such metric (the message lists
+    the metrics its steps logged), or, with no ``metric``, when its output is not a number.
+    """
+    if metric is None:
+        if _number(result.output):
+            return float(result.output)
+        raise InvalidInput(f"pipeline run {result.run_id} returned {type(result.output).__name__}, not a number "
+                           f"to score; name the metric a step logs to score by it instead", field="metric")
     value: float | None = None
+    logged: set[str] = set()
     for status in result.steps.values():
-        logged = [v for key, v, _ in (status.result.metrics if status.result else []) if key == metric]
-        if logged:
-            value = logged[-1]
+        points = status.result.metrics if status.result else []
+        logged.update(key for key, _, _ in points)
+        values = [v for key, v, _ in points if key == metric]
+        if values:
+            value = values[-1]
         elif status.cached_from:
-            found = client.tracking.get_run(status.cached_from).metrics.get(metric)
+            metrics = client.tracking.get_run(status.cached_from).metrics
+            logged.update(metrics)
+            found = metrics.get(metric)
             value = found.value if found is not None else value
     if value is not None:
         return float(value)
     output = result.output
-    if isinstance(output, Mapping) and metric in output:
-        output = output[metric]
-    if isinstance(output, int | float) and not isinstance(output, bool):
-        return float(output)
-    raise InvalidInput(f"pipeline run {result.run_id} logged no metric {metric!r} and its output is not a score",
-                       field="metric")
+    if isinstance(output, Mapping) and _number(output.get(metric)):
+        return float(output[metric])
+    names = ", ".join(repr(k) for k in sorted(logged)) if logged else "none"
+    raise InvalidInput(f"metric {metric!r}: no step of pipeline run {result.run_id} logged it (metrics logged: "
+                       f"{names})", field="metric")
 
 
 class PipelineObjective:
@@ -60,7 +80,7 @@ class PipelineObjective:
     the runs (default: the fluent API's client of the process running the trial).
     """
 
-    def __init__(self, pipeline: Any, metric: str, params: Mapping[str, Any] | None = None,
+    def __init__(self, pipeline: Any, metric: str | None, params: Mapping[str, Any] | None = None,
                  executor: Any = "inline", client: Any = None) -> None:
         self.pipeline = pipeline
         self.metric = metric
@@ -80,7 +100,8 @@ class PipelineObjective:
         return score_pipeline_run(result, self.metric, client)
 
 
-def pipeline_objective(pipeline: Any, metric: str, params: Mapping[str, Any] | None = None,
+def pipeline_objective(pipeline: Any, metric: str | None, params: Mapping[str, Any] | None = None,
                        executor: Any = "inline", client: Any = None) -> PipelineObjective:
-    """An objective that runs ``pipeline`` with each trial's parameters and scores it by ``metric``."""
+    """An objective that runs ``pipeline`` with each trial's parameters and scores it by ``metric``
+    (None: by its output, a number); see the module docstring."""
     return PipelineObjective(pipeline, metric, params, executor, client)

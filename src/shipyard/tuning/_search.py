@@ -37,7 +37,7 @@ from shipyard.tuning._recording import (
 )
 from shipyard.tuning._result import SearchFailed, SearchResult
 from shipyard.tuning._space import Param, check_space
-from shipyard.tuning._storage import close_storage, import_optuna, open_storage
+from shipyard.tuning._storage import close_storage, import_optuna, open_storage, quiet_optuna
 from shipyard.tuning._trial import COMPLETE, FAIL, PRUNED, Outcome, Trial
 
 __all__ = ["tune"]
@@ -218,6 +218,7 @@ def tune(objective: Callable[[Trial], float], space: Mapping[str, Param], *, n_t
     (``max_concurrent`` Ray tasks; default: the cluster's CPUs). ``name`` names the
     study: the same name resumes it (``n_trials`` is its total). Bad input raises
     :class:`~shipyard.errors.InvalidInput` naming the field, before anything is stored.
+    Optuna's INFO lines are silenced while the search runs (its verbosity is put back after).
 
     >>> result = tune(lambda t: (t["x"] - 2) ** 2, {"x": uniform(-5, 5)}, n_trials=30)  # doctest: +SKIP
     >>> round(result.best_params["x"])  # doctest: +SKIP
@@ -242,9 +243,10 @@ def tune(objective: Callable[[Trial], float], space: Mapping[str, Param], *, n_t
     if getattr(client.config, "url", None):
         raise InvalidInput("tune needs the metadata database itself: a client of a shipyard server cannot hold "
                            "the study; point SHIPYARD_DB at the server's database instead", field="client")
-    return _run(objective, checked, n_trials, metric, direction, optuna_sampler, optuna_pruner, name,
-                experiment, executor, max_concurrent, client, parent,
-                {"sampler": sampler, "pruner": pruner, "pruner_options": pruner_options, "seed": seed})
+    with quiet_optuna():
+        return _run(objective, checked, n_trials, metric, direction, optuna_sampler, optuna_pruner, name,
+                    experiment, executor, max_concurrent, client, parent,
+                    {"sampler": sampler, "pruner": pruner, "pruner_options": pruner_options, "seed": seed})
 
 
 def _run(objective: Any, space: dict[str, Param], n_trials: int, metric: str, direction: str, sampler: Any,

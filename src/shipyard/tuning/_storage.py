@@ -25,6 +25,8 @@ resume after the process ends.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ import sqlalchemy as sa
 
 from shipyard.errors import ConfigError, MissingExtra
 
-__all__ = ["close_storage", "import_optuna", "open_storage", "optuna_namespace"]
+__all__ = ["close_storage", "import_optuna", "open_storage", "optuna_namespace", "quiet_optuna"]
 
 _SQLITE_SCHEMA = "optuna"
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS {schema}.alembic_version " \
@@ -46,6 +48,23 @@ def import_optuna() -> Any:
     except ImportError:
         raise MissingExtra("optuna", "tune") from None
     return optuna
+
+
+@contextmanager
+def quiet_optuna() -> Iterator[Any]:
+    """Optuna's INFO lines ("A new study created in RDB…", "Trial 3 finished…") silenced inside.
+
+    Optuna's verbosity is lowered to WARNING (never raised: a caller's ERROR stays) and
+    put back to what it was on the way out, so the setting outside is unchanged.
+    Yields the ``optuna`` module.
+    """
+    optuna = import_optuna()
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(previous, optuna.logging.WARNING))
+    try:
+        yield optuna
+    finally:
+        optuna.logging.set_verbosity(previous)
 
 
 def _sqlite_file(url: sa.URL) -> Path | None:
