@@ -5,8 +5,8 @@ written ``90s``, ``15m``, ``1h``, ``7d``, ``2w`` or a number of seconds
 (:func:`parse_duration`). A base-layer module: it imports nothing of Shipyard but the
 error tree.
 
->>> parse_duration("1h"), parse_duration(90)
-(3600, 90)
+>>> parse_duration("1h"), parse_duration(90), format_duration(604800)
+(3600, 90, '1w')
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["now_ms", "parse_duration"]
+__all__ = ["format_duration", "now_ms", "parse_duration"]
 
 _DURATION_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -46,3 +46,14 @@ def parse_duration(text: Any, field_name: str = "window") -> int:
         raise InvalidInput(f"{field_name} must be a whole number of seconds from 1s to 366d, got {text!r}",
                            field=field_name)
     return int(seconds)
+
+
+def format_duration(seconds: Any) -> Any:
+    """``seconds`` in the largest unit that divides it (``21600`` → ``6h``), as durations are
+    written; anything but a whole number of seconds is returned as it is, for a reader to refuse."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        return seconds
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

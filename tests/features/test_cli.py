@@ -48,7 +48,7 @@ def test_feature_commands_end_to_end(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "features", "apply", str(_write(tmp_path))).stdout.count("unchanged") == 3
     assert "updated" in run_cli(tmp_path, "features", "apply", str(_write(tmp_path, ttl="2d"))).stdout
     listed = run_cli(tmp_path, "features", "list")
-    assert "user_stats" in listed.stdout and "total" in listed.stdout and "2 days" in listed.stdout
+    assert "user_stats" in listed.stdout and "total" in listed.stdout and " 2d " in listed.stdout
     start, end = (NOW - 60 * M).isoformat(), (NOW + M).isoformat()
     done = run_cli(tmp_path, "features", "materialize", "--start", start, "--end", end)
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from shipyard.errors import InvalidInput
-from shipyard.timeutil import parse_duration
+from shipyard.timeutil import format_duration, parse_duration
 
 __all__ = ["REQUIRED", "Reader", "as_dict", "as_list", "at_path", "dataset_name", "dataset_ref", "format_duration",
            "join"]
@@ -43,17 +43,6 @@ def join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
-
-
-def format_duration(seconds: Any) -> Any:
-    """``seconds`` in the largest unit that divides it (``21600`` → ``6h``), as policies write them;
-    anything but a whole number of seconds is returned as it is, for a reader to refuse."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
-        return seconds
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _kind(value: Any) -> str:

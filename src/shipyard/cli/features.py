@@ -15,6 +15,7 @@ from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, tabl
 from shipyard.cli.skew import check_skew
 from shipyard.cli.user_code import loading
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.timeutil import format_duration
 
 app = typer.Typer(help="Feature store: definitions, materialization, online lookups.", no_args_is_help=True)
 
@@ -83,7 +84,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
                           "features": list(view.features), "ttl_s": ttl.total_seconds() if ttl else None,
                           "materialization": state.to_json() if state else None})
             rows.append([obj.name, obj.version, ", ".join(keys) or "(on demand)", ", ".join(view.features),
-                         str(ttl) if ttl else "-", fmt_time(state.materialized_at) if state else "-"])
+                         format_duration(int(ttl.total_seconds())) if ttl else "-",
+                         fmt_time(state.materialized_at) if state else "-"])
     if as_json:
         print_json({"items": items})
         return
