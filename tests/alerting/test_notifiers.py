@@ -32,6 +32,20 @@ def event(kind: str = "firing", severity: str = "critical") -> AlertEvent:
                       count=3)
 
 
+def move(reason: str | None = "cooldown: the last retrain began 20 s ago, 3600 s must pass") -> AlertEvent:
+    """An automation run's move, as shipyard.automation hands it to the notifiers."""
+    rule = parse_rule("automation_state == 9", name="churn-retrain", monitor="churn", severity="warning",
+                      description="automation run r1 of churn-retrain")
+    return AlertEvent(kind="firing", rule=rule, fingerprint="churn-retrain/r1/rejected", monitor="churn",
+                      labels={"run": "r1", "from_state": "triggered", "to_state": "rejected"}, value=9.0,
+                      window_end=None, at=1_767_232_800_500, started_at=1_767_232_700_000, source="automation",
+                      detail=reason)
+
+
+MOVE_LINE = ("[automation] churn-retrain on churn: triggered \u2192 rejected "
+             "(cooldown: the last retrain began 20 s ago, 3600 s must pass)")
+
+
 @pytest.fixture
 def webhook() -> Iterator[WebhookReceiver]:
     with webhook_receiver() as receiver:
@@ -60,6 +74,20 @@ def test_webhook_posts_slack_compatible_json(webhook: WebhookReceiver) -> None:
     WebhookNotifier(webhook.url).notify(event("resolved"))
     assert webhook.received[1]["json"]["attachments"][0]["color"] == "#2eb67d"
     assert webhook.texts[1].startswith("[RESOLVED] age-drift")
+
+
+def test_webhook_tells_an_automation_move_as_the_move_not_as_a_measured_value(webhook: WebhookReceiver) -> None:
+    WebhookNotifier(webhook.url).notify(move())
+    [got] = webhook.received
+    body = got["json"]
+    assert body["text"] == MOVE_LINE
+    [attachment] = body["attachments"]
+    assert attachment["title"] == "[automation] churn-retrain on churn" and attachment["color"] == "#ecb22e"
+    assert "cooldown: the last retrain began 20 s ago" in attachment["text"]
+    assert "automation_state" not in attachment["text"] and "rule:" not in attachment["text"]
+    fields = {f["title"]: f["value"] for f in attachment["fields"]}
+    assert fields == {"policy": "churn-retrain", "model": "churn", "run": "r1", "from": "triggered",
+                      "to": "rejected", "severity": "warning"}
 
 
 def test_webhook_failures_raise_unavailable_without_the_secret(webhook: WebhookReceiver,
@@ -133,6 +161,20 @@ def test_email_arrives_with_subject_and_body(smtp: tuple[Inbox, int]) -> None:
     assert mail["Subject"] == "[FIRING] age-drift (critical) on churn: feature_drift_score"
     body = mail.get_payload(decode=True).decode()
     assert 'feature_drift_score{monitor="churn",feature="age"} is 0.35' in body and "Age drifted" in body
+
+
+def test_email_of_an_automation_move_names_the_move_in_subject_and_body(smtp: tuple[Inbox, int]) -> None:
+    from email import message_from_bytes, policy
+
+    inbox, port = smtp
+    EmailNotifier("127.0.0.1", port, sender="shipyard@example.com", recipients=["ml@example.com"]).notify(move())
+    [envelope] = inbox.messages
+    mail: Any = message_from_bytes(envelope.content, policy=policy.default)  # decodes the UTF-8 subject
+    assert str(mail["Subject"]) == "[automation] churn-retrain on churn: triggered \u2192 rejected"
+    body = mail.get_content()
+    assert body.splitlines()[0] == MOVE_LINE.split(": ", 1)[1]
+    assert "policy: churn-retrain; model: churn; run: r1" in body
+    assert "automation_state" not in body and "monitor:" not in body
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
@@ -218,6 +260,22 @@ def test_log_notifier_logs_at_the_severity_level(caplog: pytest.LogCaptureFixtur
         LogNotifier().notify(event("resolved", severity="critical"))
     assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING", "INFO", "INFO"]
     assert caplog.records[0].getMessage().startswith("[FIRING] age-drift (critical) on churn: ")
+
+
+def test_log_notifier_logs_an_automation_move_as_the_move_and_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="shipyard.alerts"):
+        LogNotifier().notify(move())
+        LogNotifier().notify(move(reason=None))
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert [r.getMessage() for r in caplog.records] == [
+        MOVE_LINE, "[automation] churn-retrain on churn: triggered \u2192 rejected"]
+
+
+def test_an_alert_event_names_only_the_known_sources() -> None:
+    with pytest.raises(ValueError, match="source"):
+        AlertEvent(kind="firing", rule=event().rule, fingerprint="f", monitor="churn", labels={}, value=None,
+                   window_end=None, at=0, started_at=0, source="nonsense")
+    assert "source" not in event().to_json()  # a rule's alert keeps the shape the alerts API answers
 
 
 # -- configuration -----------------------------------------------------------------------------

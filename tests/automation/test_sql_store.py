@@ -86,6 +86,23 @@ def test_the_audit_of_one_policy_leaves_out_other_policies(world: Client) -> Non
     assert [e.action for e in store.audit("churn-retrain-2")] == ["create_run", "apply_policy"]
 
 
+def test_the_reason_for_a_manual_trigger_is_in_the_audit_log(world: Client) -> None:
+    store = store_of(world)
+    store.apply(AutomationPolicy.from_json(POLICY))
+    asked = world.automation.request_run("churn-retrain", "new customer segment")  # shipyard automation trigger
+    [created] = [e for e in world.automation.policy_audit("churn-retrain") if e.action == "create_run"]
+    assert created.entity_id == f"churn-retrain/{asked.id}" and created.reason == "new customer segment"
+    assert asked.evidence["trigger"]["reason"] == "new customer segment"
+    store.transition(asked.id, "rejected", reason="not now")
+    # a reason given to create_run wins; with neither, the audit event has none
+    given = store.create_run("churn-retrain", {"trigger": {"type": "manual", "reason": "x"}}, reason="dataset trigger")
+    store.transition(given.id, "rejected")
+    bare = store.create_run("churn-retrain", {"trigger": {"type": "schedule"}})
+    reasons = {e.entity_id: e.reason for e in store.audit("churn-retrain") if e.action == "create_run"}
+    assert reasons[f"churn-retrain/{given.id}"] == "dataset trigger"
+    assert reasons[f"churn-retrain/{bare.id}"] is None
+
+
 @pytest.mark.parametrize(("change", "field", "resource"), [
     ({"model": "fraud"}, "model", "model"),
     ({"retrain": {"pipeline": "train_fraud"}}, "retrain.pipeline", "pipeline"),

@@ -16,12 +16,14 @@ from typing import Any
 from shipyard.alerting._rules import AlertRule, format_number
 from shipyard.alerting._series import labels_key
 
-__all__ = ["EVENT_KINDS", "STATES", "Alert", "AlertEvent", "Delivery", "HistoryEntry", "fingerprint"]
+__all__ = ["EVENT_KINDS", "SOURCES", "STATES", "Alert", "AlertEvent", "Delivery", "HistoryEntry", "fingerprint"]
 
 STATES = ("firing", "resolved")
 #: History kinds: transitions (fired, resolved, renotified, retired: the rule was
 #: changed or deleted while the alert fired) and notification outcomes.
 EVENT_KINDS = ("fired", "resolved", "renotified", "retired", "notified", "notify_failed")
+#: What an :class:`AlertEvent` tells of: a rule's alert, or an automation run's move.
+SOURCES = ("alert", "automation")
 
 
 def fingerprint(rule: str, monitor: str, labels: Mapping[str, str]) -> str:
@@ -83,6 +85,12 @@ class AlertEvent:
     those of the newest window, the one that decided the transition. ``deliveries``
     (filled in once the notifiers were tried) says, per notifier, whether the message
     went out.
+
+    ``source`` says what the event tells of: ``alert`` (a rule's transition, above) or
+    ``automation`` (an automation run's move: the rule is named after the policy, the
+    monitor is the policy's model, the labels hold ``run``, ``from_state`` and
+    ``to_state``, and ``detail`` is the move's reason). :attr:`title`, :attr:`summary`,
+    :attr:`topic` and :attr:`facts` read each as what it is, for every notifier.
     """
 
     kind: str
@@ -96,10 +104,21 @@ class AlertEvent:
     started_at: int
     count: int = 1
     deliveries: tuple[Delivery, ...] = ()
+    source: str = "alert"
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"an alert event's source is one of {', '.join(SOURCES)}, got {self.source!r}")
 
     @property
     def severity(self) -> str:
         return self.rule.severity
+
+    @property
+    def move(self) -> str:
+        """An automation move's states, ``triggered → rejected`` (``new`` for a run just created)."""
+        return f"{self.labels.get('from_state', 'new')} \u2192 {self.labels.get('to_state', '?')}"
 
     @property
     def series_text(self) -> str:
@@ -109,17 +128,40 @@ class AlertEvent:
 
     @property
     def title(self) -> str:
-        """One line: ``[FIRING] drift (warning) on churn``."""
+        """One line: ``[FIRING] drift (warning) on churn``; for an automation move, the policy and
+        the model: ``[automation] churn-retrain on churn``."""
+        if self.source == "automation":
+            return f"[automation] {self.rule.name} on {self.monitor}"
         return f"[{self.kind.upper()}] {self.rule.name} ({self.severity}) on {self.monitor}"
 
     @property
     def summary(self) -> str:
-        """What was seen against what the rule asks, in one sentence."""
+        """What was seen against what the rule asks, in one sentence; for an automation move,
+        the states and why: ``triggered → rejected (cooldown: …)``."""
+        if self.source == "automation":
+            return f"{self.move} ({self.detail})" if self.detail else self.move
         value = "no value" if self.value is None else format_number(float(self.value))
         verb = "resolved:" if self.kind == "resolved" else "is"
         windows = f" for {self.rule.for_windows} windows" if self.rule.for_windows > 1 else ""
         condition = f"{self.rule.op} {format_number(self.rule.threshold)}{windows}"
         return f"{self.series_text} {verb} {value} (rule: {condition})"
+
+    @property
+    def topic(self) -> str:
+        """What the event is about, in a few words (an e-mail's subject after the title): the
+        watched series, or an automation move's states."""
+        return self.move if self.source == "automation" else self.rule.series
+
+    @property
+    def facts(self) -> list[tuple[str, str]]:
+        """The name and value pairs a notification lists (a Slack attachment's fields)."""
+        if self.source == "automation":
+            return [("policy", self.rule.name), ("model", self.monitor), ("run", self.labels.get("run", "?")),
+                    ("from", self.labels.get("from_state", "new")), ("to", self.labels.get("to_state", "?")),
+                    ("severity", self.severity)]
+        value = "-" if self.value is None else format_number(float(self.value))
+        return [("rule", self.rule.condition), ("monitor", self.monitor), ("value", value),
+                ("severity", self.severity), *self.labels.items()]
 
     @property
     def failed_deliveries(self) -> tuple[Delivery, ...]:
@@ -130,7 +172,9 @@ class AlertEvent:
         return {"kind": self.kind, "rule": self.rule.to_json(), "fingerprint": self.fingerprint,
                 "monitor": self.monitor, "labels": dict(self.labels), "value": self.value,
                 "window_end": self.window_end, "at": self.at, "started_at": self.started_at, "count": self.count,
-                "deliveries": [d.to_json() for d in self.deliveries]}
+                "deliveries": [d.to_json() for d in self.deliveries],
+                # a rule's transition keeps the shape the alerts API has always answered
+                **({"source": self.source, "detail": self.detail} if self.source != "alert" else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertEvent:

@@ -43,7 +43,6 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from shipyard.alerting._entities import AlertEvent
-from shipyard.alerting._rules import format_number
 from shipyard.errors import ConfigError, InvalidInput, Unavailable
 
 __all__ = ["EmailNotifier", "LogNotifier", "Notifier", "WebhookNotifier", "check_notifiers", "mask_url",
@@ -72,7 +71,10 @@ def mask_url(url: str) -> str:
 
 
 def message_lines(event: AlertEvent) -> list[str]:
-    """The body of a notification: what happened, the rule, and when."""
+    """The body of a notification: what happened, the rule, and when (for an automation move:
+    the move and its reason, then the policy, model, run and severity)."""
+    if event.source == "automation":
+        return [event.summary, "; ".join(f"{name}: {value}" for name, value in event.facts)]
     lines = [event.summary, f"rule: {event.rule.name} ({event.rule.condition}), severity {event.severity}"]
     if event.rule.description:
         lines.append(event.rule.description)
@@ -124,12 +126,9 @@ class WebhookNotifier:
     def payload(self, event: AlertEvent) -> dict[str, Any]:
         """The JSON body: ``text`` for any client, ``attachments`` for Slack's richer view."""
         color = _COLORS["resolved"] if event.kind == "resolved" else _COLORS.get(event.severity, "#888888")
-        value = "-" if event.value is None else format_number(float(event.value))
-        fields = [{"title": "rule", "value": event.rule.condition, "short": False},
-                  {"title": "monitor", "value": event.monitor, "short": True},
-                  {"title": "value", "value": value, "short": True},
-                  {"title": "severity", "value": event.severity, "short": True}]
-        fields += [{"title": k, "value": v, "short": True} for k, v in event.labels.items()]
+        # a rule's condition is long: it gets a whole row
+        fields = [{"title": name, "value": value, "short": not (i == 0 and event.source == "alert")}
+                  for i, (name, value) in enumerate(event.facts)]
         return {"text": f"{event.title}: {event.summary}",
                 "attachments": [{"color": color, "title": event.title, "text": "\n".join(message_lines(event)),
                                  "fields": fields, "ts": event.at // 1000, "footer": "shipyard"}]}
@@ -186,7 +185,7 @@ class EmailNotifier:
 
     def message(self, event: AlertEvent) -> EmailMessage:
         mail = EmailMessage()
-        mail["Subject"] = f"{event.title}: {event.rule.series}"
+        mail["Subject"] = f"{event.title}: {event.topic}"
         mail["From"] = self.sender
         mail["To"] = ", ".join(self.recipients)
         mail.set_content("\n".join(message_lines(event)) + "\n")

@@ -83,8 +83,10 @@ class AutomationControlStore(AutomationStore, Protocol):
     """An :class:`AutomationStore` a controller drives runs through."""
 
     def create_run(self, policy: str, evidence: Mapping[str, Any] | None = None,
-                   actor: str | None = None) -> AutomationRun:
-        """Start a run of the current version of ``policy`` in state ``triggered``."""
+                   actor: str | None = None, reason: str | None = None) -> AutomationRun:
+        """Start a run of the current version of ``policy`` in state ``triggered``. ``reason``
+        (None: the ``reason`` of ``evidence["trigger"]``, as a manual trigger records it) is
+        the reason of the run's ``create_run`` audit event."""
         ...
 
     def transition(self, run_id: str, to: str, *, expect: str | None = None,

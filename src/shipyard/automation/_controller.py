@@ -229,9 +229,9 @@ class Controller:
         if self._model_busy(policy):
             return None
         trigger = fired[0].to_json()
-        run = self.store.create_run(policy.name, {"trigger": trigger, "triggers": [f.to_json() for f in fired]},
-                                    actor=ACTOR)
         reason = f"{trigger['type']} trigger: " + ", ".join(f"{k}={v}" for k, v in trigger.items() if k != "type")
+        run = self.store.create_run(policy.name, {"trigger": trigger, "triggers": [f.to_json() for f in fired]},
+                                    actor=ACTOR, reason=reason[:500])
         self._notify(policy, run, None, reason[:500])
         return Moved(policy.name, run.id, None, "triggered", reason[:500])
 

@@ -160,15 +160,17 @@ class SqlAutomationStore:
     # -- runs -------------------------------------------------------------------------------
 
     def create_run(self, policy: str, evidence: Mapping[str, Any] | None = None,
-                   actor: str | None = None) -> AutomationRun:
+                   actor: str | None = None, reason: str | None = None) -> AutomationRun:
         current = self.get_policy(policy)
         now = self.clock()
         run = AutomationRun(uuid.uuid4().hex, policy, current.version, "triggered", now, now,
                             evidence=_evidence(evidence, {}))
+        if reason is None:
+            reason = _trigger_reason(run.evidence)
         with self.db.write() as conn:
             conn.execute(t.automation_runs.insert().values(**_run_row(run)))
             self._audit(conn, "create_run", _RUN, f"{policy}/{run.id}", None,
-                        {"state": run.state, "policy_version": run.policy_version}, actor)
+                        {"state": run.state, "policy_version": run.policy_version}, actor, reason)
         return run
 
     def get_run(self, run_id: str) -> AutomationRun:
@@ -357,6 +359,13 @@ def _evidence(new: Mapping[str, Any] | None, old: Mapping[str, Any]) -> dict[str
 
 def _policy(row: Any) -> PolicyVersion:
     return PolicyVersion(AutomationPolicy.from_json(orjson.loads(row.spec)), row.version, row.created_at, row.actor)
+
+
+def _trigger_reason(evidence: Mapping[str, Any]) -> str | None:
+    """The reason a person gave for a manual trigger (``evidence["trigger"]["reason"]``), if any."""
+    trigger = evidence.get("trigger")
+    reason = trigger.get("reason") if isinstance(trigger, Mapping) else None
+    return reason if isinstance(reason, str) and reason.strip() else None
 
 
 def _run_row(run: AutomationRun) -> dict[str, Any]:
