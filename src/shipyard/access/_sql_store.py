@@ -8,6 +8,7 @@ unchanged. Lists are read a page at a time after a cursor (:func:`shipyard.store
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -29,7 +30,14 @@ __all__ = ["SqlAccessStore"]
 
 # Letters, digits and . _ @ - only: a name lands in audit lines, HTML pages and logs.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-_DUMMY_HASH = hash_password(secrets.token_hex(16))  # checked for unknown users: equal timing
+
+
+# Checked for unknown users, so a wrong name costs the same as a wrong password. Made on
+# first use, not at import: an Argon2 hash takes half a second, and every process that
+# imports Shipyard (each CLI command) would pay it.
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(16))
 
 
 def _check_name(name: object, field: str = "name") -> str:
@@ -192,7 +200,7 @@ class SqlAccessStore:
             row = conn.execute(sa.select(t.users.c.password_hash, t.users.c.disabled)
                                .where(t.users.c.name == name)).first()
         if row is None or row.password_hash is None:
-            verify_password(_DUMMY_HASH, password)  # the same work as for a real user
+            verify_password(_dummy_hash(), password)  # the same work as for a real user
             return None
         if not verify_password(row.password_hash, password) or row.disabled:
             return None
