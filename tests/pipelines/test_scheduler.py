@@ -46,6 +46,12 @@ def test_a_bad_cron_expression_is_refused() -> None:
         nightly(cron="0 25 * * *")
 
 
+def test_an_unknown_time_zone_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidInput, match="timezone 'Mars/Base' is not a time zone"):
+        nightly(timezone="Mars/Base")
+    assert nightly(timezone="Europe/Berlin").timezone == "Europe/Berlin"
+
+
 def test_a_due_fire_runs_once_even_after_a_restart(client: Client) -> None:
     ScheduleBook(client).add(nightly())
     launches = Launches()

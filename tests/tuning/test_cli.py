@@ -12,6 +12,7 @@ import pytest
 
 from shipyard import Client, Config
 from shipyard.cli.output import fmt_value
+from shipyard.errors import InvalidInput
 from shipyard.tuning import SearchFailed, pipeline_objective, tune, uniform
 from tests.tuning import searched
 
@@ -126,3 +127,44 @@ def test_a_search_runs_as_a_pipeline_step_and_hands_its_best_parameters_on(
         trials = client.search_runs("inner-search", filter="tags.`shipyard.kind` = 'trial'").items
     assert result.status == "FINISHED" and len(inner) == 1 and len(trials) == 6
     assert result.output == round(float(inner[0].tags["best.x"]), 6)
+
+
+def _experiments(home: Path) -> list[str]:
+    with Client(Config(home=home)) as client:
+        return [e.name for e in client.list_experiments() if e.name != "Default"]
+
+
+def test_the_cli_refuses_a_fixed_param_the_pipeline_does_not_take_before_any_trial(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = _tune_cli(home, "--metric", "score", "--n-trials", "2", "--param", "nokey=1")
+    assert done.returncode == 1 and done.stdout == "", done.stdout + done.stderr
+    assert "'nokey'" in done.stderr and "parameters: alpha, depth" in done.stderr
+    assert "Traceback" not in done.stderr and "SearchFailed" not in done.stderr
+    assert _experiments(home) == []  # no search run, no trial
+
+
+def test_the_cli_refuses_a_space_naming_a_parameter_the_pipeline_does_not_take_before_any_trial(
+        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "train.py").write_text(PIPELINE_FILE)
+    (home / "space.yaml").write_text("alpha: {uniform: [0.1, 1.0]}\nnokey: {randint: [1, 3]}\n")
+    done = subprocess.run([SHIPYARD, "tune", "train.py:train", "--space", "space.yaml", "--metric", "score",
+                           "--n-trials", "2"], cwd=home, env=_env(home), capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1 and done.stdout == "", done.stdout + done.stderr
+    assert "space.nokey" in done.stderr and "parameters: alpha, depth" in done.stderr
+    assert "SearchFailed" not in done.stderr
+    assert _experiments(home) == []
+
+
+def test_a_pipeline_objective_refuses_parameters_its_pipeline_does_not_take(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"param\.nokey: pipeline 'train' has no parameter 'nokey' "
+                                           r"\(parameters: alpha, depth\)"):
+        pipeline_objective(searched.train, "score", {"nokey": 1})
+    with Client(Config(home=tmp_path / "home", system_metrics=False)) as client:
+        objective = pipeline_objective(searched.train, "score", {"depth": 3}, client=client)
+        with pytest.raises(InvalidInput, match=r"space\.nokey: pipeline 'train' has no parameter 'nokey'"):
+            tune(objective, {"alpha": uniform(0.1, 1.0), "nokey": uniform(0.0, 1.0)}, n_trials=2, metric="score",
+                 client=client, name="unknown")
+        assert [e.name for e in client.list_experiments() if e.name != "Default"] == []
+        assert client.search_runs("Default", filter="tags.`shipyard.kind` = 'trial'").items == []

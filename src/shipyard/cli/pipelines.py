@@ -208,6 +208,17 @@ def logs(run_id: str = typer.Argument(..., help="a pipeline run id"),
             console.print(text.rstrip() or "(no output)", markup=False, highlight=False)
 
 
+def _check_dataset(client: Any, name: str) -> None:
+    """``NotFound`` naming ``--on-dataset`` unless dataset ``name`` exists here."""
+    from shipyard.errors import NotFound
+
+    known = sorted(d.name for d in client.list_datasets())
+    if name not in known:
+        shown = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "none"
+        raise NotFound(f"--on-dataset {name!r}: no such dataset here (datasets: {shown})",
+                       resource="dataset", name=name)
+
+
 @app.command("schedule")
 def schedule(
     pipeline: str = typer.Argument(..., help="the pipeline's name"),
@@ -217,7 +228,9 @@ def schedule(
     param: list[str] | None = _PARAM,
     executor: str = typer.Option("local", "--executor", "-e"),
     timezone: str = typer.Option("UTC", "--tz", help="time zone of the cron expression"),
-    version_param: str | None = typer.Option(None, "--version-param", help="pass the new dataset version as"),
+    version_param: str | None = typer.Option(
+        None, "--version-param", help="with --on-dataset: pass the new dataset version (its number) to the "
+                                      "pipeline as this parameter, e.g. --version-param version"),
     schedule_id: str | None = typer.Option(None, "--id", help="a name for the schedule"),
 ) -> None:
     """Run a pipeline on a cron schedule or when a dataset gets a new version."""
@@ -225,10 +238,13 @@ def schedule(
 
     from shipyard.pipelines._records import list_pipelines
     from shipyard.pipelines._scheduler import dataset_versions
-    from shipyard.pipelines._schedules import Schedule, ScheduleBook
+    from shipyard.pipelines._schedules import Schedule, ScheduleBook, check_timezone
     from shipyard.tracking import now_ms
 
+    check_timezone(timezone, "--tz")
     with Client() as client:
+        if on_dataset:
+            _check_dataset(client, on_dataset)
         target = file
         if target is None:
             known = [p for p in list_pipelines(client) if p.name == pipeline]

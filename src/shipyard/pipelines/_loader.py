@@ -1,10 +1,18 @@
-"""Loading user code: pipeline files for the CLI and the scheduler, modules for workers."""
+"""Loading user code: pipeline files for the CLI and the scheduler, modules for workers.
+
+A pipeline file is imported, by the CLI and again by every worker, so it must only
+define its pipeline. :func:`load_pipeline` refuses a file whose source runs a pipeline
+it defines when imported, before executing any of it; a run started some other way
+while a file executes (a ``main()`` called at its top level) is refused by
+:func:`refuse_run_while_importing` before it starts.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
 import importlib.util
+import linecache
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +23,47 @@ from shipyard.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from shipyard.pipelines._pipeline import Pipeline
 
-__all__ = ["import_module_at", "load_module", "load_pipeline"]
+__all__ = ["import_module_at", "load_module", "load_pipeline", "refuse_run_while_importing"]
+
+# The modules load_module is executing now (in any thread), innermost last.
+_IMPORTING: list[ModuleType] = []
+
+
+def _runs_when_imported(path: str | Path, line: int, call: str) -> InvalidInput:
+    return InvalidInput(f"{Path(path).name} runs a pipeline when imported (line {line}: {call}); put that call "
+                        f'under `if __name__ == "__main__":` so the file can be imported without running it',
+                        field="path")
+
+
+def refuse_import_time_runs(path: Path, source: bytes) -> None:
+    """``InvalidInput`` naming the first line of ``source`` that runs a pipeline the file
+    defines when imported (see :func:`~shipyard.pipelines._main_guard.import_time_runs`)."""
+    from shipyard.pipelines._main_guard import import_time_runs
+
+    runs = import_time_runs(source, str(path))
+    if runs:
+        raise _runs_when_imported(path, *runs[0])
+
+
+def refuse_run_while_importing() -> None:
+    """``InvalidInput`` when the caller runs inside the top-level code of a file that
+    :func:`load_module` is executing: a pipeline started there would start again in
+    every worker that imports the file."""
+    if not _IMPORTING:
+        return
+    loading = {id(vars(m)): m for m in list(_IMPORTING)}
+    frame = sys._getframe(1)
+    found: tuple[ModuleType, int] | None = None
+    while frame is not None:
+        module = loading.get(id(frame.f_globals))
+        if module is not None and frame.f_code.co_name == "<module>" and frame.f_globals is vars(module):
+            found = (module, frame.f_lineno)  # the outermost such frame: the file's own line
+        frame = frame.f_back  # type: ignore[assignment]
+    if found is not None:
+        module, line = found
+        path = getattr(module, "__file__", None) or module.__name__
+        call = linecache.getline(str(path), line).strip() or "a pipeline run"
+        raise _runs_when_imported(path, line, call)
 
 
 def _same_file(module: ModuleType, path: str) -> bool:
@@ -65,11 +113,14 @@ def load_module(path: Path, name: str | None = None) -> ModuleType:
         raise InvalidInput(f"{str(path)!r} is not a Python file", field="path")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    _IMPORTING.append(module)
     try:
         spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    finally:
+        _IMPORTING.remove(module)
     return module
 
 
@@ -77,7 +128,9 @@ def load_pipeline(target: str) -> Pipeline:
     """The pipeline named by ``file.py``, ``file.py:name`` or ``package.module:name``.
 
     A file holding exactly one pipeline needs no ``:name``. The file is executed
-    afresh on every call, so a long-running scheduler sees edits.
+    afresh on every call, so a long-running scheduler sees edits. A file that runs a
+    pipeline it defines when imported (``train.run(...)`` outside
+    ``if __name__ == "__main__":``) is refused with ``InvalidInput`` before it executes.
     """
     from shipyard.pipelines._pipeline import Pipeline
 
@@ -87,7 +140,10 @@ def load_pipeline(target: str) -> Pipeline:
         source = path.read_bytes() if path.is_file() else b""
         # A name per content: workers (and later loads) never run a stale copy of an edited file.
         name = f"{path.stem}_{hashlib.sha256(str(path).encode() + source).hexdigest()[:8]}"
-        module = sys.modules.get(name) or load_module(path, name)
+        module = sys.modules.get(name)
+        if module is None:
+            refuse_import_time_runs(path, source)
+            module = load_module(path, name)
     else:
         module = importlib.import_module(where)
     found = {k: v for k, v in vars(module).items() if isinstance(v, Pipeline)}

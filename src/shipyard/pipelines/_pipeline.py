@@ -171,12 +171,16 @@ class Pipeline:
         run gets its worker's CPU, memory, disk, network and GPU use under ``system/``,
         read every ``system_metrics_interval`` seconds of the client's configuration
         (an attempt shorter than a second has none), unless ``system_metrics`` is false.
+        Called from the top level of a file that ``shipyard run`` (or a worker) is
+        importing, it raises ``InvalidInput`` naming the file's line instead of starting.
         """
         from shipyard.pipelines._cache import MemoryCacheIndex
         from shipyard.pipelines._executor import executor_from_spec
+        from shipyard.pipelines._loader import refuse_run_while_importing
         from shipyard.pipelines._runner import PipelineRunner
         from shipyard.store.artifacts import open_artifact_store
 
+        refuse_run_while_importing()  # a file's top level, loaded by the CLI or a worker
         if client is None and artifacts is None:
             if self.client_factory is None:
                 raise InvalidInput(f"pipeline {self.name!r} has no client to record its run: pass client=, build "

@@ -27,7 +27,7 @@ from typing import Any
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
 
-__all__ = ["HEARTBEAT_TAG", "OWNER_TAG", "SCHEDULE_TAG", "Schedule", "ScheduleBook", "claim_run_id"]
+__all__ = ["HEARTBEAT_TAG", "OWNER_TAG", "SCHEDULE_TAG", "Schedule", "ScheduleBook", "check_timezone", "claim_run_id"]
 
 SCHEDULE_TAG = "shipyard.schedule."
 #: Tags of a claimed run: the scheduler running it (``host:pid``) and its last sign of life (epoch ms).
@@ -43,6 +43,17 @@ def _croniter(expr: str, start: dt.datetime) -> Any:
         return croniter(expr, start)
     except (ValueError, KeyError) as exc:
         raise InvalidInput(f"not a cron expression: {expr!r} ({exc})", field="cron") from None
+
+
+def check_timezone(name: str, option: str = "timezone") -> None:
+    """``InvalidInput`` naming ``option`` unless ``name`` is an IANA time zone (``UTC``, ``Europe/Berlin``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidInput(f"{option} {name!r} is not a time zone (e.g. UTC, Europe/Berlin, America/New_York)",
+                           field=option.lstrip("-")) from None
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class Schedule:
             raise InvalidInput("a schedule needs exactly one of cron= or dataset=", field="cron")
         if self.cron is not None:
             _croniter(self.cron, dt.datetime.now(dt.UTC))  # fail now on a bad expression
+        check_timezone(self.timezone)
 
     @property
     def experiment_name(self) -> str:

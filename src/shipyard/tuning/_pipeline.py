@@ -9,7 +9,8 @@ mapping holding it. When neither has it, the trial fails with an error naming th
 metric and the metrics the steps did log (a mistyped name is never scored by
 something else). With no ``metric`` (``None``), the score is the pipeline's output,
 which must then be a number. Each pipeline run is tagged with its trial's run
-(``shipyard.tuning.trial_run``).
+(``shipyard.tuning.trial_run``). A fixed parameter, or a parameter of the space, that
+the pipeline does not take is refused with ``InvalidInput`` before any trial runs.
 
 The other way round, a search inside a pipeline, is a step that calls
 :func:`shipyard.tune` and returns the best parameters::
@@ -72,6 +73,18 @@ def score_pipeline_run(result: Any, metric: str | None, client: Any) -> float:
                        f"{names})", field="metric")
 
 
+def _check_names(pipeline: Any, names: Mapping[str, Any], field: str) -> None:
+    """``InvalidInput`` (field ``field.NAME``) for the first of ``names`` that ``pipeline``
+    has no parameter for, listing the parameters it has."""
+    known = getattr(pipeline, "parameters", None)
+    if known is None:
+        return
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise InvalidInput(f"{field}.{unknown[0]}: pipeline {pipeline.name!r} has no parameter {unknown[0]!r} "
+                           f"(parameters: {', '.join(known) or 'none'})", field=f"{field}.{unknown[0]}")
+
+
 class PipelineObjective:
     """Runs ``pipeline`` per trial (see the module docstring); picklable when its pipeline is.
 
@@ -82,11 +95,17 @@ class PipelineObjective:
 
     def __init__(self, pipeline: Any, metric: str | None, params: Mapping[str, Any] | None = None,
                  executor: Any = "inline", client: Any = None) -> None:
+        _check_names(pipeline, params or {}, "param")
         self.pipeline = pipeline
         self.metric = metric
         self.params = dict(params or {})
         self.executor = executor
         self.client = client
+
+    def check_space(self, space: Mapping[str, Any]) -> None:
+        """``InvalidInput`` naming the first parameter of ``space`` the pipeline does not take
+        (:func:`~shipyard.tuning.tune` calls it before it stores anything)."""
+        _check_names(self.pipeline, space, "space")
 
     def __call__(self, trial: Trial) -> float:
         client = self.client

@@ -217,7 +217,9 @@ def tune(objective: Callable[[Trial], float], space: Mapping[str, Param], *, n_t
     process, one trial at a time) or ``ray`` / ``ray:host:port`` / ``ray://host:port``
     (``max_concurrent`` Ray tasks; default: the cluster's CPUs). ``name`` names the
     study: the same name resumes it (``n_trials`` is its total). Bad input raises
-    :class:`~shipyard.errors.InvalidInput` naming the field, before anything is stored.
+    :class:`~shipyard.errors.InvalidInput` naming the field, before anything is stored;
+    an objective with a ``check_space(space)`` method (a pipeline's) refuses there a
+    space it cannot take.
     Optuna's INFO lines are silenced while the search runs (its verbosity is put back after).
 
     >>> result = tune(lambda t: (t["x"] - 2) ** 2, {"x": uniform(-5, 5)}, n_trials=30)  # doctest: +SKIP
@@ -226,6 +228,9 @@ def tune(objective: Callable[[Trial], float], space: Mapping[str, Param], *, n_t
     """
     _check_args(objective, n_trials, direction, metric, name)
     checked = check_space(space)
+    check = getattr(objective, "check_space", None)
+    if callable(check):  # an objective that knows its parameters (a pipeline's) refuses others now
+        check(checked)
     if executor != "local" and not (executor == "ray" or str(executor).startswith("ray:")):
         raise InvalidInput(f"executor must be 'local', 'ray', 'ray:host:port' or 'ray://host:port', "
                            f"got {executor!r}", field="executor")
