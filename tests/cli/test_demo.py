@@ -12,6 +12,8 @@ import pytest
 
 from shipyard.cli.demo.command import REQUIRES, shipyard_command
 
+pytestmark = pytest.mark.xdist_group("demo")  # the demo runs once, on one worker, for every test that reads it
+
 ROOT = Path(__file__).resolve().parents[2]
 SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 

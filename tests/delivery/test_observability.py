@@ -37,6 +37,8 @@ from tests.services import running_server
 from tests.serving.conftest import cli_server
 from tests.serving.fixture_models import RowSum
 
+pytestmark = pytest.mark.xdist_group("observability")  # one Prometheus and one set of live servers for the module
+
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 RULE_TESTS = Path(__file__).with_name("observability") / "shipyard-rules.test.yml"
 RULES = "prometheus/shipyard-rules.yml"

@@ -18,6 +18,8 @@ from shipyard import Client, InvalidInput, NotFound, RunStatus
 from shipyard.scoring import BatchPrediction, batch_predict
 from tests.scoring.conftest import ROWS, features, register_model
 
+pytestmark = pytest.mark.xdist_group("scoring-batch")  # the 2,000,000-row job runs once, on one worker
+
 # Stated bound on resident memory while 2,000,000 rows are scored in batches of 16,384 rows by two
 # processes: each worker holds an interpreter with numpy, pandas, Arrow and scikit-learn (about
 # 150 MB) plus a few batches; the driver grows by little more than its own imports.

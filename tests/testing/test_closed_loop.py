@@ -26,6 +26,8 @@ from shipyard.testing.closed_loop_traffic import TrafficDriver
 from shipyard.testing.closed_loop_world import LoopSettings, prepare_home
 from tests.services import ServerThread, free_port
 
+pytestmark = pytest.mark.xdist_group("closed-loop")  # one served home for the module, on one worker
+
 STREAM = DriftingStream(n=4_000, seed=3)
 
 
