@@ -82,6 +82,7 @@ class View:
     server_ms: list[float] = field(default_factory=list)
     points: int = 0
     timed_out: bool = False
+    slowest: str = ""  # the API request with the most server time, for the log
 
 
 @dataclass
@@ -114,7 +115,10 @@ def measure(browser: Any, side: Side, view: str) -> View:
     for request in requests:
         timing = request.timing
         if timing.get("responseStart", -1) >= 0 and timing.get("requestStart", -1) >= 0:
-            result.server_ms.append(timing["responseStart"] - timing["requestStart"])
+            ms = timing["responseStart"] - timing["requestStart"]
+            if ms >= max(result.server_ms, default=0):
+                result.slowest = f"{request.method} {request.url.split('/', 3)[-1][:90]}"
+            result.server_ms.append(ms)
         if view == "long curve":
             with contextlib.suppress(Exception):  # not a JSON answer: no points in it
                 result.points += side.points_in(request.url, request.response().json())
@@ -255,7 +259,8 @@ def measure_all(sides: list[Side], rounds: int) -> dict[str, dict[str, list[View
                     results[side.name].setdefault(view, []).append(got)
                     log(f"round {round_ + 1} {side.name:<8} {view:<11} {got.seconds:.3f} s"
                         f"{' (timed out)' if got.timed_out else ''}, "
-                        f"{len(got.server_ms)} requests, max {max(got.server_ms, default=0):.0f} ms")
+                        f"{len(got.server_ms)} requests, max {max(got.server_ms, default=0):.0f} ms"
+                        f" ({got.slowest})")
         browser.close()
     return results
 
