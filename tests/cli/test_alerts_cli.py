@@ -10,11 +10,15 @@ import pytest
 import yaml
 
 from shipyard import Client, Config
+from shipyard.errors import InvalidInput
 from shipyard.testing.alerts import points
 from tests.cli.test_cli import run_cli
 
 
 def test_add_evaluate_list_history_and_export(tmp_path: Path) -> None:
+    with Client(Config(home=tmp_path)) as client:  # a monitor that has not run yet takes rules
+        client.registry_store.create_registered_model("churn")
+        client.create_monitor("churn@production", window="15m", name="churn")
     added = run_cli(tmp_path, "alerts", "rule", "add", "drift_share > 0.3 for 2 windows", "--name", "drift",
                     "--monitor", "churn", "--severity", "critical", "--notify", "log", "--repeat", "4h")
     assert added.returncode == 0, added.stderr
@@ -24,7 +28,6 @@ def test_add_evaluate_list_history_and_export(tmp_path: Path) -> None:
     assert "drift_share > 0.3 for 2 windows" in rules.stdout and "14400s" in rules.stdout and "acc" in rules.stdout
 
     with Client(Config(home=tmp_path)) as client:
-        client.create_monitor("churn@production", window="15m", name="churn")
         client.monitor_store.write_points(points("churn", "drift_share", [0.5, 0.6], window=15 * 60_000))
     evaluated = run_cli(tmp_path, "alerts", "evaluate")
     assert evaluated.returncode == 0, evaluated.stderr
@@ -59,3 +62,46 @@ def test_mistakes_are_one_line_errors(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "InvalidInput" in bad.stderr and "expected a number" in bad.stderr
     no_format = run_cli(tmp_path, "alerts", "export")
     assert no_format.returncode == 1 and "--prometheus" in no_format.stderr
+
+
+def test_a_rule_on_a_monitor_that_does_not_exist_is_refused_naming_the_monitors(tmp_path: Path) -> None:
+    with Client(Config(home=tmp_path)) as client:
+        client.registry_store.create_registered_model("churn")
+        client.create_monitor("churn@production", window="1h")
+    refused = run_cli(tmp_path, "alerts", "rule", "add", "drift_share > 0.3", "--monitor", "nosuch@production")
+    assert refused.returncode == 1 and "NotFound" in refused.stderr
+    assert "--monitor 'nosuch@production'" in refused.stderr and "churn@production" in refused.stderr
+    assert run_cli(tmp_path, "alerts", "rules").stdout.count("drift_share") == 0
+    everywhere = run_cli(tmp_path, "alerts", "rule", "add", "drift_share > 0.3", "--monitor", "*")
+    assert everywhere.returncode == 0, everywhere.stderr  # the wildcard needs no monitor
+
+
+def test_a_rule_on_a_series_no_monitor_writes_is_refused_listing_the_series(tmp_path: Path) -> None:
+    refused = run_cli(tmp_path, "alerts", "rule", "add", "nosuchseries > 0.3")
+    assert refused.returncode == 1 and "InvalidInput" in refused.stderr
+    assert "'nosuchseries'" in refused.stderr and "drift_share" in refused.stderr and "accuracy" in refused.stderr
+    with Client(Config(home=tmp_path)) as client:
+        client.registry_store.create_registered_model("prices")
+        client.create_monitor("prices", window="1h", task="regression")
+        with pytest.raises(InvalidInput) as caught:  # a regression monitor writes no accuracy
+            client.create_alert_rule("accuracy < 0.8", monitor="prices")
+        assert caught.value.context["field"] == "rule" and "rmse" in caught.value.message
+        assert client.create_alert_rule("rmse > 3", monitor="prices").series == "rmse"
+        assert client.create_alert_rule("estimated_accuracy < 0.8", monitor="*").monitor == "*"
+
+
+def test_history_and_list_of_a_rule_that_does_not_exist_are_errors(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "alerts", "rule", "add", "error_rate > 0.1", "--name", "errors").returncode == 0
+    for command in ("history", "list"):
+        missing = run_cli(tmp_path, "alerts", command, "--rule", "nosuch")
+        assert missing.returncode == 1 and "NotFound" in missing.stderr, command
+        assert "'nosuch'" in missing.stderr and "errors" in missing.stderr, command
+        assert run_cli(tmp_path, "alerts", command, "--rule", "errors").returncode == 0, command  # exists, quiet
+
+
+def test_an_unknown_notifier_is_refused_naming_every_notifier_type_and_the_configured_ones(tmp_path: Path) -> None:
+    (tmp_path / "shipyard.toml").write_text('[alerts.notifiers.team]\ntype = "slack"\nurl = "http://127.0.0.1:9/x"\n')
+    refused = run_cli(tmp_path, "alerts", "rule", "add", "drift_share > 0.3", "--notify", "pager")  # cwd's toml
+    assert refused.returncode == 1 and "'pager'" in refused.stderr
+    assert "webhook, slack, email or log" in refused.stderr
+    assert "'log', 'team'" in refused.stderr  # the configured ones

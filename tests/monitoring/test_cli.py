@@ -95,3 +95,40 @@ def test_run_says_what_waits_and_partial_shows_the_open_window(tmp_path: Path) -
     assert f"partial window 2026-01-01 00:00–01:00 so far: {found.group(1)} rows" in partial.stdout, partial.stdout
     with Client(home=home) as client:
         assert client.list_monitor_windows("churn@production") == []  # a partial window is never stored
+
+
+def test_create_refuses_a_model_that_is_neither_registered_nor_served(tmp_path: Path) -> None:
+    home, _ = setup_home(tmp_path)  # churn is served (it has an inference log), not registered
+    missing = run_cli(home, "monitor", "create", "nosuch@production", "--reference", "ds:churn-train@1")
+    assert missing.returncode == 1 and "NotFound" in missing.stderr
+    assert "'nosuch@production'" in missing.stderr and "churn" in missing.stderr  # the models there are
+    assert "nosuch" not in run_cli(home, "monitor", "list").stdout
+    served = run_cli(home, "monitor", "create", "churn@production", "--reference", "ds:churn-train@1")
+    assert served.returncode == 0, served.stderr
+    with Client(home=home) as client:
+        client.registry_store.create_registered_model("fraud")  # registered, never served yet
+        assert client.create_monitor("fraud@production", window="1h").model == "fraud@production"
+
+
+def test_since_that_is_neither_a_duration_nor_a_time_names_both_forms(tmp_path: Path) -> None:
+    home, _ = setup_home(tmp_path)
+    for since in ("2x", "-2h"):
+        for args in (("report", "churn@production"), ("export-labelled", "churn@production", "--to", "ds:x")):
+            bad = run_cli(home, "monitor", *args, f"--since={since}")
+            assert bad.returncode == 1 and "InvalidInput" in bad.stderr, (args, bad.stderr)
+            assert "a duration such as 7d or 12h, or an ISO time such as 2026-01-31T12:00" in bad.stderr
+            assert f"got '{since}'" in bad.stderr
+
+
+def test_labels_and_exports_of_a_model_that_does_not_exist_say_so(tmp_path: Path) -> None:
+    home, first = setup_home(tmp_path)
+    truth(first).to_csv(home / "labels.csv", index=False)
+    upload = run_cli(home, "monitor", "labels", "upload", str(home / "labels.csv"), "--model", "nosuch")
+    assert upload.returncode == 1 and "NotFound" in upload.stderr and "'nosuch'" in upload.stderr
+    export = run_cli(home, "monitor", "export-labelled", "nosuch@production", "--to", "ds:x")
+    assert export.returncode == 1 and "NotFound" in export.stderr and "'nosuch@production'" in export.stderr
+    assert "no labelled answers" not in export.stderr
+    (home / "y.csv").write_text("request_id,y\nreq-1,1\n")
+    no_label = run_cli(home, "monitor", "labels", "upload", str(home / "y.csv"), "--model", "churn")
+    assert no_label.returncode == 1 and "'label'" in no_label.stderr
+    assert "['request_id', 'y']" in no_label.stderr  # the file's columns, not one added for --model

@@ -58,14 +58,17 @@ def test_a_reference_lacking_some_inputs_warns_naming_them(client: Client) -> No
 
 def test_a_label_column_the_reference_lacks_is_refused(client: Client) -> None:
     client.register_dataset("churn-train", reference_frame())
+    client.registry_store.create_registered_model("churn")
     with pytest.raises(InvalidInput) as caught:
         client.create_monitor("churn@production", reference="ds:churn-train@1", label_column="churn")
     assert caught.value.context["field"] == "label_column" and "churned" in caught.value.message
 
 
 def test_a_window_that_compares_nothing_is_incomparable_not_ok(client: Client) -> None:
-    # Created before the model logged anything, so its inputs were not known to check.
+    # Created before the model logged anything (registered without a signature), so its
+    # inputs were not known to check.
     client.register_dataset("people", unrelated_frame())
+    client.registry_store.create_registered_model("churn")
     client.create_monitor("churn@production", reference="ds:people@1", window="1h", start=T0, delay_s=0)
     write_segments(client, log_frame(T0, 400, shift=30.0))  # heavily shifted traffic
     [run] = client.run_monitors(now=T0 + H)

@@ -194,6 +194,7 @@ def test_closed_windows_beyond_the_run_limit_are_counted_as_left(client: Client)
 
 def test_the_open_window_is_computed_on_request_marked_partial_and_never_stored(client: Client) -> None:
     client.register_dataset("churn-train", reference_frame())
+    client.registry_store.create_registered_model("churn")  # registered, nothing logged yet
     client.create_monitor("churn@production", reference="ds:churn-train@1", window="1h", start=T0,
                           label_column="churned", delay_s=60)
     write_segments(client, log_frame(T0, 400, seed=8, shift=15.0, span_ms=H // 4))
@@ -226,6 +227,7 @@ def test_the_open_window_is_computed_on_request_marked_partial_and_never_stored(
 def test_a_partial_window_is_never_stored(client: Client) -> None:
     from shipyard.errors import InvalidInput
 
+    client.registry_store.create_registered_model("churn")
     client.create_monitor("churn@production", window="1h", start=T0)
     partial = MonitorWindow("churn@production", T0, T0 + H, 10, "partial")
     with pytest.raises(InvalidInput) as caught:

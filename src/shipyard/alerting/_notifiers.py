@@ -289,5 +289,5 @@ def check_notifiers(names: Iterable[str], configured: Iterable[str]) -> None:
     which = "a notifier that is" if len(unknown) == 1 else "notifiers that are"
     raise InvalidInput(f"notify names {which} not configured: {', '.join(repr(n) for n in unknown)} "
                        f"(configured: {listed}); add [alerts.notifiers.{unknown[0]}] to shipyard.toml "
-                       f"(type webhook, email or log), or notify one of those",
+                       f"(type webhook, slack, email or log), or notify one of those",
                        field="notify", unknown=unknown, configured=sorted(known))

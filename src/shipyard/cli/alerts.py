@@ -8,12 +8,14 @@ import typer
 
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 
 app = typer.Typer(help="Alert rules on monitored series, the alerts they raise, and their history.",
                   no_args_is_help=True)
 rule_app = typer.Typer(help="Add or delete alert rules.", no_args_is_help=True)
 app.add_typer(rule_app, name="rule")
+
+_LISTED = 10  # names quoted in a message before "… and N more"
 
 
 @rule_app.command("add")
@@ -26,12 +28,40 @@ def add(condition: str = typer.Argument(..., help='e.g. "drift_share > 0.3 for 2
         description: str | None = typer.Option(None, "--description"),
         disabled: bool = typer.Option(False, "--disabled", help="Store the rule without evaluating it."),
         replace: bool = typer.Option(False, "--replace", help="Replace a rule of the same name.")) -> None:
-    """Add a rule: it fires when CONDITION holds for its last N windows."""
+    """Add a rule: it fires when CONDITION holds for its last N windows.
+
+    The monitor must exist (it need not have run yet); '*' watches every monitor.
+    """
     with Client() as client:
+        if monitor != "*":
+            _check_monitor(client, monitor)
         rule = client.create_alert_rule(condition, name=name, monitor=monitor, severity=severity,
                                         notify=notify or (), repeat_interval=repeat, description=description,
                                         enabled=not disabled, replace=replace)
     console.print(f"rule {rule.name}: {rule.condition} on {rule.monitor} ({rule.severity})", highlight=False)
+
+
+def _check_monitor(client: Client, monitor: str) -> None:
+    """Refuse ``--monitor`` naming no monitor, listing the monitors there are."""
+    try:
+        client.get_monitor(monitor)
+    except NotFound:
+        known = sorted(m.name for m in client.list_monitors())
+        listed = ", ".join(known[:_LISTED]) + (f" … and {len(known) - _LISTED} more" if len(known) > _LISTED else "")
+        raise NotFound(f"--monitor {monitor!r}: no monitor of that name (monitors: {listed or 'none yet'}); "
+                       f"create it first (shipyard monitor create), or use '*' for every monitor",
+                       resource="monitor", field="monitor", value=monitor) from None
+
+
+def _check_rule(client: Client, rule: str) -> None:
+    """Refuse ``--rule`` naming no rule, unless the history still holds its entries."""
+    try:
+        client.get_alert_rule(rule)
+    except NotFound:
+        known = sorted(r.name for r in client.list_alert_rules())
+        listed = ", ".join(known[:_LISTED]) + (f" … and {len(known) - _LISTED} more" if len(known) > _LISTED else "")
+        raise NotFound(f"--rule {rule!r}: no rule of that name (rules: {listed or 'none yet'})",
+                       resource="alert rule", field="rule", value=rule) from None
 
 
 @rule_app.command("delete")
@@ -63,6 +93,8 @@ def list_(state: str | None = typer.Option(None, "--state", help="firing or reso
     """List alerts, firing first."""
     with Client() as client:
         found = client.list_alerts(state, rule)
+        if rule is not None and not found:
+            _check_rule(client, rule)
     if as_json:
         print_json({"items": [a.to_json() for a in found]})
         return
@@ -79,6 +111,8 @@ def history(rule: str | None = typer.Option(None, "--rule", help="Only this rule
     """The newest alert transitions and notification outcomes, newest first."""
     with Client() as client:
         entries = client.alert_history(rule, limit=limit)
+        if rule is not None and not entries:  # a deleted rule's history is still shown
+            _check_rule(client, rule)
     if as_json:
         print_json({"items": [e.to_json() for e in entries]})
         return

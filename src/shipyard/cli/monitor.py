@@ -40,6 +40,21 @@ def _when(text: str | None, field: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+def _since(text: str) -> str | int | None:
+    """A duration back from the end of the period (``7d``, ``12h``), or an ISO time."""
+    from shipyard.timeutil import parse_duration
+
+    try:
+        return f"{parse_duration(text, 'since')}s"
+    except InvalidInput:
+        pass
+    try:
+        return _when(text, "since")
+    except InvalidInput:
+        raise InvalidInput(f"--since must be a duration such as 7d or 12h, or an ISO time such as "
+                           f"2026-01-31T12:00; got {text!r}", field="since") from None
+
+
 def _window(seconds: int) -> str:
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
@@ -159,12 +174,8 @@ def report(name: str = typer.Argument(..., help="Monitor name"),
     import orjson
 
     from shipyard.monitoring import render_html
-    from shipyard.timeutil import parse_duration
 
-    try:
-        since_value: str | int | None = f"{parse_duration(since, 'since')}s"
-    except InvalidInput:
-        since_value = _when(since, "since")
+    since_value = _since(since)
     with Client() as client:
         data = client.monitor_report(name, since=since_value, until=_when(until, "until"))
     out.write_text(render_html(data), encoding="utf-8")
@@ -191,13 +202,9 @@ def export_labelled(model: str = typer.Argument(..., help="churn@production, chu
                     label_column: str | None = typer.Option(None, help="The label's column (default: the "
                                                                        "monitor's label column, else label)")) -> None:
     """Export what MODEL answered since then and has labels for, as a new dataset version."""
-    from shipyard.timeutil import parse_duration
-
-    try:
-        since_value: str | int | None = f"{parse_duration(since, 'since')}s"
-    except InvalidInput:
-        since_value = _when(since, "since")
+    since_value = _since(since)
     with Client() as client:
+        client.monitoring.check_model(model)  # a misspelt model is not one without labels
         done = client.automation.export_labelled(model, to=to, since=since_value, monitor=monitor,
                                                  label_column=label_column)
     console.print(f"exported {done.rows} labelled rows of {model} as {done.ref} (label column "

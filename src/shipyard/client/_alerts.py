@@ -13,12 +13,13 @@ configuration holds the notifiers, so secrets stay in one place.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from shipyard.client._backend import Backend, LocalBackend, RemoteBackend
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from shipyard.alerting import (
@@ -70,7 +71,9 @@ class Alerts:
         names, each configured where alerts are evaluated (``[alerts.notifiers.<name>]``,
         or ``log``), else ``InvalidInput`` naming the configured ones; ``repeat_interval``:
         re-notify a still-firing alert this often (``"4h"``). ``AlreadyExists`` if the name
-        is taken, unless ``replace``.
+        is taken, unless ``replace``. The series must be one a monitor writes (of the
+        monitor's task, when the monitor exists), else ``InvalidInput`` listing them. The
+        monitor itself may be created later (``shipyard alerts rule add`` wants it to exist).
         """
         from shipyard.alerting import AlertRule, parse_rule
 
@@ -81,7 +84,23 @@ class Alerts:
             from shipyard.alerting._notifiers import check_notifiers
 
             check_notifiers(rule.notify, self.alert_notifiers)
+        self._check_series(rule)
         return self.store.create_rule(rule, replace=replace)
+
+    def _check_series(self, rule: AlertRule) -> None:
+        """Refuse a rule on a series no monitor writes: it could never fire."""
+        from shipyard.monitoring._window import series_names
+
+        task = None
+        if rule.monitor != "*":
+            with contextlib.suppress(NotFound):  # not created yet: any task's series
+                task = self._backend.monitoring.get_monitor(rule.monitor).task
+        known = series_names(task)
+        if rule.series in known:
+            return
+        whose = f"a {task} monitor" if task else "a monitor"
+        raise InvalidInput(f"rule: {whose} writes no series {rule.series!r}; it writes {', '.join(known)}",
+                           field="rule", series=rule.series, known=list(known))
 
     def get_alert_rule(self, name: str) -> AlertRule:
         return self.store.get_rule(name)

@@ -30,6 +30,8 @@ __all__ = ["Monitoring", "to_ms"]
 
 logger = logging.getLogger("shipyard.monitoring")
 
+_LISTED = 10  # names quoted in a message before "… and N more"
+
 TimeLike = Any  # a datetime, ms since the epoch, or a duration before now ("7d")
 
 
@@ -75,6 +77,8 @@ class Monitoring:
                        start: TimeLike = None, **options: Any) -> Monitor:
         """Watch ``model`` (``churn@production``, ``churn/3`` or ``churn``) in windows of ``window``.
 
+        The model must be registered or served (:meth:`check_model`: ``NotFound`` otherwise).
+
         ``reference``: a dataset reference (``ds:churn@3``) to compare each window with;
         it must exist and hold the model's inputs (see :mod:`shipyard.monitoring._coverage`:
         refused when it holds none, a warning when it lacks some). ``start``: the first
@@ -86,6 +90,7 @@ class Monitoring:
         from shipyard.timeutil import parse_duration
 
         window_s = parse_duration(window, "window")
+        self.check_model(model)  # refuse a model Shipyard has never heard of, now
         if reference is not None:
             self._reference_version(reference)  # refuse a reference that does not exist, now
         monitor = Monitor(name=name or default_monitor_name(model), model=model, window_s=window_s,
@@ -99,6 +104,37 @@ class Monitoring:
         check_monitor(monitor, datasets=self._backend.datasets, registry=self._backend.registry,
                       tracking=self._backend.tracking)
         return self.store.create_monitor(monitor)
+
+    def check_model(self, model: str, *, field: str = "model") -> None:
+        """Refuse a model (``churn``, ``churn@production``, ``churn/3``) that is neither
+        registered nor served: ``NotFound`` naming ``field`` and the value, listing the
+        models that exist.
+
+        A model served from a folder rather than the registry exists once its
+        inference log does, that is after its first logged request.
+        """
+        from shipyard.monitoring._entities import parse_model_ref
+        from shipyard.serving import _log_layout as layout
+
+        name = parse_model_ref(model).name
+        try:
+            self._backend.registry.get_registered_model(name)
+            return
+        except NotFound:
+            pass
+        tracking = self._backend.tracking
+        try:
+            tracking.get_experiment_by_name(layout.experiment_name(name))
+            return
+        except NotFound:
+            pass
+        known = sorted({m.name for m in self._backend.registry.search_registered_models(max_results=100).items}
+                       | {e.name.removeprefix(layout.EXPERIMENT_PREFIX) for e in tracking.list_experiments()
+                          if e.name.startswith(layout.EXPERIMENT_PREFIX)})
+        shown = ", ".join(known[:_LISTED]) + (f" … and {len(known) - _LISTED} more" if len(known) > _LISTED else "")
+        raise NotFound(f"{field} {model!r}: no model {name!r} is registered or has an inference log "
+                       f"(models: {shown or 'none yet'}); a model served from a folder counts once it has "
+                       f"answered a request", resource="model", field=field, value=model)
 
     def _reference_version(self, reference: str) -> DatasetVersion:
         ref = reference.removeprefix("ds:")
@@ -197,7 +233,8 @@ class Monitoring:
 
         ``labels``: a DataFrame (or columns) with ``request_id`` and ``label`` (or the
         column named by ``label``), optionally ``row`` (the row of a multi-row request;
-        without it a label covers every row of its request) and ``model``. A label for
+        without it a label covers every row of its request) and ``model``; ``model``, when
+        given, must be registered or served (see :meth:`check_model`). A label for
         a request already labelled replaces it; the next monitor run recomputes the
         performance of the windows it falls in.
         """
@@ -207,12 +244,16 @@ class Monitoring:
             frame = labels if isinstance(labels, pd.DataFrame) else pd.DataFrame(labels)
         except (ValueError, TypeError) as exc:
             raise InvalidInput(f"labels must be a table with request_id and label: {exc}", field="labels") from None
+        for needed in ("request_id", label):  # the columns given, before a model column is added
+            if needed not in frame.columns:
+                raise InvalidInput(f"labels need a {needed!r} column (needed: request_id, {label}; optional: row, "
+                                   f"model); got {[str(c) for c in frame.columns]}", field=needed)
         if label != "label":
-            if label not in frame.columns:
-                raise InvalidInput(f"labels need a {label!r} column (have {list(frame.columns)})", field=label)
             frame = frame.drop(columns=[c for c in ("label",) if c in frame.columns]).rename(columns={label: "label"})
-        if model is not None and "model" not in frame.columns:
-            frame = frame.assign(model=model)
+        if model is not None:
+            self.check_model(model)
+            if "model" not in frame.columns:
+                frame = frame.assign(model=model)
         return self.store.put_labels(frame)  # the store checks every label
 
     def query_series(self, monitor: str | None = None, series: str | None = None, *, since: TimeLike = None,

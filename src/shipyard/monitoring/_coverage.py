@@ -10,9 +10,12 @@ when it lacks only some of them: those get no drift score.
 The model's inputs come from, in order: the monitor's ``columns`` option; the
 column signature of the registered version the monitor watches (the alias's
 version, the version named, or the latest); the newest segment of the model's
-inference log. When none of these is known yet (a model served from a file, before
-its first request) nothing is checked here; a window that then compares nothing is
-stored with status ``incomparable`` (see :mod:`shipyard.monitoring._window`).
+inference log. When none of these is known yet (a registered model whose version has
+no column signature, or no such alias yet, before its first request) nothing is
+checked here; a window that then compares nothing is stored with status
+``incomparable`` (see :mod:`shipyard.monitoring._window`). A model that is neither
+registered nor has an inference log (a misspelt name, or one served from a folder
+before its first request) is refused before this check (``Monitoring.check_model``).
 """
 
 from __future__ import annotations

@@ -46,10 +46,17 @@ from shipyard.serving import _log_layout as layout
 from shipyard.timeutil import now_ms
 
 __all__ = ["CLASSIFICATION_METRICS", "PERFORMANCE_COLUMNS", "REGRESSION_METRICS", "WindowAccumulator",
-           "performance_points"]
+           "performance_points", "series_names"]
 
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("mae", "rmse", "r2")
+#: What the confidence-based estimate (CBPE) gives, as ``estimated_<metric>`` series.
+ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+#: The series every window writes, whatever the task (``feature_drift_score`` and
+#: ``missing_rate`` once per input, labelled ``feature``).
+WINDOW_SERIES = ("rows", "drift_share", "dataset_drift", "feature_drift_score", "prediction_drift_score",
+                 "missing_rate", "quality_violations", "p99_latency_ms", "error_rate", "labelled_rows",
+                 "unlabelled_rows")
 #: The log columns performance is computed from.
 PERFORMANCE_COLUMNS = (layout.REQUEST_ID, layout.ROW, layout.STATUS, layout.PREDICTION, layout.PROBABILITIES)
 
@@ -354,6 +361,17 @@ def performance_points(monitor: Monitor, start: int, end: int, predictions: pa.T
         estimated = estimate_performance(proba, classes=classes)
         out += [point(f"estimated_{m}", v) for m, v in estimated.values.items()]
     return out
+
+
+def series_names(task: str | None = None) -> tuple[str, ...]:
+    """Every series a monitor of ``task`` (``classification``, ``regression``, or None:
+    guessed from its log, so either) can write, in the order :func:`WindowAccumulator.finish` does."""
+    classification = (*CLASSIFICATION_METRICS, *(f"estimated_{m}" for m in ESTIMATED_METRICS))
+    if task == "classification":
+        return (*WINDOW_SERIES, *classification)
+    if task == "regression":
+        return (*WINDOW_SERIES, *REGRESSION_METRICS)
+    return (*WINDOW_SERIES, *classification, *REGRESSION_METRICS)
 
 
 def _names(metrics: Any, defaults: Sequence[str]) -> list[str]:
