@@ -94,3 +94,34 @@ def test_broken_rules_are_invalid_input_not_crashes(frame: pd.DataFrame) -> None
     with pytest.raises(InvalidInput):
         validate(frame, Contract(checks=[Check("io", expr="(SELECT count(*) FROM read_csv('/etc/passwd')) > 0")]))
     assert validate(frame.assign(d=dt.date(2026, 1, 1)), Contract([Column("d", "date", min="2025-01-01")])).passed
+
+
+@pytest.mark.parametrize("wrong", ["intt", "strng", "timestamp[", "5"])
+def test_an_unknown_column_type_is_refused_naming_the_column_the_value_and_the_known_types(wrong: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Contract.from_yaml(f"columns:\n  id: {{type: int}}\n  age: {{type: {wrong!r}}}\n")
+    message = str(caught.value)
+    assert f"column 'age': unknown type {wrong!r}" in message
+    assert "known types: int, float, number, string, bool, timestamp, date" in message
+    assert caught.value.context["field"] == "age"
+    with pytest.raises(InvalidInput, match="unknown type 5"):
+        Contract.from_dict({"columns": {"age": {"type": 5}}})
+    with pytest.raises(InvalidInput, match="did you mean 'int'"):
+        Column("age", "intt")
+
+
+def test_known_types_families_aliases_and_exact_arrow_types_are_accepted(frame: pd.DataFrame) -> None:
+    exact = ["int32", "float64", "large_string", "timestamp[us]", "timestamp[us, tz=UTC]", "date32[day]",
+             "decimal128(10, 2)", "list<item: int64>", "halffloat"]
+    for type_ in [*("int", "float", "number", "string", "bool", "timestamp", "date"), *exact]:
+        assert Contract.from_dict({"columns": {"x": {"type": type_}}})["x"].type == type_
+    assert Column("x", "integer").type == "int"
+    for field in pa.Table.from_pandas(frame, preserve_index=False).schema:  # every type Arrow writes for the data
+        assert validate(frame, Contract((Column(field.name, str(field.type)),))).passed
+
+
+def test_a_report_with_one_violation_says_violation_not_violations(frame: pd.DataFrame) -> None:
+    report = validate(frame, Contract((Column("age", max=200),), min_rows=6))
+    assert str(report).splitlines()[0] == "1 violation of 2 rules on 5 rows:"
+    assert "5 rows, at least 6 required" in str(report)
+    assert str(validate(frame.head(1), Contract((Column("id"),)))) == "passed: 1 rule on 1 row"

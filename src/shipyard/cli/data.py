@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from shipyard.cli.exit_codes import ExitCode
-from shipyard.cli.output import JSON_OPTION, console, fmt_time, fmt_value, print_json, table
+from shipyard.cli.output import JSON_OPTION, console, console_err, fmt_time, fmt_value, print_json, table
 from shipyard.client import Client
+from shipyard.datasets._text import counted
 from shipyard.errors import InvalidInput
 
 app = typer.Typer(help="Versioned datasets: register, inspect, compare, pull, check.", no_args_is_help=True)
@@ -34,7 +36,11 @@ def add(name: str = typer.Argument(..., help="Dataset name"),
         tag: list[str] | None = typer.Option(None, "--tag", help="key=value, repeatable"),
         progress: bool | None = typer.Option(None, "--progress/--no-progress",
                                              help="Progress bars (default: for large work on a terminal).")) -> None:
-    """Register SOURCE as a new version of NAME (the same content gives back its version)."""
+    """Register SOURCE as a new version of NAME (the same content gives back its version).
+
+    With --contract, data that breaks the contract is refused (exit status 3), even
+    content registered before.
+    """
     tags = {}
     for item in tag or []:
         key, sep, value = item.partition("=")
@@ -42,10 +48,17 @@ def add(name: str = typer.Argument(..., help="Dataset name"),
             raise InvalidInput(f"--tag takes key=value, got {item!r}", field="tag")
         tags[key] = value
     with Client() as client:
-        version = client.register_dataset(name, source, description=description, tags=tags, contract=contract,
-                                          progress=progress)
-    rows = f", {version.num_rows:,} rows" if version.num_rows is not None else ""
-    console.print(f"{version.ref}  {version.digest[:12]}  {version.num_files} files, "
+        try:
+            version = client.register_dataset(name, source, description=description, tags=tags,
+                                              contract=contract, progress=progress)
+        except InvalidInput as exc:
+            if getattr(exc, "report", None) is None:  # bad input, not data the contract refused
+                raise
+            console_err.print(f"[red]error:[/red] {escape(f'{type(exc).__name__}: {exc}')}", highlight=False,
+                              soft_wrap=True)
+            raise typer.Exit(ExitCode.CHECK_FAILED) from None
+    rows = f", {counted(version.num_rows, 'row')}" if version.num_rows is not None else ""
+    console.print(f"{version.ref}  {version.digest[:12]}  {counted(version.num_files, 'file')}, "
                   f"{_size(version.num_bytes)}{rows}")
 
 

@@ -31,7 +31,9 @@ True
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +70,7 @@ class Column:
         if not isinstance(self.name, str) or not self.name:
             raise InvalidInput(f"a contract column needs a name, got {self.name!r}", field="name")
         if self.type is not None:
-            object.__setattr__(self, "type", _ALIASES.get(self.type, self.type))
+            object.__setattr__(self, "type", _known_type(self.name, self.type))
         if self.allowed is not None:
             if isinstance(self.allowed, (str, bytes)) or not isinstance(self.allowed, Iterable):
                 raise InvalidInput(f"allowed values of {self.name!r} must be a list", field=self.name)
@@ -228,6 +230,32 @@ class Contract:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         Path(path).write_text(self.to_yaml())
+
+
+# Arrow types written with parameters, as ``str(pyarrow type)`` spells them.
+_PARAMETRIC = re.compile(r"(timestamp|decimal(32|64|128|256)?|fixed_size_binary|(large_|fixed_size_)?list(_view)?"
+                         r"|struct|map|dictionary|(sparse|dense)_union|run_end_encoded)[\[(<].*[\])>]")
+
+
+def _known_type(column: str, type_: Any) -> str:
+    """``type_`` as a family (aliases resolved) or an exact Arrow type; InvalidInput otherwise."""
+    if isinstance(type_, str):
+        type_ = _ALIASES.get(type_, type_)
+        if type_ in TYPE_FAMILIES or _PARAMETRIC.fullmatch(type_):
+            return type_
+        import pyarrow as pa
+
+        try:
+            pa.type_for_alias(type_)
+        except (ValueError, KeyError):
+            pass
+        else:
+            return type_
+    close = difflib.get_close_matches(str(type_), [*TYPE_FAMILIES, *_ALIASES], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise InvalidInput(f"column {column!r}: unknown type {type_!r}{hint}; known types: {', '.join(TYPE_FAMILIES)}, "
+                       "or an exact Arrow type such as int32, float64 or timestamp[us]", field=column,
+                       value=str(type_), known=list(TYPE_FAMILIES))
 
 
 def _gt(a: Any, b: Any) -> bool:

@@ -4,7 +4,8 @@ The steps, in order, each before anything becomes visible:
 
 1. stage the source as local files (:func:`shipyard.datasets._sources.stage`);
 2. hash every file (unchanged local files are not read again) and compute the
-   content hash; if this name already has a version with that hash, return it;
+   content hash; if this name already has a version with that hash, check it
+   against ``contract`` (if given) and return it;
 3. read tabular files to check them (ragged CSV rows, truncated Parquet, a column
    changing type between files, an empty source all raise ``InvalidInput``) and
    profile them in one pass per column;
@@ -33,6 +34,7 @@ from shipyard.datasets._profile import Profile
 from shipyard.datasets._progress import QUIET, Reporter, reporter_for
 from shipyard.datasets._sources import Staged, stage
 from shipyard.datasets._tables import detect_format, inspect_parquet, read_csv_files, read_files, reading
+from shipyard.datasets._text import counted
 from shipyard.errors import InvalidInput
 
 __all__ = ["register_version"]
@@ -79,15 +81,18 @@ def register_version(
 def _register(store: DatasetStore, name: str, staged: Staged, reporter: Reporter, description: str | None,
               tags: dict[str, str], run_id: str | None, contract: Contract | None, actor: str | None,
               workers: int, hash_cache: HashCache | None) -> DatasetVersion:
-    reporter.phase(f"hashing {len(staged.paths)} files", len(staged.paths))
+    reporter.phase(f"hashing {counted(len(staged.paths), 'file')}", len(staged.paths))
     files = hash_files(staged, workers=workers, progress=None if reporter is QUIET else reporter.advance,
                        cache=hash_cache)
     existing = store.find_version(name, content_hash(files))
+    fmt = detect_format(staged.paths)
     if existing is not None:
+        if contract is not None:  # the same content is refused whenever its contract refuses it
+            reporter.phase("checking the contract", 1)
+            _enforce(contract, staged, fmt, name)
         if run_id:
             store.record_lineage(run_id, name, existing.version, "produced")
         return existing
-    fmt = detect_format(staged.paths)
     reporter.phase("checking and profiling", 1)
     spec = _describe(staged, files, fmt)
     if contract is not None:
@@ -97,7 +102,7 @@ def _register(store: DatasetStore, name: str, staged: Staged, reporter: Reporter
     for f in files:
         if f.digest in missing and f.digest not in todo:
             todo[f.digest] = f
-    reporter.phase(f"uploading {len(todo)} of {len(files)} files", sum(f.size for f in todo.values()))
+    reporter.phase(f"uploading {len(todo):,} of {counted(len(files), 'file')}", sum(f.size for f in todo.values()))
 
     def upload(file: Any) -> None:
         store.put_object(staged.local(file.path), file.digest)
@@ -135,7 +140,8 @@ def _describe(staged: Staged, files: list[Any], fmt: str) -> VersionSpec:
         if rows and len(schema):
             profile = profile_table(table)
     if not rows or not len(schema):
-        raise InvalidInput(f"nothing to register: {staged.source} has {rows} rows and {len(schema)} columns",
+        raise InvalidInput(f"nothing to register: {staged.source} has {counted(rows, 'row')} and "
+                           f"{counted(len(schema), 'column')}",
                            field="source")
     columns = [{"name": f.name, "type": str(f.type)} for f in schema]
     return VersionSpec(files, fmt, rows, {"columns": columns}, profile)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import MissingExtra, NotFound, StorageError
+from shipyard.errors import InvalidInput, MissingExtra, NotFound, StorageError
 
 __all__ = ["Staged", "stage"]
 
@@ -93,11 +93,17 @@ def _local(path: Path) -> Staged:
 
 
 def _download_s3(uri: str, tmp: Path, options: Mapping[str, Any], workers: int) -> Staged:
+    rest = uri.removeprefix("s3://")
+    prefix = rest.strip("/")
+    if not rest.split("/", 1)[0]:
+        raise InvalidInput(f"source {uri!r} names no bucket: write s3://BUCKET or s3://BUCKET/PREFIX",
+                           field="source", path=uri)
     try:
         import s3fs
     except ImportError:
         raise MissingExtra("s3fs", "s3") from None
-    prefix = uri.removeprefix("s3://").strip("/")
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
     fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False, **options)
     try:
         keys = sorted(k for k in fs.find(prefix) if not k.endswith("/"))
@@ -112,6 +118,10 @@ def _download_s3(uri: str, tmp: Path, options: Mapping[str, Any], workers: int) 
             list(pool.map(fetch, zip(keys, paths, strict=True)))
     except FileNotFoundError:
         raise NotFound(f"nothing at {uri!r}", resource="file", path=uri) from None
-    except OSError as exc:
-        raise StorageError(f"cannot read {uri!r}: {exc}", path=uri) from exc
+    except (NoCredentialsError, PartialCredentialsError):
+        raise StorageError(f"cannot read {uri}: no AWS credentials (set AWS_ACCESS_KEY_ID and "
+                           "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE; for MinIO or another S3-compatible store "
+                           "also set s3_endpoint_url, SHIPYARD_S3_ENDPOINT_URL)", path=uri) from None
+    except (OSError, BotoCoreError, ClientError) as exc:
+        raise StorageError(f"cannot read {uri}: {exc}", path=uri) from None
     return Staged(tmp, paths, uri, True)

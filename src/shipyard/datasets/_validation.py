@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from shipyard.datasets._contract import Check, Column, Contract
 from shipyard.datasets._tables import as_table
+from shipyard.datasets._text import counted
 from shipyard.errors import InvalidInput
 
 __all__ = ["ValidationReport", "Violation", "validate"]
@@ -81,8 +82,9 @@ class ValidationReport:
 
     def __str__(self) -> str:
         if self.passed:
-            return f"passed: {self.rules} rules on {self.rows} rows"
-        lines = [f"{len(self.violations)} violations of {self.rules} rules on {self.rows} rows:"]
+            return f"passed: {counted(self.rules, 'rule')} on {counted(self.rows, 'row')}"
+        lines = [f"{counted(len(self.violations), 'violation')} of {counted(self.rules, 'rule')} "
+                 f"on {counted(self.rows, 'row')}:"]
         for v in self.violations:
             samples = ", ".join(repr(_jsonable(s)) for s in v.samples[:5])
             lines.append(f"  {v.column or '<table>'}: {v.rule} x{v.count}  {v.message}"
@@ -116,9 +118,11 @@ def validate(data: Any, contract: Contract, *, samples: int = 5) -> ValidationRe
     rows = table.num_rows
     found: list[Violation] = []
     if contract.min_rows is not None and rows < contract.min_rows:
-        found.append(Violation(None, "min_rows", rows, [], f"{rows} rows, at least {contract.min_rows} required"))
+        found.append(Violation(None, "min_rows", rows, [],
+                               f"{counted(rows, 'row')}, at least {contract.min_rows:,} required"))
     if contract.max_rows is not None and rows > contract.max_rows:
-        found.append(Violation(None, "max_rows", rows, [], f"{rows} rows, at most {contract.max_rows} allowed"))
+        found.append(Violation(None, "max_rows", rows, [],
+                               f"{counted(rows, 'row')}, at most {contract.max_rows:,} allowed"))
     present = set(table.column_names)
     for spec in contract.columns:
         if spec.name not in present:
@@ -299,8 +303,9 @@ def _python_check(table: pa.Table, check: Check, k: int) -> list[Violation]:
     else:
         good = np.asarray(result, dtype=bool)
     if good.shape != (table.num_rows,):
-        raise InvalidInput(f"check {check.name!r} returned {good.shape[0] if good.ndim else 'a scalar'} values "
-                           f"for {table.num_rows} rows", field="checks", check=check.name)
+        raise InvalidInput(f"check {check.name!r} returned "
+                           f"{counted(good.shape[0], 'value') if good.ndim else 'a scalar'} "
+                           f"for {counted(table.num_rows, 'row')}", field="checks", check=check.name)
     bad = np.flatnonzero(~good)
     if not bad.size:
         return []
