@@ -31,6 +31,7 @@ EXPORTED = [
     "MissingExtra",
     "ModelVersion",
     "NotFound",
+    "PermissionDenied",
     "PromotionPolicy",
     "PromotionRefused",
     "RegisteredModel",

@@ -128,6 +128,8 @@ class Config:
                 f"retry_max_wait must be a non-negative number of seconds, got {self.retry_max_wait!r}",
                 field="retry_max_wait",
             )
+        if self.url:
+            _check_server_url(self.url)
 
     @property
     def oidc(self) -> OidcConfig | None:
@@ -297,6 +299,22 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown}", field=unknown[0])
     return dict(section)
+
+
+def _check_server_url(url: Any) -> None:
+    """``SHIPYARD_URL`` (``url``) names a server: an http or https URL with a host."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        # .port raises ValueError for a port that is not a number
+        good = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except (TypeError, ValueError, AttributeError):
+        good = False
+    if not good:
+        shown = url.split("@")[-1] if isinstance(url, str) else url  # never echo credentials
+        raise ConfigError(f"SHIPYARD_URL (url) must be the http:// or https:// URL of a Shipyard server, such as "
+                          f"http://127.0.0.1:5000; got {shown!r:.80}", field="url")
 
 
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -8,6 +8,7 @@ Every error Shipyard raises on purpose derives from :class:`ShipyardError`::
     ├── AlreadyExists        a create would duplicate a unique name
     ├── InvalidInput         a value the caller passed is malformed (names the field)
     │   └── TooLarge         a value or request body is over a size limit (``limit``)
+    ├── PermissionDenied     the caller's role and grants do not allow the action
     ├── Conflict             the request is valid but clashes with current state
     │   └── PromotionRefused a guarded alias's policy failed (``report`` lists the checks)
     ├── IntegrityError       stored bytes do not match their recorded hash
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidInput",
     "MissingExtra",
     "NotFound",
+    "PermissionDenied",
     "PromotionRefused",
     "ShipyardError",
     "StorageError",
@@ -79,6 +81,13 @@ class TooLarge(InvalidInput):
     """
 
 
+class PermissionDenied(ShipyardError):
+    """The caller is known, but their role and grants do not allow the action (HTTP 403).
+
+    The message names the user, the action, the resource and the role that would allow it.
+    """
+
+
 class Conflict(ShipyardError):
     """The request is well-formed but clashes with the current state."""
 
@@ -121,6 +130,7 @@ _BY_NAME: dict[str, type[ShipyardError]] = {
         AlreadyExists,
         InvalidInput,
         TooLarge,
+        PermissionDenied,
         Conflict,
         PromotionRefused,
         IntegrityError,

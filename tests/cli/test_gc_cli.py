@@ -154,3 +154,10 @@ def test_gc_refuses_a_configuration_that_points_at_a_server(tmp_path: Path) -> N
     assert done.returncode == 1
     assert "ConfigError" in done.stderr and "server" in done.stderr
     assert not (tmp_path / "shipyard.db").exists()
+
+
+def test_gc_help_says_what_is_safe_without_pointing_at_private_modules(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "gc", "--help")
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0 and "shipyard.store" not in text and "_gc" not in text
+    assert "--grace" in text and "--dry-run first" in text and "belong to this database alone" in text

@@ -97,3 +97,11 @@ def test_a_malformed_policy_file_is_one_error_line(home: Path, tmp_path: Path) -
     done = run_cli(home, "models", "policy", "churn", str(policy))
     assert done.returncode == 1 and done.stderr.startswith("error: InvalidInput: ") and "policy.json" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(("version", "says"), [("-1", "a version is a whole number of at least 1; got -1"),
+                                               ("0", "version")])
+def test_a_version_below_1_is_a_usage_error_about_the_version(home: Path, version: str, says: str) -> None:
+    done = run_cli(home, "models", "alias", "churn", "production", version)
+    assert done.returncode == 2
+    assert says in done.stderr and "No such option" not in done.stderr, done.stderr

@@ -118,6 +118,42 @@ def test_server_says_where_it_serves_what_before_serving(tmp_path: Path) -> None
     assert lines[0] == f"Shipyard server on {base} (auth off)", text
     assert f"{base}/api/v1" in text and f"{base}/api/2.0/mlflow" in text and f"{base}/metrics" in text
     assert f"{base}/docs" in text and lines[-1] == "Ctrl-C stops."
+    assert f"  web UI       {base}/" in lines
+
+
+def test_server_help_mentions_the_web_ui(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "server", "--help")
+    assert done.returncode == 0 and "web UI at /" in " ".join(done.stdout.split())
+
+
+def test_server_on_a_taken_port_fails_in_one_line_before_its_banner(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(tmp_path, "server", "--port", str(port), columns=None)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: ConfigError: cannot listen on 127.0.0.1:{port}: "
+                                                "Address already in use"]
+
+
+def test_server_on_an_unknown_host_fails_in_one_line_before_its_banner(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "server", "--host", "not a host", "--insecure", "--port", str(free_port()),
+                   columns=None)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ConfigError: cannot listen on not a host:"), lines
+
+
+def test_serving_a_uri_of_no_known_form_names_the_forms(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "serve", "models:churn", columns=None)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: InvalidInput: MODEL must be "), lines
+    for form in ("models:/NAME/VERSION", "models:/NAME@ALIAS", "runs:/ID/PATH", "'models:churn'"):
+        assert form in lines[0]
 
 
 def test_server_says_when_requests_need_the_token(tmp_path: Path) -> None:

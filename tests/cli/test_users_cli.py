@@ -63,7 +63,7 @@ def test_a_token_is_printed_once_listed_without_its_secret_and_revoked(tmp_path:
     (("users", "create", "<b>ana</b>"), "name"),
     (("users", "create", "a" * 300), "name"),
     (("users", "create", "ana", "--role", "root"), "role"),
-    (("users", "grant", "ana", "edit", "--experiment", "42"), "resource_id"),
+    (("users", "grant", "ana", "edit", "--experiment", "42"), "--experiment"),
     (("users", "grant", "ana", "own", "--model", "churn"), "permission"),
 ])
 def test_bad_input_exits_1_naming_the_field_and_stores_nothing(tmp_path: Path, args: tuple[str, ...],
@@ -106,3 +106,20 @@ def test_a_users_grants_are_listed_and_revoked(tmp_path: Path) -> None:
     assert again.returncode == 1 and "NotFound" in again.stderr and "Traceback" not in again.stderr
     both = run_cli(tmp_path, "users", "revoke", "ana", "--experiment", "0", "--model", "churn")
     assert both.returncode == 1 and "--experiment or --model" in both.stderr
+
+
+def test_granting_on_an_experiment_name_says_the_option_takes_an_id_and_gives_it(tmp_path: Path) -> None:
+    from shipyard import Client
+
+    with Client(Config(home=tmp_path)) as client:
+        churn = client.create_experiment("churn")
+    assert run_cli(tmp_path, "users", "create", "bob").returncode == 0
+    done = run_cli(tmp_path, "users", "grant", "bob", "manage", "--experiment", "churn", columns=None)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: NotFound: --experiment takes an experiment id, and no experiment has the id 'churn'; "
+        f"the experiment named 'churn' has id {churn.id}: pass --experiment {churn.id}")
+    assert "resource_id" not in done.stderr
+    unknown = run_cli(tmp_path, "users", "grant", "bob", "manage", "--experiment", "nope", columns=None)
+    assert unknown.returncode == 1 and "shipyard experiments list" in unknown.stderr
+    assert run_cli(tmp_path, "users", "grant", "bob", "manage", "--experiment", churn.id).returncode == 0

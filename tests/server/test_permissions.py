@@ -271,7 +271,7 @@ def test_an_edit_grant_lets_a_viewer_log_batches_to_that_experiments_runs_only(s
     assert ok.status_code == 200, ok.text
     refused = server.http.post("/api/v1/runs/log-batch", headers=headers,
                                json={"metrics": [[theirs, "loss", 0.5, 1, 0]]})
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "Forbidden"
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "PermissionDenied"
     mixed = server.http.post("/api/v1/runs/log-batch", headers=headers,
                              json={"metrics": [[mine, "loss", 0.7, 2, 1]], "tags": [[theirs, "t", "x"]]})
     assert mixed.status_code == 403
@@ -347,3 +347,35 @@ def test_health_carries_no_insecure_mark_without_the_flag_or_once_auth_is_on(tmp
     finally:
         plain.stop()
         guarded.stop()
+
+
+def test_a_refusal_names_the_user_role_action_resource_and_the_role_needed(server: Server) -> None:
+    created = server.http.post("/api/v1/experiments", json={"name": "nope"}, headers=server.as_("viewer"))
+    assert created.status_code == 403
+    assert created.json()["error"] == {
+        "code": "PermissionDenied",
+        "message": "user 'viewer' (viewer) may not edit on this server: POST /api/v1/experiments needs "
+                   "the editor role"}
+    team_b = _team_b(server)
+    run = server.http.post("/api/v1/runs", json={"experiment_id": team_b}, headers=server.as_("viewer"))
+    assert run.json()["error"]["message"] == (
+        f"user 'viewer' (viewer) may not edit experiment 'team-b' (id {team_b}): POST /api/v1/runs needs "
+        "the editor role, or an edit grant on that experiment")
+    policy = server.http.put("/api/v1/registry/models/churn/policy", json={}, headers=server.as_("editor"))
+    assert policy.status_code == 403
+    assert "may not approve" in policy.json()["error"]["message"]
+    assert "needs the approver role" in policy.json()["error"]["message"]
+    mlflow = server.http.post("/api/2.0/mlflow/runs/create", json={"experiment_id": team_b},
+                              headers=server.as_("viewer"))
+    assert mlflow.json() == {"error_code": "PERMISSION_DENIED", "message": run.json()["error"]["message"].replace(
+        "POST /api/v1/runs", "POST /api/2.0/mlflow/runs/create")}
+
+
+def test_a_refused_client_raises_permission_denied_with_the_servers_message(server: Server, tmp_path: Path) -> None:
+    from shipyard.client import Client
+    from shipyard.errors import PermissionDenied
+
+    config = Config(home=tmp_path, url=str(server.http.base_url), token=server.tokens["viewer"], retries=1)
+    with Client(config) as client, pytest.raises(PermissionDenied, match=r"may not edit on this server: "
+                                                                      r"POST /api/v1/experiments needs the editor"):
+        client.create_experiment("refused")

@@ -95,7 +95,7 @@ def test_a_disabled_user_is_refused_at_the_next_request(api: Api) -> None:
 ])
 def test_users_are_for_admins_only(api: Api, method: str, path: str, body: dict[str, str] | None) -> None:
     response = api.http.request(method, path, headers=api.viewer, json=body)
-    assert response.status_code == 403 and response.json()["error"]["code"] == "Forbidden"
+    assert response.status_code == 403 and response.json()["error"]["code"] == "PermissionDenied"
     vic = api.store.get_user("vic")
     assert (vic.role, vic.disabled, vic.grants) == ("viewer", False, ())
     assert "sneaky" not in [u.name for u in api.store.list_users()]
@@ -258,7 +258,7 @@ def test_manage_on_a_resource_allows_revoking_grants_on_it_and_nowhere_else(api:
     oli = bearer(api.store.create_token("oli")[1])
     for headers in (api.viewer, oli):
         refused = api.http.delete(f"/api/v1/users/pat/grants/experiment/{api.experiment}", headers=headers)
-        assert refused.status_code == 403 and refused.json()["error"]["code"] == "Forbidden"
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "PermissionDenied"
     assert api.http.delete("/api/v1/users/pat/grants/registered_model/churn", headers=api.viewer).status_code == 403
     assert api.http.get("/api/v1/users/pat/grants", headers=oli).status_code == 403  # listing is for admins
     assert len(api.store.get_user("pat").grants) == 2

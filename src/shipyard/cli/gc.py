@@ -58,8 +58,12 @@ def gc(
     """Hard-delete runs deleted longer ago than --older-than, then remove the artifact blobs
     no run, model version or dataset version references.
 
-    Works on the configured database and artifact store, which must not be shared with
-    another Shipyard database. Safe while others write: see shipyard.store._gc.
+    Works on the configured database and artifact store directly (not through SHIPYARD_URL);
+    the artifact store must belong to this database alone, since blobs another database
+    references look unreferenced here. Safe while others log runs and register models: a
+    blob written within --grace is kept, so --grace must exceed the longest time between
+    storing a file and recording it (a large dataset upload). Do not register datasets that
+    reuse stored files while it runs. Try --dry-run first.
     """
     retention = parse_duration(older_than, "--older-than")
     young = parse_duration(grace, "--grace")

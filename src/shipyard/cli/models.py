@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
@@ -70,8 +73,24 @@ def register(source: str = typer.Argument(..., help="runs:/<run id>/<path> or a 
     console.print(f"registered {version.uri}")
 
 
-@app.command("alias")
-def alias(name: str, alias_: str = typer.Argument(..., metavar="ALIAS"), version: int = typer.Argument(...),
+class _VersionCommand(TyperCommand):
+    """A command whose VERSION argument Click would read as an option when negative
+    (``-1``): that usage error says what a version is instead of "No such option"."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # Any: Click's Context, which typer vendors
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as exc:  # Click's usage errors
+            option = getattr(exc, "option_name", "")
+            if type(exc).__name__ != "NoSuchOption" or not re.fullmatch(r"-[0-9]+", option):
+                raise
+            raise typer.BadParameter(f"a version is a whole number of at least 1; got {option}",
+                                     ctx=ctx, param_hint="'version'") from None
+
+
+@app.command("alias", cls=_VersionCommand)
+def alias(name: str, alias_: str = typer.Argument(..., metavar="ALIAS"),
+          version: int = typer.Argument(..., min=1, help="Version number (1, 2, …)."),
           reason: str | None = typer.Option(None, help="Recorded in the audit log."),
           force: bool = typer.Option(False, "--force", help="Override a failing promotion policy.")) -> None:
     """Point ALIAS of model NAME at VERSION (guarded aliases check the promotion policy)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from shipyard.cli.output import console_err
+from shipyard.errors import InvalidInput
 
 __all__ = ["serve"]
 
@@ -44,6 +46,7 @@ def serve(
     from shipyard.models._mlflow_format import is_mlflow_package
     from shipyard.serving import BatchingConfig, InferenceLogConfig, make_serve_config, run
 
+    _check_source(model)
     config = load_config()
     batching = None
     if no_batching or max_batch_size is not None or max_latency_ms is not None:
@@ -101,6 +104,15 @@ def serve(
         if heartbeat is not None:
             heartbeat.stop()
     raise typer.Exit(status)
+
+
+def _check_source(model: str) -> None:
+    """A model URI, or a folder or YAML file that exists; anything else fails naming the forms taken."""
+    if model.startswith(("models:/", "runs:/")) or Path(model).exists():
+        return
+    raise InvalidInput(f"MODEL must be models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/PATH, a model folder "
+                       f"or a YAML file listing models; got {model!r}, neither such a URI nor an existing file "
+                       "or folder", field="model")
 
 
 def _heartbeat(config: Any, serve_config: Any) -> Any:

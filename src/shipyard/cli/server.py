@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from enum import StrEnum
 
 import typer
 
 from shipyard.cli.output import console_err
-from shipyard.config import load_config
+from shipyard.config import Config, load_config
 
 __all__ = ["serve_api"]
 
@@ -36,12 +37,11 @@ def serve_api(
     automation: bool = typer.Option(False, "--automation",
                                     help="Also run the continuous-training controller (as 'shipyard automation run')."),
 ) -> None:
-    """Start the Shipyard REST API (and the MLflow-compatible API, /metrics, /docs) on the
-    configured stores; print where before serving."""
-    import uvicorn
-
-    from shipyard.server import check_bind, create_app
-    from shipyard.server.mlflow import PREFIXES
+    """Start the Shipyard server on the configured stores: the web UI at /, the REST API at
+    /api/v1, the MLflow-compatible API, /metrics and the API docs at /docs; print where
+    before serving."""
+    from shipyard.server import check_bind
+    from shipyard.serving import bind_listener
 
     config = load_config().with_(url=None)
     from shipyard.cli.users import access_store
@@ -49,6 +49,22 @@ def serve_api(
     with access_store() as store:  # users turn authentication on, as a token does
         has_users = store.has_users()
     check_bind(host, config.token, insecure, users=has_users)
+    # Bound here, as 'shipyard serve' binds: a taken port or an unknown host fails in one
+    # line before anything starts; uvicorn serves on this socket.
+    listener = bind_listener(host, port)
+    try:
+        _serve(listener, host, port, config, insecure, has_users, log_level, scheduler, automation)
+    finally:
+        listener.close()
+
+
+def _serve(listener: socket.socket, host: str, port: int, config: Config, insecure: bool, has_users: bool,
+           log_level: LogLevel, scheduler: bool, automation: bool) -> None:
+    import uvicorn
+
+    from shipyard.server import create_app
+    from shipyard.server.mlflow import PREFIXES
+
     app = create_app(config, insecure=insecure)
     if scheduler:
         from shipyard.cli.scheduler import start_background
@@ -63,6 +79,7 @@ def serve_api(
     auth = ("on: requests need a user's token or password, or SHIPYARD_TOKEN" if has_users
             else "on: requests need 'Authorization: Bearer' with SHIPYARD_TOKEN" if config.token else "off")
     lines = [f"Shipyard server on {base} (auth {auth})",
+             f"  web UI       {base}/",
              f"  REST API     {base}/api/v1",
              f"  MLflow API   {base}{PREFIXES[0].rstrip('/')} (MLFLOW_TRACKING_URI={base})",
              f"  metrics      {base}/metrics",
@@ -73,8 +90,11 @@ def serve_api(
         lines.append("  automation   the continuous-training controller, every 10s")
     lines.append("Ctrl-C stops.")
     console_err.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level.value, access_log=False))
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level.value, access_log=False)
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down cleanly
+        pass
     finally:
         if controller is not None:  # stop between passes; the leases are given up
             controller[0].set()

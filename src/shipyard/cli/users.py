@@ -19,7 +19,7 @@ import typer
 from shipyard.access import SqlAccessStore, User
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.config import load_config
-from shipyard.errors import ConfigError, InvalidInput
+from shipyard.errors import ConfigError, InvalidInput, NotFound, ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.remote._access import RemoteAccessStore
@@ -130,7 +130,20 @@ def _resource(experiment: str | None, model: str | None) -> tuple[str, str]:
     return ("experiment", str(experiment)) if experiment is not None else ("registered_model", str(model))
 
 
-_EXPERIMENT = typer.Option(None, "--experiment", help="An experiment id.")
+def _no_experiment_with_id(value: str) -> str:
+    """Why ``--experiment VALUE`` names nothing, with the id to pass when VALUE is an experiment's name."""
+    from shipyard.client import Client
+
+    said = f"--experiment takes an experiment id, and no experiment has the id {value!r:.60}"
+    try:
+        with Client() as client:
+            found = client.get_experiment_by_name(value)
+    except ShipyardError:
+        return f"{said} ('shipyard experiments list' shows the ids)"
+    return f"{said}; the experiment named {value!r:.60} has id {found.id}: pass --experiment {found.id}"
+
+
+_EXPERIMENT = typer.Option(None, "--experiment", help="An experiment id (see 'shipyard experiments list').")
 _MODEL = typer.Option(None, "--model", help="A registered model's name.")
 
 
@@ -141,7 +154,12 @@ def grant(name: str = typer.Argument(..., help="User name"),
     """Give a user a permission on one experiment or registered model."""
     resource_type, resource_id = _resource(experiment, model)
     with management_store() as store:
-        g = store.grant(name, resource_type, str(resource_id), permission)
+        try:
+            g = store.grant(name, resource_type, str(resource_id), permission)
+        except NotFound as exc:
+            if experiment is None or exc.context.get("field") != "resource_id":
+                raise
+            raise NotFound(_no_experiment_with_id(experiment), resource="experiment", field="experiment") from None
     console.print(f"granted {g.permission} on {g.resource_type} {g.resource_id} to {g.user}",
                   markup=False, highlight=False)
 

@@ -12,9 +12,11 @@ budget. Every other failure, and every failure of any other call, is raised at o
 from __future__ import annotations
 
 import email.utils
+import logging
 import math
 import time
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,14 @@ import httpx
 import orjson
 import stamina
 
-from shipyard.errors import ConfigError, ShipyardError, StorageError, Unavailable, error_from_name
+from shipyard.errors import (
+    ConfigError,
+    PermissionDenied,
+    ShipyardError,
+    StorageError,
+    Unavailable,
+    error_from_name,
+)
 
 if TYPE_CHECKING:
     from shipyard.config import Config
@@ -32,6 +41,26 @@ __all__ = ["IDEMPOTENCY_HEADER", "HttpTransport", "RetryPolicy", "new_idempotenc
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _RETRY_STATUSES = frozenset({429, 503})
+_RETRYING: ContextVar[bool] = ContextVar("shipyard_http_retrying", default=False)
+
+
+class _RoutineRetries(logging.Filter):
+    """stamina logs every retry it schedules at WARNING, which an unconfigured program prints.
+
+    This transport's retries are routine (when every try fails, its error is what the
+    caller sees), so their records are lowered to DEBUG: shown only where the ``stamina``
+    logger is enabled for DEBUG (``logging.basicConfig(level=logging.DEBUG)``). Retries
+    scheduled by other code keep stamina's level.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _RETRYING.get() or record.msg != "stamina.retry_scheduled":
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger("stamina").isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("stamina").addFilter(_RoutineRetries())
 
 
 def new_idempotency_key() -> str:
@@ -141,6 +170,7 @@ class HttpTransport:
             # Honour the server's wait, but never sleep past the budget.
             return exc.retry_after if time.monotonic() + exc.retry_after <= deadline else False
 
+        retrying = _RETRYING.set(True)
         try:
             for attempt in stamina.retry_context(
                 on=backoff,
@@ -156,6 +186,8 @@ class HttpTransport:
                     return self._send(method, path, kwargs)
         except _Transient as exc:
             raise exc.error from exc.error.__cause__
+        finally:
+            _RETRYING.reset(retrying)
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
     def _send(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
@@ -201,12 +233,18 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _error_from(response: httpx.Response) -> ShipyardError:
+    """The error the server reported, rebuilt by its class name; a 403 whose name this
+    version does not know (an older server's ``Forbidden``) is a :class:`PermissionDenied`."""
+    status = response.status_code
     try:
         body = orjson.loads(response.content)["error"]
         context = {k: v for k, v in body.items() if k not in ("code", "message")}
-        return error_from_name(body["code"], body["message"], status=response.status_code, **context)
+        error = error_from_name(body["code"], body["message"], status=status, **context)
     except (orjson.JSONDecodeError, KeyError, TypeError):
-        if response.status_code >= 500 or response.status_code == 429:
-            return Unavailable(f"server answered {response.status_code}", status=response.status_code)
-        return ShipyardError(f"server answered {response.status_code}: {response.text[:200]}",
-                             status=response.status_code)
+        if status >= 500 or status == 429:
+            return Unavailable(f"server answered {status}", status=status)
+        cls = PermissionDenied if status == 403 else ShipyardError
+        return cls(f"server answered {status}: {response.text[:200]}", status=status)
+    if status == 403 and type(error) is ShipyardError:
+        return PermissionDenied(error.message, **error.context)
+    return error

@@ -44,8 +44,8 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shipyard.access import AccessStore, LoginLimiter, Resource, TokenCache, User, may
-from shipyard.errors import InvalidInput
+from shipyard.access import PERMISSIONS, ROLES, AccessStore, LoginLimiter, Resource, TokenCache, User, may
+from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.registry import acting_as
 from shipyard.server._permissions import OPEN, Call, Rule, match
 from shipyard.server._session import CSRF_HEADER, SAFE_METHODS, Sessions
@@ -203,14 +203,37 @@ class AccessMiddleware:
             raise _Refused(400, str(exc), field=exc.context.get("field")) from None
         for resource in resources:
             if not may(user, action, resource):
-                raise _Refused(403, f"user {user.name!r} may not {action} "
-                                    f"{_named(resource) if resource else 'here'}")
+                named = await run_in_threadpool(_named, resource, scope["app"].state) if resource else None
+                raise _Refused(403, _refusal(user, action, resource, named, f"{scope['method']} {route_path(scope)}"))
         return receive
 
 
-def _named(resource: Resource) -> str:
+def _refusal(user: User, action: str, resource: Resource | None, named: str | None, request: str) -> str:
+    """Why ``user`` is refused: the action, what it concerns, the request, and what would allow it.
+
+    >>> _refusal(User("bob", "viewer"), "edit", None, None, "POST /api/v1/experiments")
+    "user 'bob' (viewer) may not edit on this server: POST /api/v1/experiments needs the editor role"
+    """
+    needed = next((role for role in ROLES if may(User("-", role), action)), "admin")
+    why = f"{request:.200} needs the {needed} role"
+    if resource is None:
+        return f"user {user.name!r} ({user.role}) may not {action} on this server: {why}"
+    if action in PERMISSIONS:  # a grant on the one resource would do too
+        article = "an" if action[0] in "aeiou" else "a"
+        why += f", or {article} {action} grant on that {resource.type.replace('_', ' ')}"
+    return f"user {user.name!r} ({user.role}) may not {action} {named}: {why}"
+
+
+def _named(resource: Resource, state: Any) -> str:
+    """``experiment 'churn' (id 3)``, ``registered model 'churn'``: the resource as people know it."""
     kind = resource.type.replace("_", " ")
-    return f"{kind} {resource.id!r:.80}" if resource.type == "experiment" else f"this {kind}"
+    if resource.type != "experiment":
+        return f"{kind} {resource.id!r:.80}"
+    try:
+        name = state.tracking.get_experiment(resource.id).name
+    except ShipyardError:  # an unknown or malformed id: the refusal still names it
+        return f"{kind} {resource.id!r:.80}"
+    return f"{kind} {name!r:.80} (id {resource.id:.20})"
 
 
 _INSECURE_WARNING = "WARNING: --insecure: this server accepts unauthenticated requests from the network"
@@ -290,7 +313,8 @@ async def _refuse(scope: Scope, send: Send, path: str, refused: _Refused) -> Non
             refused.status, "INVALID_PARAMETER_VALUE")
         body = orjson.dumps({"error_code": code, "message": refused.message})
     else:
-        kind = {401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"}.get(refused.status, "InvalidInput")
+        kind = {401: "Unauthorized", 403: "PermissionDenied", 429: "TooManyRequests"}.get(
+            refused.status, "InvalidInput")
         error: dict[str, Any] = {"code": kind, "message": refused.message}
         if refused.field:
             error["field"] = refused.field

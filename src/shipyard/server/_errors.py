@@ -19,6 +19,7 @@ from shipyard.errors import (
     InvalidInput,
     MissingExtra,
     NotFound,
+    PermissionDenied,
     ShipyardError,
     StorageError,
     TooLarge,
@@ -30,6 +31,7 @@ __all__ = ["STATUS_BY_ERROR", "error_response", "install_error_handlers", "retry
 # Most specific first: the first matching class wins.
 STATUS_BY_ERROR: tuple[tuple[type[ShipyardError], int], ...] = (
     (NotFound, 404),
+    (PermissionDenied, 403),
     (AlreadyExists, 409),
     (Conflict, 409),
     (TooLarge, 413),

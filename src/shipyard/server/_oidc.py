@@ -286,7 +286,7 @@ async def logout(request: Request) -> Response:
     if sent is None and "application/x-www-form-urlencoded" in request.headers.get("content-type", ""):
         sent = dict(parse_qsl((await request.body())[:4096].decode("latin-1"))).get("csrf_token")
     if not sessions.csrf_ok(session, sent):
-        return error_response(403, "Forbidden", "missing or wrong CSRF token")
+        return error_response(403, "PermissionDenied", "missing or wrong CSRF token")
     sessions.end(session)
     response = Response(status_code=204)
     sessions.clear_cookies(response)

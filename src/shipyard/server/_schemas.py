@@ -23,7 +23,7 @@ class ErrorDetail(BaseModel):
 
     model_config = ConfigDict(extra="allow")  # errors carry their context (limit, expected, …)
 
-    code: str = Field(description="The error's class, e.g. NotFound, InvalidInput, Forbidden")
+    code: str = Field(description="The error's class, e.g. NotFound, InvalidInput, PermissionDenied")
     message: str
     field: str | None = Field(default=None, description="The request field at fault, when one is")
 

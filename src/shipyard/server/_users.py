@@ -120,7 +120,7 @@ def _restricted(user: User | None) -> User | None:
 
 
 def _forbidden(message: str, field: str) -> Response:
-    return error_response(403, "Forbidden", message, field=field)
+    return error_response(403, "PermissionDenied", message, field=field)
 
 
 def user_json(user: User) -> dict[str, Any]:

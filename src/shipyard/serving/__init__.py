@@ -56,11 +56,20 @@ __all__ = [
     "ServingService",
     "Shadow",
     "Target",
+    "bind_listener",
     "create_app",
     "load_serve_config",
     "make_serve_config",
     "run",
 ]
+
+
+def bind_listener(host: str, port: int) -> Any:
+    """A listening socket on ``host:port`` (see :func:`shipyard.serving._supervisor.bind_listener`):
+    a taken port or an unknown host is one ConfigError before anything starts."""
+    from shipyard.serving._supervisor import bind_listener as _bind_listener
+
+    return _bind_listener(host, port)
 
 
 def create_app(config: ServeConfig, backend: Backend, **options: Any) -> Any:

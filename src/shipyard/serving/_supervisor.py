@@ -207,7 +207,7 @@ class Supervisor:
         """Serve until SIGTERM/SIGINT; return the exit status (0, or 1 if workers cannot start)."""
         config = self.config
         check_bind(config.host, config.token, config.insecure, users=config.token_check is not None)
-        listener = _bind(config.host, config.port)
+        listener = bind_listener(config.host, config.port)
         self.port = listener.getsockname()[1]
         base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         self.state_dir = Path(tempfile.mkdtemp(prefix="shipyard-serve-", dir=base))
@@ -344,7 +344,9 @@ class Supervisor:
             self._template = None
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, inheritable by workers; ConfigError naming the
+    address when it is taken or the host does not resolve."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
