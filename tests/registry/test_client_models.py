@@ -146,7 +146,9 @@ def test_model_card_shows_metrics_params_lineage_and_user_fields(client: Client,
         shipyard.log_params({"C": 1.0})
         shipyard.log_metric("auc", 0.88)
         shipyard.log_model(LogisticRegression().fit(x, y), input_example=x[:5], registered_model_name="churn")
-    client.registry_store.set_registered_model_tag("churn", "intended_use", "Rank accounts by churn risk.")
+    client.set_registered_model_tag("churn", "intended_use", "Rank accounts by churn risk.")
+    client.set_model_version_tag("churn", 1, "validated_by", "qa")
+    assert client.get_model_version("churn", 1).tags["validated_by"] == "qa"
     client.set_alias("churn", "production", 1)
     card = client.model_card("models:/churn@production")
     assert "Rank accounts by churn risk." in card and "| auc | 0.88 |" in card

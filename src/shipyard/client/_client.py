@@ -230,6 +230,8 @@ class Client:
     register_model = _flat("registry", ModelRegistry.register_model)
     create_registered_model = _flat("registry", ModelRegistry.create_registered_model)
     get_registered_model = _flat("registry", ModelRegistry.get_registered_model)
+    set_registered_model_tag = _flat("registry", ModelRegistry.set_registered_model_tag)
+    set_model_version_tag = _flat("registry", ModelRegistry.set_model_version_tag)
     search_registered_models = _flat("registry", ModelRegistry.search_registered_models)
     delete_registered_model = _flat("registry", ModelRegistry.delete_registered_model)
     get_model_version = _flat("registry", ModelRegistry.get_model_version)

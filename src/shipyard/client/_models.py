@@ -180,6 +180,15 @@ class ModelRegistry:
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self.store.get_registered_model(name)
 
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        """Set tag ``key`` of registered model ``name`` (``str(value)``); the model card reads
+        ``intended_use``, ``limitations``, ``ethical_considerations`` and ``owner`` from these."""
+        self.store.set_registered_model_tag(name, key, str(value))
+
+    def set_model_version_tag(self, name: str, version: int, key: str, value: Any) -> None:
+        """Set tag ``key`` of version ``version`` of model ``name`` (``str(value)``)."""
+        self.store.set_model_version_tag(name, version, key, str(value))
+
     def search_registered_models(self, name_like: str | None = None, max_results: int = 100,
                                  page_token: str | None = None) -> Page:
         return self.store.search_registered_models(name_like, max_results, page_token)
