@@ -230,7 +230,7 @@ FLAT_METHODS = {
         "delete_registered_model", "get_model_version", "get_model_version_by_alias", "get_registered_model",
         "lineage", "load_model", "log_model", "model_card", "model_history", "model_path", "register_model",
         "resolve_model", "rollback_alias", "search_model_versions", "search_registered_models", "set_alias",
-        "set_promotion_policy",
+        "set_model_version_tag", "set_promotion_policy", "set_registered_model_tag",
     ],
     "datasets": [
         "dataset_lineage", "diff_datasets", "get_dataset", "get_dataset_version", "infer_contract",
