@@ -28,9 +28,10 @@ on loopback: the server's time to the first byte) of every API request a view ma
 Each opening is timed twice: by the page's own clock (``performance.now()`` at the first
 animation frame in which the view is drawn, counted from the start of navigation) and by
 this script's wall clock around ``goto`` and the wait (Playwright's round trips included,
-the same fixed cost on both sides). Targets: each view usable < 1 s; < 300 ms server time per request; Shipyard's runs table
->= 10x faster than MLflow's at 10,000 runs; the long curve drawn from at most a few
-thousand points. Compare the ratios, not the seconds: this machine is shared and noisy.
+the same fixed cost on both sides). Targets: each view usable < 1 s; < 300 ms server
+time per request; Shipyard's runs table >= 10x faster than MLflow's at 10,000 runs; the
+long curve drawn from at most a few thousand points. Compare the ratios, not the seconds:
+this machine is shared and noisy.
 
     .venv/bin/python benchmarks/ui.py [--quick] [--history-runs N] [--rounds 3] [--skip-peer]
 """
