@@ -81,28 +81,35 @@ class Deployment:
             if outputs is not None:
                 self.metrics.predictions(self.name, self.version, outputs.get("predict"))
 
-    def warm(self, rounds: int = 20) -> None:
+    def warm(self, rounds: int = 20, budget_s: float = 2.0) -> None:
         """Run the input example (or a synthetic row) through the model a few times.
 
         The first calls of a model are slow (lazy imports, allocations); doing them
         here keeps them off the first requests, and seeds the batcher's latency
-        estimate. A model that fails on the example still goes live: its requests
-        will say why.
+        estimate. Warming stops after ``rounds`` single-row calls or once ``budget_s``
+        is spent, whichever comes first (one timed call at least), so a model that
+        takes seconds per call is not held back for minutes. A model that fails on the
+        example still goes live: its requests will say why.
         """
         example = self.model.input_example
         if example is None and self.signature is not None:
             example = synthetic_input(self.signature)
         if example is None:
             return
+        deadline = time.perf_counter() + budget_s
         try:
             inputs, _ = self.model_check(example)
             for _ in range(3):
                 self._run(inputs, True)
+                if time.perf_counter() > deadline:
+                    break
             first = _first_row(inputs)
             for _ in range(rounds):
                 started = time.perf_counter()
                 self._run(first, False)
                 self.batcher.observe_latency(time.perf_counter() - started)
+                if started > deadline:
+                    break
         except Exception:  # noqa: BLE001 - see docstring
             return
 
