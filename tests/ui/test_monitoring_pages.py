@@ -105,6 +105,20 @@ def test_a_monitor_shows_drift_per_feature_as_a_heatmap_with_a_cell_per_window(w
     assert tab.errors == []
 
 
+def test_a_slow_earlier_answer_never_replaces_the_distribution_of_the_cell_clicked_since(watch: Watch,
+                                                                                      tab: Tab) -> None:
+    tab.hold_first_fetch("/distribution", 1500)
+    tab.page.goto(f"{watch.url}/#/monitors/{NAME}")
+    canvas = tab.page.wait_for_selector("canvas.heatmap[data-cells]")
+    box = canvas.bounding_box()
+    assert box is not None and FEATURES[0] != "age"  # the page first asks for FEATURES[0]
+    tab.page.mouse.click(box["x"] + box["width"] - 5, box["y"] + FEATURES.index("age") * 22 + 11)
+    tab.page.wait_for_selector("figure.distribution-box[data-feature=age]")
+    tab.page.wait_for_timeout(2500)  # the held first answer has arrived by now
+    assert tab.page.locator("figure.distribution-box").get_attribute("data-feature") == "age"
+    assert tab.errors == []
+
+
 def test_clicking_a_cell_compares_that_features_reference_and_window_distributions(watch: Watch, tab: Tab) -> None:
     tab.page.goto(f"{watch.url}/#/monitors/{NAME}")
     canvas = tab.page.wait_for_selector("canvas.heatmap[data-cells]")

@@ -5,6 +5,7 @@ screenshot of each kind of page is saved under the test's temporary folder."""
 from __future__ import annotations
 
 import io
+import json
 import math
 import struct
 import zlib
@@ -94,6 +95,26 @@ class Tab:
 
     def shot(self, shots: Path, name: str) -> None:
         self.page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+    def hold_first_fetch(self, url_part: str, ms: int) -> None:
+        """Hold back the page's first request whose URL holds ``url_part`` by ``ms``, as a
+        slow answer would be (set before the page is opened)."""
+        self.page.add_init_script(HOLD_FIRST_FETCH % {"part": json.dumps(url_part), "ms": int(ms)})
+
+
+HOLD_FIRST_FETCH = """
+(() => {
+  const fetchNow = window.fetch.bind(window);
+  let held = false;
+  window.fetch = (url, options) => {
+    if (!held && String(url).includes(%(part)s)) {
+      held = true;
+      return new Promise((resolve) => setTimeout(resolve, %(ms)d)).then(() => fetchNow(url, options));
+    }
+    return fetchNow(url, options);
+  };
+})();
+"""
 
 
 @pytest.fixture

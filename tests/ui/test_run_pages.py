@@ -106,6 +106,17 @@ def test_the_page_checkbox_selects_every_run_shown_and_clear_empties_the_selecti
     assert tab.errors == []
 
 
+def test_a_slow_earlier_search_never_replaces_the_runs_of_a_filter_entered_since(site: Site, tab: Tab) -> None:
+    tab.hold_first_fetch("/runs/search", 1500)
+    tab.page.goto(f"{site.url}/#/experiments/{site.experiment}")
+    tab.page.fill("#filter", "metrics.auc > 0.85")
+    tab.page.press("#filter", "Enter")
+    tab.page.wait_for_function("() => document.querySelectorAll('#runs tbody tr').length === 1")
+    tab.page.wait_for_timeout(2500)  # the held first answer, with every run, has arrived by now
+    assert tab.page.locator("#runs tbody tr").count() == 1
+    assert tab.errors == []
+
+
 def test_a_saved_view_brings_back_its_filter_and_can_be_deleted(site: Site, tab: Tab) -> None:
     tab.page.goto(f"{site.url}/#/experiments/{site.experiment}")
     tab.page.wait_for_selector("#runs tbody tr")

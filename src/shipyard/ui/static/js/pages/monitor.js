@@ -64,8 +64,12 @@ export async function render(root, {params: [name], query, live}) {
       `${format.time(end - monitor.window_s * 1000)} – ${format.time(end)}`)));
   const distribution = h("div", {class: "distribution", id: "distribution"});
 
+  // Each pick asks anew; only the newest answer is drawn, so a slow earlier answer (the
+  // page's first one, say) never replaces the distribution of a cell clicked since.
+  let asked = 0;
   async function showDistribution() {
     if (!state.feature) return;
+    const mine = ++asked;
     const q = {feature: state.feature};
     if (state.window === null) {
       if (windows.length) { q.since_ms = windows[0] - 1; q.until_ms = windows[windows.length - 1]; }
@@ -73,7 +77,7 @@ export async function render(root, {params: [name], query, live}) {
       q.since_ms = state.window - 1; q.until_ms = state.window;
     }
     const answer = await getJson(`${monitorUrl(monitor.name)}/distribution`, q);
-    if (live()) distribution.replaceChildren(distributionChart(answer));
+    if (live() && mine === asked) distribution.replaceChildren(distributionChart(answer));
   }
   featureSelect.addEventListener("change", () => { state.feature = featureSelect.value; showDistribution(); });
   windowSelect.addEventListener("change", () => {

@@ -68,7 +68,11 @@ export async function render(root, {params: [experimentId], query, live}) {
       {replace: true});
   }
 
+  // Only the newest search is drawn: a slow answer to an older filter, sort or page never
+  // replaces the one asked for since.
+  let asked = 0;
   async function load() {
+    const mine = ++asked;
     const body = {experiment_ids: [experiment.id], max_results: state.size, order_by: [state.order],
       filter: state.filter || null, page_token: state.tokens[state.page]};
     const early = experiment.id === experimentId ? firstPage : null;
@@ -77,12 +81,13 @@ export async function render(root, {params: [experimentId], query, live}) {
     try {
       page = await (early ?? postJson("/api/v1/runs/search", body));
     } catch (error) {
+      if (mine !== asked) return;
       if (!(error instanceof ApiError) || ![400, 422].includes(error.status)) throw error;
       filterError.textContent = error.message; // the API says what is wrong, and where
       filterBox.setAttribute("aria-invalid", "true");
       return;
     }
-    if (!live()) return;
+    if (!live() || mine !== asked) return;
     filterError.textContent = "";
     filterBox.removeAttribute("aria-invalid");
     state.runs = page.items;
