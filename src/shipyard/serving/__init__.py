@@ -21,22 +21,31 @@ faces hand in (:class:`shipyard.features.OnlineLookup`), never by importing the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shipyard.serving._batcher import AdaptiveBatcher
-from shipyard.serving._config import (
-    BatchingConfig,
-    InferenceLogConfig,
-    ModelConfig,
-    ServeConfig,
-    Shadow,
-    Target,
-    load_serve_config,
-    make_serve_config,
-)
-from shipyard.serving._errors import InferenceTimeout, MalformedRequest, ModelFailed, Overloaded, PayloadTooLarge
-from shipyard.serving._features import FeatureLookup, FeatureLookupFactory
-from shipyard.serving._service import Backend, Prediction, ServingService
+from shipyard._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from shipyard.serving._batcher import AdaptiveBatcher
+    from shipyard.serving._config import (
+        BatchingConfig,
+        InferenceLogConfig,
+        ModelConfig,
+        ServeConfig,
+        Shadow,
+        Target,
+        load_serve_config,
+        make_serve_config,
+    )
+    from shipyard.serving._errors import (
+        InferenceTimeout,
+        MalformedRequest,
+        ModelFailed,
+        Overloaded,
+        PayloadTooLarge,
+    )
+    from shipyard.serving._features import FeatureLookup, FeatureLookupFactory
+    from shipyard.serving._service import Backend, Prediction, ServingService
 
 __all__ = [
     "AdaptiveBatcher",
@@ -62,6 +71,23 @@ __all__ = [
     "make_serve_config",
     "run",
 ]
+
+# Names load on first use: ``import shipyard`` (and every CLI command) does not pay for
+# the batcher's numpy and pandas until something is served.
+_WHERE = {
+    "AdaptiveBatcher": "_batcher",
+    **{name: "_config" for name in ("BatchingConfig", "InferenceLogConfig", "ModelConfig", "ServeConfig", "Shadow",
+                                    "Target", "load_serve_config", "make_serve_config")},
+    **{name: "_errors" for name in ("InferenceTimeout", "MalformedRequest", "ModelFailed", "Overloaded",
+                                    "PayloadTooLarge")},
+    "FeatureLookup": "_features",
+    "FeatureLookupFactory": "_features",
+    "Backend": "_service",
+    "Prediction": "_service",
+    "ServingService": "_service",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
+
 
 
 def bind_listener(host: str, port: int) -> Any:
