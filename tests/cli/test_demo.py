@@ -18,9 +18,37 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
 
+# What the development set adds to `shipyard[demo]`: the demo, run by `./dev demo` on a
+# venv without them, must never import one (it once imported pytest through shipyard.testing).
+DEV_ONLY = ("pytest", "_pytest", "hypothesis", "moto", "aiosmtpd", "schemathesis", "playwright", "xgboost",
+            "lightgbm", "torch", "keras", "lightning", "optuna", "ray", "mlflow", "onnx", "onnxruntime",
+            "psycopg", "s3fs", "redis", "authlib", "polars", "matplotlib")
+# A sitecustomize on PYTHONPATH hides them in the demo and in every process it starts.
+HIDE_DEV_ONLY = """
+import sys
+
+
+class _Hidden:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {names!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Hidden())
+"""
+
+
 def _env(home: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_") and k != "COLUMNS"}
     return clean | {"SHIPYARD_HOME": str(home), "COLUMNS": "200"}
+
+
+def _runtime_only_env(home: Path, folder: Path) -> dict[str, str]:
+    """``_env`` where the development set's modules cannot be imported, as in `./dev demo`'s venv."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(HIDE_DEV_ONLY.format(names=DEV_ONLY))
+    return _env(home) | {"PYTHONPATH": str(folder)}
 
 
 def test_the_demo_extra_installs_every_module_the_demo_needs() -> None:
@@ -48,7 +76,8 @@ def finished_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, 
     tmp_path = tmp_path_factory.mktemp("demo")
     home = tmp_path / "home"
     done = subprocess.run([SHIPYARD, "demo", "--runs", "2", "--epochs", "3", "--requests", "40", "--no-serve"],
-                          env=_env(home), cwd=tmp_path, capture_output=True, text=True, timeout=420)
+                          env=_runtime_only_env(home, tmp_path / "runtime-only"), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=420)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (folder,) = (home / "demo").iterdir()
     return home, folder.name, done
