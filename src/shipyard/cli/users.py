@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from shipyard.access import SqlAccessStore, User
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.config import load_config
 from shipyard.errors import ConfigError, InvalidInput, NotFound, ShipyardError
 
 if TYPE_CHECKING:
+    from shipyard.access import SqlAccessStore, User
     from shipyard.remote._access import RemoteAccessStore
 
 app = typer.Typer(help="User accounts, roles and per-resource grants of the server.", no_args_is_help=True)
@@ -30,6 +30,8 @@ app = typer.Typer(help="User accounts, roles and per-resource grants of the serv
 @contextmanager
 def access_store() -> Iterator[SqlAccessStore]:
     """The access store on the configured database (never through a remote server)."""
+    # Imported here: SQLAlchemy would otherwise load with every command of the CLI.
+    from shipyard.access import SqlAccessStore
     from shipyard.store import Database
 
     config = load_config()
