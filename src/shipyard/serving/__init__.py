@@ -89,7 +89,6 @@ _WHERE = {
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__, globals())
 
 
-
 def bind_listener(host: str, port: int) -> Any:
     """A listening socket on ``host:port`` (see :func:`shipyard.serving._supervisor.bind_listener`):
     a taken port or an unknown host is one ConfigError before anything starts."""
