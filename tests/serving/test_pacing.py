@@ -39,3 +39,23 @@ def test_a_refusal_whose_client_left_costs_no_turn() -> None:
         return time.perf_counter() - started
 
     assert asyncio.run(main()) < 0.19  # the next turn (100 ms), not the one after it
+
+
+def test_retry_after_spreads_the_refused_clients_over_a_share_of_the_rate() -> None:
+    async def main() -> tuple[int, int, int]:
+        pacer = RefusalPacer(lambda: 100.0, spread=0.5)  # returns spread over 50 refusals a second
+        for _ in range(200):
+            pacer.acquire(("127.0.0.1", 40000))  # one client refused again and again
+        one = pacer.retry_after()
+        many = RefusalPacer(lambda: 100.0, spread=0.5)
+        for port in range(200):
+            many.acquire(("127.0.0.1", port))  # 200 clients: back over 4 s, 50 a second
+        crowd = many.retry_after()
+        flood = RefusalPacer(lambda: 100.0, spread=0.5)
+        for port in range(100_000):
+            flood.acquire(("127.0.0.1", port))
+        return one, crowd, flood.retry_after()
+
+    one, crowd, flood = asyncio.run(main())
+    assert (one, crowd) == (1, 4)
+    assert flood == 30  # never longer than 30 s

@@ -207,11 +207,11 @@ class ServingApp:
             body = _error_body(exc, status, mlflow)
             content_type = _JSON
             if isinstance(exc, Overloaded):
-                # Long enough for what is admitted to be answered, and for the refusals already
-                # waiting to go out: clients that heed it come back when they can be answered.
-                retry_after = max(getattr(exc, "retry_after", 1), self._pacer.backlog_s())
+                # Long enough for what is admitted to be answered, and for the clients refused
+                # lately to come back spread out: those that heed it are answered when they return.
+                turn = self._pacer.acquire(scope.get("client"))
+                retry_after = max(getattr(exc, "retry_after", 1), self._pacer.retry_after())
                 extra.append((b"retry-after", str(retry_after).encode()))
-                turn = self._pacer.acquire()
         except Exception as exc:  # noqa: BLE001 - a bug must cost one request, not the server
             logger.exception("unexpected error on %s %s (request %s)", method, path, request_id)
             status, content_type = 500, _JSON

@@ -13,6 +13,13 @@ waits for its 503 instead of taking the loop from the model, so goodput holds. T
 serving app's ``rate()`` is a share of the measured service rate of its models (with
 a floor), so refusals never cost more than a fixed fraction of the loop.
 
+:meth:`RefusalPacer.retry_after` spreads the clients that heed ``Retry-After``: it
+counts the distinct connections refused lately and advises each to come back after
+``refused clients ÷ (spread × rate)`` seconds, so that their returns fit in a share
+``spread`` of the pacer's rate and are answered at once instead of queueing for a turn.
+A fixed ``Retry-After: 1`` sent 3,500 refused clients back every second at 4,096
+connections, more than the rate lets out at once, so their 503s waited in turn.
+
 >>> import asyncio
 >>> async def main():
 ...     pacer = RefusalPacer(lambda: 100.0, burst_s=0.02)  # 2 at once, then one per 10 ms
@@ -28,11 +35,13 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 __all__ = ["RefusalPacer"]
 
 _TICK_S = 0.002  # the shortest wait between two releases of waiting refusals
+_WINDOW_S = 1.0  # refused clients are counted over at least this long
+_MAX_RETRY_AFTER_S = 30  # never send a client away for longer
 
 
 class RefusalPacer:
@@ -42,11 +51,16 @@ class RefusalPacer:
     rate is measured). Learned state: ``tokens_``. The constructor does no work.
     """
 
-    def __init__(self, rate: Callable[[], float], *, burst_s: float = 0.05) -> None:
+    def __init__(self, rate: Callable[[], float], *, burst_s: float = 0.05, spread: float = 0.5) -> None:
         self.rate = rate
         self.burst_s = burst_s
+        self.spread = spread
         self.tokens_ = -1.0  # full on first use
+        self.clients_ = 0  # distinct clients refused in the last whole window
         self._stamp = 0.0
+        self._refused: set[Hashable] = set()  # distinct clients refused in the current window
+        self._window_start = 0.0
+        self._advised = 1
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -55,9 +69,23 @@ class RefusalPacer:
         """Refusals held back now."""
         return len(self._waiting)
 
-    def backlog_s(self) -> int:
-        """Whole seconds (rounded up) until the refusals held back now have gone out; 0 when none wait."""
-        return math.ceil(len(self._waiting) / max(self.rate(), 1.0)) if self._waiting else 0
+    def retry_after(self) -> int:
+        """Seconds a refused client should wait so that the clients refused lately come back
+        spread over a share ``spread`` of the rate (at least 1, at most 30)."""
+        clients = max(self.clients_, len(self._refused))
+        budget = max(self.rate(), 1.0) * self.spread
+        self._advised = max(1, min(_MAX_RETRY_AFTER_S, math.ceil(clients / budget)))
+        return self._advised
+
+    def _count(self, client: Hashable) -> None:
+        now = time.perf_counter()
+        # A window at least as long as the slowest return (Retry-After × 1.5 with jitter), so
+        # that a client who heeds it is counted once in each whole window, not missed.
+        if now - self._window_start >= max(_WINDOW_S, 1.5 * self._advised):
+            self.clients_ = len(self._refused) if self._window_start else 0
+            self._refused = set()
+            self._window_start = now
+        self._refused.add(client)
 
     def _refill(self) -> float:
         now = time.perf_counter()
@@ -67,8 +95,11 @@ class RefusalPacer:
         self._stamp = now
         return rate
 
-    def acquire(self) -> asyncio.Future[None] | None:
-        """None when a refusal may be sent now; otherwise a future that resolves at its turn."""
+    def acquire(self, client: Hashable = None) -> asyncio.Future[None] | None:
+        """None when a refusal may be sent now; otherwise a future that resolves at its turn.
+
+        ``client`` (the connection's address) is counted for :meth:`retry_after`."""
+        self._count(client)
         self._refill()
         if not self._waiting and self.tokens_ >= 1:
             self.tokens_ -= 1
