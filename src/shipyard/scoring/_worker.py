@@ -69,11 +69,15 @@ def loaded_model(model_dir: str, manifest_sha256: str, threads: int | None) -> M
     if not Path(model_dir).is_dir():
         raise ConfigError(f"this worker does not see the model folder {model_dir!r}: scoring on a cluster "
                           "needs the driver's Shipyard home on a filesystem every node mounts")
+    model = load_model(model_dir, manifest_sha256=manifest_sha256)
     if threads is not None:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=threads)  # N processes × all cores each would oversubscribe
-    return load_model(model_dir, manifest_sha256=manifest_sha256)
+        # N processes × all cores each would oversubscribe. After loading, not before: a limit
+        # reaches only the native pools already loaded, and unpickling the model is what
+        # loads its library's OpenMP and BLAS.
+        threadpool_limits(limits=threads)
+    return model
 
 
 def _predictions(model: Model, clean: object, column: str, rows: int) -> list[tuple[str, pa.Array]]:
