@@ -31,7 +31,7 @@ def test_closed_windows_start_at_the_cursor_and_wait_for_the_delay() -> None:
 @pytest.mark.parametrize("kwargs, field", [
     ({"window_s": 0}, "window"), ({"task": "ranking"}, "task"), ({"options": {"delay_s": -1}}, "delay_s"),
     ({"options": {"columns": "age"}}, "columns"), ({"options": {"tests": ["ks"]}}, "tests"),
-    ({"reference": ""}, "reference"),
+    ({"reference": ""}, "reference"), ({"name": "m\n"}, "name"), ({"model": "churn\n"}, "model"),
 ])
 def test_bad_monitors_name_the_field(kwargs: dict, field: str) -> None:
     base = {"name": "m", "model": "churn", "window_s": 60}

@@ -43,8 +43,8 @@ __all__ = [
     "validate_dataset_name",
 ]
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}$")
-_HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}\Z")
+_HEX_RE = re.compile(r"^[0-9a-f]{8,64}\Z")
 
 #: How a version's files read as a table: Parquet files, CSV files, or opaque files.
 FORMATS = ("parquet", "csv", "files")

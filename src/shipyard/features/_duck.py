@@ -27,8 +27,8 @@ __all__ = ["SQL_TYPES", "ViewRelation", "arrow_of", "connect", "family", "reader
 #: The DuckDB type each feature type is returned as.
 SQL_TYPES = {"float64": "DOUBLE", "float32": "FLOAT", "int64": "BIGINT", "int32": "INTEGER", "bool": "BOOLEAN",
              "string": "VARCHAR", "timestamp": "TIMESTAMP"}
-_INTEGER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|U?HUGEINT|INT\d+|UINTEGER)$")
-_FLOAT = re.compile(r"^(DOUBLE|FLOAT|REAL|DECIMAL.*|NUMERIC.*)$")
+_INTEGER = re.compile(r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|U?HUGEINT|INT\d+|UINTEGER)\Z")
+_FLOAT = re.compile(r"^(DOUBLE|FLOAT|REAL|DECIMAL.*|NUMERIC.*)\Z")
 
 
 def connect() -> duckdb.DuckDBPyConnection:

@@ -50,8 +50,8 @@ OPTIONS: Mapping[str, Any] = {
     "drift_threshold": None,
 }
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,255}$")
-_MODEL_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,255})(?:@([A-Za-z0-9_.\-]{1,256})|/([0-9]{1,9}))?$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:\-]{0,255}\Z")
+_MODEL_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,255})(?:@([A-Za-z0-9_.\-]{1,256})|/([0-9]{1,9}))?\Z")
 #: ``incomparable``: the window has rows but none of its inputs is in the reference, so
 #: drift compares nothing; ``partial``: computed on request before the window closed
 #: (never stored).

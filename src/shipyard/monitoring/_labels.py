@@ -33,8 +33,8 @@ from shipyard.errors import InvalidInput
 __all__ = ["decode_label", "empty_labels", "encode_label", "encode_labels", "join_labels", "latest_labels",
            "normalize_labels"]
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_MODEL = re.compile(r"^(?:|[A-Za-z0-9][A-Za-z0-9_.\-]{0,255})$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")
+_MODEL = re.compile(r"^(?:|[A-Za-z0-9][A-Za-z0-9_.\-]{0,255})\Z")
 LABEL_COLUMNS = ("model", "request_id", "row", "label", "arrived_at")
 
 

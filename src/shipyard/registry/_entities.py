@@ -17,8 +17,8 @@ FEATURES_TAG = "shipyard.features"
 ENTITY_KEYS_TAG = "shipyard.entity_keys"
 """Version tag listing the entity keys a request to the model carries (comma-separated)."""
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}$")
-_ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}\Z")
+_ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,255}\Z")
 
 
 def validate_model_name(name: Any) -> str:

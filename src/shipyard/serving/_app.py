@@ -56,7 +56,7 @@ __all__ = ["ServingApp"]
 logger = logging.getLogger("shipyard.serving")
 
 _JSON = b"application/json"
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}\Z")
 _VERSION = "0.1.0"
 # Refusals sent at once per second: half the models' measured service rate (a refusal
 # costs the loop about half an answer: uvicorn's parsing and its two writes dominate both,

@@ -49,7 +49,7 @@ __all__ = [
     "make_serve_config",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,255}\Z")
 
 
 def _check(condition: bool, message: str, field_name: str) -> None:

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_\-. /:]+")
-_RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_RUN_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 MAX_PARAM_LENGTH = 6000  # MLflow's MAX_PARAM_VAL_LENGTH
 MAX_TAG_LENGTH = 8000  # MLflow's MAX_TAG_VAL_LENGTH
 

@@ -34,8 +34,8 @@ __all__ = ["REGISTRY_ARTIFACT_ROOT", "routes", "shipyard_source"]
 routes = Routes("/api/2.0/mlflow")
 
 REGISTRY_ARTIFACT_ROOT = "registered-models"
-_ARTIFACT_SOURCE = re.compile(r"^mlflow-artifacts:(?://[^/]*)?/+\d+/([0-9a-f]{32})/artifacts/(.+)$")
-_MODEL_ID_SOURCE = re.compile(r"^models:/(m-[^/@]+)/?$")
+_ARTIFACT_SOURCE = re.compile(r"^mlflow-artifacts:(?://[^/]*)?/+\d+/([0-9a-f]{32})/artifacts/(.+)\Z")
+_MODEL_ID_SOURCE = re.compile(r"^models:/(m-[^/@]+)/?\Z")
 _MODEL_FIELDS = ("name", "creation_timestamp", "last_updated_timestamp", "timestamp")
 _VERSION_FIELDS = ("name", "version_number", "creation_timestamp", "last_updated_timestamp", "timestamp")
 
