@@ -188,9 +188,11 @@ class LocalBackend(Backend):
     @property
     def registry(self) -> RegistryStore:
         from shipyard.registry._sql_store import SqlRegistryStore
+        from shipyard.tracking import ValueLimits
 
+        limits = ValueLimits(self.config.max_param_length, self.config.max_tag_length)
         return self._resource("registry", lambda: SqlRegistryStore(self.db, self.artifacts, self.tracking,
-                                                                   self.model_cache_dir), _close)
+                                                                   self.model_cache_dir, limits), _close)
 
     @property
     def datasets(self) -> DatasetStore:

@@ -35,7 +35,7 @@ from shipyard.registry._uri import parse_model_uri
 from shipyard.store import Database, LineageStore, insert_ignore, upsert
 from shipyard.store import schema as t
 from shipyard.store.artifacts import ArtifactStore
-from shipyard.tracking import ArtifactInfo, Page, TrackingStore, now_ms, validate_key
+from shipyard.tracking import ArtifactInfo, Page, TrackingStore, ValueLimits, now_ms, validate_key
 from shipyard.tracking._search import decode_page_token, encode_page_token
 
 __all__ = ["SqlRegistryStore"]
@@ -54,10 +54,12 @@ def _load(text: str | None) -> Any:
 class SqlRegistryStore:
     """Registered models, versions, aliases, policies, audit log and lineage queries."""
 
-    def __init__(self, db: Database, artifacts: ArtifactStore, tracking: TrackingStore, cache_dir: Path) -> None:
+    def __init__(self, db: Database, artifacts: ArtifactStore, tracking: TrackingStore, cache_dir: Path,
+                 limits: ValueLimits | None = None) -> None:
         self.db = db
         self.artifacts = artifacts
         self.tracking = tracking
+        self.limits = limits or ValueLimits()  # tag values: the same bound as a run's
         self.lineage_store = LineageStore(db)
         self.materializer = Materializer(cache_dir)
 
@@ -134,6 +136,7 @@ class SqlRegistryStore:
     def create_registered_model(self, name: str, description: str | None = None,
                                 tags: dict[str, str] | None = None, actor: str | None = None) -> RegisteredModel:
         validate_model_name(name)
+        self.limits.check("tag", (tags or {}).items())
         now = now_ms()
         with self.db.write() as conn:
             if conn.execute(sa.select(t.registered_models.c.name).where(t.registered_models.c.name == name)).first():
@@ -174,6 +177,7 @@ class SqlRegistryStore:
     def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         if key == TRAFFIC_TAG:  # checked, audited and followed by serving: only set_traffic writes it
             raise InvalidInput(f"tag {TRAFFIC_TAG!r} is the traffic split: set it with set_traffic", field="key")
+        self.limits.check("tag", [(key, value)])
         with self.db.write() as conn:
             self._model_row(conn, name)
             upsert(conn, t.registered_model_tags, [{"name": name, "key": validate_key(key, "tag"), "value": value}],
@@ -200,6 +204,7 @@ class SqlRegistryStore:
         run's stored files (no bytes are copied) and snapshots the run's metrics.
         """
         validate_model_name(name)
+        self.limits.check("tag", (tags or {}).items())
         ref = parse_model_uri(source)
         if ref.kind != "run":
             raise InvalidInput(f"a version is registered from runs:/<run id>/<path>, got {source!r}",
@@ -271,6 +276,7 @@ class SqlRegistryStore:
         return self.get_model_version(name, version)
 
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
+        self.limits.check("tag", [(key, value)])
         with self.db.write() as conn:
             self._version_row(conn, name, version)
             upsert(conn, t.model_version_tags,

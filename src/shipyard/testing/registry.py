@@ -11,7 +11,7 @@ import io
 import pytest
 import yaml
 
-from shipyard.errors import Conflict, InvalidInput, NotFound, PromotionRefused
+from shipyard.errors import Conflict, InvalidInput, NotFound, PromotionRefused, TooLarge
 from shipyard.registry import BeatsHolder, CompatibleSignature, MinMetric, PromotionPolicy, RegistryStore
 from shipyard.tracking import LogBatch, RunStatus, TrackingStore, now_ms
 
@@ -67,9 +67,28 @@ class RegistryStoreConformance:
             with pytest.raises(InvalidInput):
                 registry.create_model_version(bad, f"runs:/{run_id}/model")
         registry.create_model_version("m", f"runs:/{run_id}/model")
-        for alias in ("3", "latest", "has space"):
+        for alias in ("3", "latest", "has space", "production\n"):
             with pytest.raises(InvalidInput):
                 registry.set_alias("m", alias, 1)
+
+    def test_tag_values_over_the_run_tag_limit_are_too_large_and_not_stored(self, stores: Stores) -> None:
+        tracking, registry = stores
+        run_id = fake_package_run(tracking)
+        registry.create_model_version("m", f"runs:/{run_id}/model")
+        refusals = [
+            lambda: registry.set_registered_model_tag("m", "note", "t" * 8001),
+            lambda: registry.set_model_version_tag("m", 1, "note", "t" * 8001),
+            lambda: registry.create_registered_model("m2", tags={"note": "t" * 8001}),
+            lambda: registry.create_model_version("m", f"runs:/{run_id}/model", tags={"note": "t" * 8001}),
+        ]
+        for refused in refusals:
+            with pytest.raises(TooLarge) as caught:
+                refused()
+            assert (caught.value.field, caught.value.limit) == ("note", 8000)  # type: ignore[attr-defined]
+        registry.set_model_version_tag("m", 1, "note", "t" * 8000)
+        assert len(registry.get_model_version("m", 1).tags["note"]) == 8000
+        assert "note" not in registry.get_registered_model("m").tags
+        assert [v.version for v in registry.search_model_versions("m")] == [1]
 
     def test_an_alias_points_at_exactly_one_version_and_resolves(self, stores: Stores) -> None:
         tracking, registry = stores

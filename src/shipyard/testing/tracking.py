@@ -194,6 +194,8 @@ class TrackingStoreConformance:
             (lambda: tracking_store.log_batch(LogBatch(params=[(run.id, "prompt", "p" * 6001)])), "prompt", 6000),
             (lambda: tracking_store.log_batch(LogBatch(tags=[(run.id, "note", "t" * 8001)])), "note", 8000),
             (lambda: tracking_store.create_run("0", tags={"note": "t" * 8001}), "note", 8000),
+            (lambda: tracking_store.create_experiment("long", tags={"note": "t" * 8001}), "note", 8000),
+            (lambda: tracking_store.set_experiment_tag("0", "note", "t" * 8001), "note", 8000),
             (lambda: tracking_store.record_runs([RunRecord("0", params={"prompt": "p" * 6001})]),
              "runs[0].params.prompt", 6000),
         ]

@@ -74,6 +74,7 @@ class SqlTrackingStore:
     def create_experiment(
         self, name: str, tags: dict[str, str] | None = None, artifact_location: str | None = None
     ) -> Experiment:
+        self.limits.check("tag", (tags or {}).items())
         return self.experiments.create_experiment(check_name(name, "name"), tags, artifact_location)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -93,6 +94,7 @@ class SqlTrackingStore:
         return self.experiments.update_experiment(experiment_id, name=name, lifecycle_stage=lifecycle_stage)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self.limits.check("tag", [(key, value)])
         self.experiments.set_experiment_tag(experiment_id, key, value)
 
     # -- runs -----------------------------------------------------------------------------
