@@ -85,7 +85,7 @@ class Config:
     max_request_bytes: int = 64 << 20  # a server's request bodies, streamed uploads aside
     max_upload_bytes: int = 10 << 30  # a server's streamed uploads (run artifacts, dataset objects)
     max_param_length: int = 6000  # characters of a param value (MLflow's MAX_PARAM_VAL_LENGTH)
-    max_tag_length: int = 8000  # characters of a run tag value (MLflow's MAX_TAG_VAL_LENGTH)
+    max_tag_length: int = 8000  # characters of any tag value: run, experiment, model, version (MLflow's)
     # CPU, memory, disk, network and GPU use logged into each run under system/ (see
     # shipyard.tracking.SystemMetricsSampler): off for plain runs unless set, on for pipeline steps.
     system_metrics: bool = False
