@@ -5,7 +5,7 @@
     checks        executor, sizes, output name │ model URI → verified package (NotFound names it)
                   │ input version (Parquet) │ its columns against the signature → InvalidInput(field="input")
     run           experiment "batch-scoring": params (model URI, input, output, executor…), input lineage
-    units         row groups (or slices of them) ─► workers: local processes │ Ray tasks
+    units         row groups (or slices of them) ─► workers: this process │ local processes │ Ray tasks
                   each: batches → row checks → model.predict → its own Parquet part + rejects lines
     output        parts registered as a new version of the output name, produced by the run;
                   model version ─served→ output version; rejects.jsonl a run artifact
@@ -124,7 +124,8 @@ def batch_predict(model_uri: str, input: str, output: str, *, executor: str = "l
     """Score the dataset version ``input`` with ``model_uri`` and register the scored rows as a
     new version of ``output`` (see the module docstring).
 
-    ``executor``: ``"local"`` (``workers`` processes, default one per core), ``"ray"`` or
+    ``executor``: ``"local"`` (``workers`` processes, default one per core; one worker scores
+    in this process), ``"ray"`` or
     ``"ray://host:port"`` (Ray tasks; ``workers`` caps the tasks in flight, default the
     cluster's CPUs). ``passthrough`` names input columns outside the signature (ids…)
     that are carried to the output. ``progress(rows done, rows in all)`` is called as units end.
@@ -189,8 +190,7 @@ def _score(client: Client, model: Model, manifest_sha256: str, model_uri: str, v
         started = time.perf_counter()
         if executor == "local":
             count = workers or default_workers()
-            job = _job(model, manifest_sha256, out_dir, rejects_dir, batch_rows, prediction_column,
-                       threads=max(1, default_workers() // count) if count > 1 else None)
+            job = _job(model, manifest_sha256, out_dir, rejects_dir, batch_rows, prediction_column, None)
             units = plan_units(files, batch_rows, count)
             client.log_params(run.id, _params(model_uri, version, name, executor, count, batch_rows))
             results = _collect(local_units(job, units, count), version.num_rows, progress)

@@ -1,15 +1,20 @@
-"""Where units run: local worker processes, or Ray tasks.
+"""Where units run: this process, local worker processes, or Ray tasks.
 
-``"local"`` is a ``ProcessPoolExecutor`` of ``forkserver`` processes (no state forked
-from the driver: the same behaviour wherever ``spawn`` is the only choice; a script
-that calls from its top level, outside ``if __name__ == "__main__":``, gets ``fork``
-on Linux, as the pipelines' local executor does, since those workers would run it again); each
-process loads the model once and, with several processes, limits its native thread
-pools so N processes use N cores. ``"ray"`` (``ray.init()``: ``RAY_ADDRESS``, a
-running cluster, or a local one) and ``"ray://host:port"`` (Ray Client) run each unit
-as a Ray task of one CPU; a driver already connected to Ray is used as it is and left
-connected. Units are small descriptions (file, row group, batches): the data never
-passes through the driver.
+``"local"`` with one worker scores in the calling process, which has the model loaded
+already: a worker process would spend seconds importing pandas and the model's library
+before its first row. With more, it is a ``ProcessPoolExecutor`` of ``forkserver``
+processes (no state forked from the driver: the same behaviour wherever ``spawn`` is the
+only choice; a script that calls from its top level, outside ``if __name__ ==
+"__main__":``, gets ``fork`` on Linux, as the pipelines' local executor does, since those
+workers would run it again); each process loads the model once and limits its native
+thread pools so N processes use N cores, and a forked one to a single thread: OpenMP's
+pool does not survive ``fork``, and a forked child whose parent had used it (a model
+fitted just before) hangs in its first parallel region with more than one thread.
+
+``"ray"`` (``ray.init()``: ``RAY_ADDRESS``, a running cluster, or a local one) and
+``"ray://host:port"`` (Ray Client) run each unit as a Ray task of one CPU; a driver
+already connected to Ray is used as it is and left connected. Units are small
+descriptions (file, row group, batches): the data never passes through the driver.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from shipyard.pipelines._main_guard import unguarded_main_line
 from shipyard.scoring._units import Unit
 from shipyard.scoring._worker import ScoringJob, UnitResult, score_unit
 
-__all__ = ["RayUnits", "check_executor", "default_workers", "local_units"]
+__all__ = ["RayUnits", "check_executor", "default_workers", "local_units", "worker_threads"]
 
 
 def check_executor(executor: str) -> str:
@@ -41,11 +46,16 @@ def check_executor(executor: str) -> str:
 
 
 def local_units(job: ScoringJob, units: Sequence[Unit], workers: int) -> Iterator[UnitResult]:
-    """Run ``units`` on ``workers`` local processes, yielding each result as it ends; at most
-    two units per worker are queued, so a failure stops the job early."""
+    """Run ``units`` on ``workers`` local workers (see the module docstring), yielding each
+    result as it ends; at most two units per worker are queued, so a failure stops the job early."""
+    if workers == 1:
+        for unit in units:
+            yield score_unit(job, unit)
+        return
     method = "forkserver"
     if unguarded_main_line() is not None and sys.platform.startswith("linux"):
         method = "fork"  # forkserver workers would import the script again and score anew in each
+    job = dataclasses.replace(job, threads=worker_threads(method, workers))
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: set[Future[UnitResult]] = set()
@@ -135,6 +145,12 @@ def _on_ray_node(job: ScoringJob, unit: Unit) -> UnitResult:
     import ray
 
     return dataclasses.replace(score_unit(job, unit), worker=f"ray node {ray.get_runtime_context().get_node_id()}")
+
+
+def worker_threads(method: str, workers: int) -> int:
+    """Native threads each of ``workers`` processes started by ``method`` may use: a share
+    of the cores, and one for a forked process (see the module docstring)."""
+    return 1 if method == "fork" else max(1, default_workers() // workers)
 
 
 def default_workers() -> int:
