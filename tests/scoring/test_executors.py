@@ -53,7 +53,7 @@ def test_forked_workers_get_one_native_thread_and_others_a_share_of_the_cores() 
     assert worker_threads("forkserver", default_workers()) == 1
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is the start method of unguarded scripts on Linux")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="unguarded scripts fork their workers on Linux")
 def test_an_unguarded_script_that_fitted_with_openmp_scores_without_hanging(tmp_path: Path) -> None:
     script = tmp_path / "score.py"
     script.write_text(_UNGUARDED)
