@@ -19,9 +19,9 @@ store belong to whoever built them (the client's backend): :meth:`close` leaves 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from shipyard.store import Database, check_name
 from shipyard.store.artifacts import ArtifactStore
@@ -74,7 +74,7 @@ class SqlTrackingStore:
     def create_experiment(
         self, name: str, tags: dict[str, str] | None = None, artifact_location: str | None = None
     ) -> Experiment:
-        self.limits.check("tag", (tags or {}).items())
+        self.limits.check("tag", _users((tags or {}).items()))
         return self.experiments.create_experiment(check_name(name, "name"), tags, artifact_location)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -94,7 +94,7 @@ class SqlTrackingStore:
         return self.experiments.update_experiment(experiment_id, name=name, lifecycle_stage=lifecycle_stage)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        self.limits.check("tag", [(key, value)])
+        self.limits.check("tag", _users([(key, value)]))
         self.experiments.set_experiment_tag(experiment_id, key, value)
 
     # -- runs -----------------------------------------------------------------------------
@@ -184,3 +184,10 @@ class SqlTrackingStore:
 
     def delete_artifact(self, run_id: str, path: str) -> None:
         self.run_artifacts.delete_artifact(run_id, path)
+
+
+def _users(tags: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The tags a value limit applies to: not Shipyard's own ``shipyard.*`` experiment tags,
+    which hold a pipeline's definition and cache index (a long pipeline's batch of cache
+    entries is over 8,000 characters)."""
+    return [(key, value) for key, value in tags if not key.startswith("shipyard.")]
