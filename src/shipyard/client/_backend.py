@@ -182,17 +182,17 @@ class LocalBackend(Backend):
         from shipyard.tracking import ValueLimits
         from shipyard.tracking._sql_store import SqlTrackingStore
 
-        limits = ValueLimits(self.config.max_param_length, self.config.max_tag_length)
-        return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts, limits), _close)
+        return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts,
+                                                                   ValueLimits.of(self.config)), _close)
 
     @property
     def registry(self) -> RegistryStore:
         from shipyard.registry._sql_store import SqlRegistryStore
         from shipyard.tracking import ValueLimits
 
-        limits = ValueLimits(self.config.max_param_length, self.config.max_tag_length)
         return self._resource("registry", lambda: SqlRegistryStore(self.db, self.artifacts, self.tracking,
-                                                                   self.model_cache_dir, limits), _close)
+                                                                   self.model_cache_dir,
+                                                                   ValueLimits.of(self.config)), _close)
 
     @property
     def datasets(self) -> DatasetStore:

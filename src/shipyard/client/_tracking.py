@@ -75,7 +75,7 @@ class Tracking:
         self._backend = backend
         self.config = backend.config
         # The store checks values again; checking here fails the call, not a later flush.
-        self.limits = ValueLimits(self.config.max_param_length, self.config.max_tag_length)
+        self.limits = ValueLimits.of(self.config)
         self._runs: dict[str, RunState] = {}
         self._writer: BatchWriter | None = None
         self._writer_lock = threading.Lock()

@@ -11,10 +11,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput, TooLarge
 from shipyard.store import MAX_KEY_LENGTH, check_name
+
+if TYPE_CHECKING:
+    from shipyard.config import Config
 
 __all__ = [
     "ArtifactInfo",
@@ -111,6 +114,11 @@ class ValueLimits:
 
     param: int = MAX_PARAM_LENGTH
     tag: int = MAX_TAG_LENGTH
+
+    @classmethod
+    def of(cls, config: Config) -> ValueLimits:
+        """The limits ``config`` sets (``max_param_length``, ``max_tag_length``)."""
+        return cls(config.max_param_length, config.max_tag_length)
 
     def check(self, kind: str, items: Iterable[tuple[str, Any]], at: str = "") -> None:
         """Check the ``(key, value)`` pairs of a ``"param"`` or a ``"tag"`` (values taken as ``str``).
