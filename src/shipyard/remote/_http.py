@@ -162,7 +162,7 @@ class HttpTransport:
         policy = self.retry
         deadline = time.monotonic() + policy.max_wait
 
-        def backoff(exc: Exception) -> bool | float:
+        def backoff(exc: BaseException) -> bool | float:
             if not isinstance(exc, _Transient):
                 return False
             if exc.retry_after is None:
