@@ -2,14 +2,24 @@
 
 ``"local"`` with one worker scores in the calling process, which has the model loaded
 already: a worker process would spend seconds importing pandas and the model's library
-before its first row. With more, it is a ``ProcessPoolExecutor`` of ``forkserver``
-processes (no state forked from the driver: the same behaviour wherever ``spawn`` is the
-only choice; a script that calls from its top level, outside ``if __name__ ==
-"__main__":``, gets ``fork`` on Linux, as the pipelines' local executor does, since those
-workers would run it again); each process loads the model once and limits its native
-thread pools so N processes use N cores, and a forked one to a single thread: OpenMP's
-pool does not survive ``fork``, and a forked child whose parent had used it (a model
-fitted just before) hangs in its first parallel region with more than one thread.
+before its first row. With more, it is a ``ProcessPoolExecutor`` whose processes load
+the model once each and limit their native thread pools so N processes use N cores
+(:func:`start_method` says how they start):
+
+- ``fork`` on Linux when each worker gets one native thread anyway (a worker per core,
+  the default): a forked worker has pandas, pyarrow and the model's library imported
+  already, where a fresh interpreter spends two seconds or more importing them, a
+  tenth of a ten-million-row job on two cores. A worker touches only its unit's files
+  and the model. Arrow's thread pools and allocator, OpenBLAS and the interpreter
+  re-arm themselves after ``fork``; OpenMP's pool does not (a forked child whose parent
+  had used it hangs in its first parallel region with more than one thread), which
+  is why a forked worker is held to one thread. A driver that has initialised CUDA
+  never forks: CUDA cannot be used in a forked child.
+- ``forkserver`` otherwise, so that workers get a share of the cores each (two workers
+  on 16 cores: eight threads each), with nothing inherited from the driver.
+- A script that calls from its top level, outside ``if __name__ == "__main__":``, gets
+  ``fork`` on Linux whatever the share, as the pipelines' local executor does, since
+  ``forkserver`` workers would run the script again.
 
 ``"ray"`` (``ray.init()``: ``RAY_ADDRESS``, a running cluster, or a local one) and
 ``"ray://host:port"`` (Ray Client) run each unit as a Ray task of one CPU; a driver
@@ -33,7 +43,7 @@ from shipyard.pipelines._main_guard import unguarded_main_line
 from shipyard.scoring._units import Unit
 from shipyard.scoring._worker import ScoringJob, UnitResult, score_unit
 
-__all__ = ["RayUnits", "check_executor", "default_workers", "local_units", "worker_threads"]
+__all__ = ["RayUnits", "check_executor", "default_workers", "local_units", "start_method", "worker_threads"]
 
 
 def check_executor(executor: str) -> str:
@@ -52,9 +62,7 @@ def local_units(job: ScoringJob, units: Sequence[Unit], workers: int) -> Iterato
         for unit in units:
             yield score_unit(job, unit)
         return
-    method = "forkserver"
-    if unguarded_main_line() is not None and sys.platform.startswith("linux"):
-        method = "fork"  # forkserver workers would import the script again and score anew in each
+    method = start_method(workers)
     job = dataclasses.replace(job, threads=worker_threads(method, workers))
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -145,6 +153,22 @@ def _on_ray_node(job: ScoringJob, unit: Unit) -> UnitResult:
     import ray
 
     return dataclasses.replace(score_unit(job, unit), worker=f"ray node {ray.get_runtime_context().get_node_id()}")
+
+
+def start_method(workers: int) -> str:
+    """How ``workers`` local worker processes start: ``fork`` or ``forkserver`` (see the module docstring)."""
+    if not sys.platform.startswith("linux"):
+        return "forkserver"
+    if unguarded_main_line() is not None:
+        return "fork"  # forkserver workers would import the script again and score anew in each
+    if workers >= default_workers() and not _cuda_initialised():
+        return "fork"
+    return "forkserver"
+
+
+def _cuda_initialised() -> bool:
+    torch: Any = sys.modules.get("torch")  # never imported here: only a driver that uses it can have set it up
+    return torch is not None and bool(torch.cuda.is_initialized())
 
 
 def worker_threads(method: str, workers: int) -> int:
