@@ -22,8 +22,9 @@ the model once each and limit their native thread pools so N processes use N cor
   ``forkserver`` workers would run the script again.
 
 ``"ray"`` (``ray.init()``: ``RAY_ADDRESS``, a running cluster, or a local one) and
-``"ray://host:port"`` (Ray Client) run each unit as a Ray task of one CPU; a driver
-already connected to Ray is used as it is and left connected. Units are small
+``"ray://host:port"`` (Ray Client) run each unit as a Ray task of one CPU, one task per
+CPU at a time, spread over the nodes; a driver already connected to Ray is used as it
+is and left connected. Units are small
 descriptions (file, row group, batches): the data never passes through the driver.
 """
 
@@ -115,16 +116,19 @@ class RayUnits:
         return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
 
     def run(self, job: ScoringJob, units: Sequence[Unit], workers: int) -> Iterator[UnitResult]:
-        """Run ``units`` as tasks, at most ``2 × workers`` in flight, yielding results as they end."""
+        """Run ``units`` as tasks, at most ``workers`` in flight, yielding results as they end."""
         ray = self._ray
-        remote = ray.remote(_on_ray_node).options(num_cpus=1, max_retries=2)
+        # One task per CPU in flight, the next submitted as one ends: a unit goes to whichever
+        # node frees first, so a slower node takes fewer (tasks queued ahead on a node stay
+        # there). SPREAD: Ray's default packs tasks onto the driver's node first.
+        remote = ray.remote(_on_ray_node).options(num_cpus=1, max_retries=2, scheduling_strategy="SPREAD")
         pending: list[Any] = []
         queue = iter(units)
         try:
             while True:
                 for unit in queue:
                     pending.append(remote.remote(job, unit))
-                    if len(pending) >= 2 * workers:
+                    if len(pending) >= workers:
                         break
                 if not pending:
                     return
