@@ -24,8 +24,8 @@ the model once each and limit their native thread pools so N processes use N cor
 ``"ray"`` (``ray.init()``: ``RAY_ADDRESS``, a running cluster, or a local one) and
 ``"ray://host:port"`` (Ray Client) run each unit as a Ray task of one CPU, one task per
 CPU at a time, spread over the nodes; a driver already connected to Ray is used as it
-is and left connected. Units are small
-descriptions (file, row group, batches): the data never passes through the driver.
+is and left connected. Units are small descriptions (file, row group, batches): the
+data never passes through the driver.
 """
 
 from __future__ import annotations
