@@ -24,7 +24,7 @@ HEAD_IP, WORKER_IP = "127.0.0.4", "127.0.0.5"
 def two_nodes() -> Iterator[list[str]]:
     """A head and a second node, one CPU each; this process is the driver. Yields the node ids."""
     with two_ray_nodes(HEAD_IP, WORKER_IP) as nodes:
-        yield nodes
+        yield nodes.alive_nodes()
 
 
 def test_the_same_search_runs_as_ray_tasks_on_both_nodes(two_nodes: list[str], client: Client) -> None:
