@@ -166,3 +166,22 @@ def test_params_whose_keys_a_run_cannot_take_are_left_out_with_a_warning(autolog
     (run,) = autologged_without_models.search_runs("Default").items
     assert run.status.value == "FINISHED" and run.params["lr__C"] == "1.0"
     assert not any(key.startswith("scale+centre") for key in run.params)
+
+
+@pytest.mark.parametrize("limit", [40, 9000])
+def test_params_are_cut_to_the_clients_param_limit_not_refused(tmp_path, limit: int) -> None:
+    from shipyard import Config
+
+    long_grid = list(range(3000))  # its repr is about 14,000 characters
+    client = Client(Config(home=tmp_path, max_param_length=limit))
+    shipyard.autolog(client=client, log_models=False)
+    try:
+        GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=2).fit(_X, _Y)
+        LogisticRegression(C=0.5, class_weight={i: 1.0 for i in long_grid[:1500]}).fit(_X, _Y)
+    finally:
+        shipyard.autolog(disable=True)
+    runs = client.search_runs("Default").items
+    fitted = next(r for r in runs if r.params.get("C") == "0.5")
+    assert len(fitted.params["class_weight"]) == limit  # cut at the limit, whichever way it was moved
+    assert all(len(v) <= limit for r in runs for v in r.params.values())
+    client.close()

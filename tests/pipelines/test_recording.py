@@ -216,3 +216,22 @@ def test_a_pipeline_with_no_client_nor_artifact_store_says_so_before_running() -
     with pytest.raises(InvalidInput, match="no client to record its run") as refused:
         bare.run(executor="inline")
     assert refused.value.field == "client"
+
+
+@pytest.mark.parametrize("limit", [50, 9000])
+def test_long_step_params_are_cut_to_the_clients_param_limit(tmp_path: Path, limit: int) -> None:
+    from shipyard import Config
+
+    @pipeline
+    def long_params(x: str = "y" * 8000):
+        return steps.with_context(len(x))
+
+    with Client(Config(home=tmp_path / "home", max_param_length=limit)) as client:
+        result = long_params.run(client=client, executor="inline")
+        parent = client.get_run(result.run_id)  # type: ignore[arg-type]
+        assert parent.status.value == "FINISHED"
+        assert len(parent.params["x"]) == min(limit, 8000)
+        assert parent.params["x"].endswith("..." if limit < 8000 else "y")
+        # Their JSON is longer than the tag limit (8,000): the run finishes but cannot be resumed.
+        with pytest.raises(NotFound, match="cannot be resumed: its parameters were not recorded"):
+            long_params.run(client=client, executor="inline", resume=result.run_id)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.tracking._entities import MAX_PARAM_LENGTH
-
-__all__ = ["FitInputs", "class_tags", "data_hash", "example_rows", "params_of", "render", "training_metrics"]
+__all__ = ["FitInputs", "class_tags", "clipped", "data_hash", "example_rows", "params_of", "render",
+           "training_metrics"]
 
 _EXAMPLE_ROWS = 5
 
@@ -43,7 +42,13 @@ def render(value: Any) -> str:
         text = f"{getattr(value, '__module__', None) or ''}.{value.__qualname__}".lstrip(".")
     else:
         text = str(value)
-    return text[:MAX_PARAM_LENGTH]
+    return text
+
+
+def clipped(params: Mapping[str, str], limit: int) -> dict[str, str]:
+    """``params`` with each value cut to ``limit`` characters: the client's ``max_param_length``,
+    so that a long value (a big array's repr) is recorded shortened rather than refused."""
+    return {key: value[:limit] for key, value in params.items()}
 
 
 def class_tags(estimator: Any) -> dict[str, str]:

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard.autolog._describe import FitInputs, class_tags, data_hash, example_rows, params_of, training_metrics
+from shipyard.autolog._describe import (
+    FitInputs,
+    class_tags,
+    clipped,
+    data_hash,
+    example_rows,
+    params_of,
+    training_metrics,
+)
 from shipyard.autolog._search import is_search, record_search
 from shipyard.client import Client
 from shipyard.errors import Conflict, InvalidInput
@@ -71,7 +79,7 @@ def _log_params(client: Client, run_id: str, params: dict[str, str]) -> None:
     a step named with characters keys do not allow (``"a+b"``) gives keys left out.
     """
     kept, illegal = [], []
-    for key, value in params.items():
+    for key, value in clipped(params, client.config.max_param_length).items():
         try:
             client.log_param(run_id, key, value)
         except Conflict:

@@ -15,7 +15,7 @@ from numbers import Number
 from pathlib import Path
 from typing import Any
 
-from shipyard.autolog._describe import class_tags, params_of, render
+from shipyard.autolog._describe import class_tags, clipped, params_of, render
 from shipyard.client import Client
 
 __all__ = ["is_search", "record_search"]
@@ -30,7 +30,8 @@ def is_search(estimator: Any) -> bool:
 def record_search(client: Client, run_id: str, experiment_id: str, search: Any, max_tuning_runs: int | None) -> None:
     """Log the best parameters and score, ``cv_results.csv`` and the candidates' child runs."""
     best_params = getattr(search, "best_params_", None) or {}
-    client.log_params(run_id, {f"best_{key}": render(value) for key, value in best_params.items()})
+    limit = client.config.max_param_length
+    client.log_params(run_id, clipped({f"best_{key}": render(value) for key, value in best_params.items()}, limit))
     if hasattr(search, "best_score_"):
         client.log_metric(run_id, "best_cv_score", float(search.best_score_))
     results = search.cv_results_
@@ -59,7 +60,8 @@ def _record_candidates(client: Client, parent_id: str, experiment_id: str, searc
         child = client.create_run(experiment_id=experiment_id, name=f"autolog-{type(seed).__name__}-candidate-{index}",
                                   tags={**class_tags(seed), "candidate_index": str(index)},
                                   parent_run_id=parent_id, capture_env=False)
-        client.log_params(child.id, {**base, **{key: render(value) for key, value in results["params"][index].items()}})
+        params = {**base, **{key: render(value) for key, value in results["params"][index].items()}}
+        client.log_params(child.id, clipped(params, client.config.max_param_length))
         # Per-split scores stay in cv_results.csv: the child carries means, spreads and ranks.
         client.log_metrics(child.id, {
             key: float(column[index]) for key, column in results.items()

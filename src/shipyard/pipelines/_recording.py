@@ -174,6 +174,10 @@ class TrackingRecorder(PipelineHooks):
         """The parameters of run ``run_id`` and every output it completed, by cache key."""
         run = self.client.get_run(run_id)
         raw = run.tags.get(PARAMS_TAG)
+        if raw is None and run.tags.get("shipyard.kind") == "pipeline":
+            raise NotFound(f"pipeline run {run_id!r} cannot be resumed: its parameters were not recorded (they are "
+                           "not JSON, or their JSON is longer than max_tag_length); run the pipeline anew",
+                           resource="run", run_id=run_id)
         if raw is None:
             raise NotFound(f"run {run_id!r} is not a pipeline run (no {PARAMS_TAG} tag)", resource="run",
                            run_id=run_id)
@@ -208,9 +212,10 @@ class TrackingRecorder(PipelineHooks):
                 client.tracking_store.set_experiment_tag(experiment.id, key, value)
         tags = {"shipyard.pipeline": run.pipeline, "shipyard.kind": "pipeline", "shipyard.executor": run.executor,
                 **({"shipyard.resumed_from": run.resumed_from} if run.resumed_from else {}), **run.tags}
-        if _jsonable(run.params):
-            tags[PARAMS_TAG] = json.dumps(run.params)
-        params = {safe_key(k): param_text(v) for k, v in run.params.items()}
+        recorded = json.dumps(run.params) if _jsonable(run.params) else None
+        if recorded is not None and len(recorded) <= client.config.max_tag_length:  # else it cannot be resumed
+            tags[PARAMS_TAG] = recorded
+        params = {safe_key(k): param_text(v, client.config.max_param_length) for k, v in run.params.items()}
         # The pipeline's run, its params and tags: one transaction (an adopted run is updated).
         if self.adopt_run_id:
             adopted = client.get_run(self.adopt_run_id)

@@ -29,7 +29,6 @@ __all__ = ["FINAL_STATUS", "StepRunBuilder", "epoch_ms", "param_text", "safe_key
 
 #: The run status of each final step state that has a run.
 FINAL_STATUS = {StepState.DONE: "FINISHED", StepState.FAILED: "FAILED", StepState.CANCELLED: "FAILED"}
-_MAX_PARAM = 6000
 # Outputs up to this size travel inside the batch's records; bigger ones are streamed after it.
 _MAX_RECORDED_ARTIFACT = 8 << 20
 _ILLEGAL_KEY = re.compile(r"[^A-Za-z0-9_\-. /:]")
@@ -43,10 +42,11 @@ def safe_key(name: str) -> str:
     return out if out and not out.startswith("/") else f"_{out}"[:250]
 
 
-def param_text(value: Any) -> str:
-    """A param value: the string itself, or the value's repr, cut to the param limit."""
+def param_text(value: Any, limit: int) -> str:
+    """A param value: the string itself, or the value's repr, cut to ``limit`` characters (the
+    client's ``max_param_length``) with ``...`` marking the cut."""
     out = value if isinstance(value, str) else repr(value)
-    return out if len(out) <= _MAX_PARAM else out[:_MAX_PARAM - 3] + "..."
+    return out if len(out) <= limit else out[:limit - 3] + "..."
 
 
 def epoch_ms(seconds: float | None) -> int:
@@ -77,7 +77,8 @@ class StepRunBuilder:
 
         run_id, result = fields["id"], snap.result
         end = epoch_ms(snap.ended_at)
-        params = {safe_key(k): param_text(v) for k, v in snap.params.items()}
+        limit = self.client.config.max_param_length
+        params = {safe_key(k): param_text(v, limit) for k, v in snap.params.items()}
         tags = fields.setdefault("tags", {})
         tags.update({"shipyard.state": snap.state.value, "shipyard.attempts": str(snap.attempt),
                      "shipyard.inputs": json.dumps({k: {"node": r.node, "index": r.index, **r.output.to_json()}
@@ -90,7 +91,7 @@ class StepRunBuilder:
         if result is not None:
             tags["shipyard.host"] = result.host
             tags.update({safe_key(f"step.{k}"): str(v) for k, v in result.tags.items()})
-            params.update({safe_key(f"step.{k}"): param_text(v) for k, v in result.params.items()})
+            params.update({safe_key(f"step.{k}"): param_text(v, limit) for k, v in result.params.items()})
             metrics.append(Metric("duration_s", float(result.duration_s), 0, end))
             metrics += [Metric(safe_key(k), float(v), int(s), end) for k, v, s in result.metrics]
             metrics += [Metric(k, v, s, stamp) for k, v, stamp, s in result.system_metrics]
