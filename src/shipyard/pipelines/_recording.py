@@ -71,12 +71,12 @@ class TrackingClient(Protocol):
     def flush(self) -> None: ...
 
 
-def _jsonable(value: Any) -> bool:
+def _as_json(value: Any) -> str | None:
+    """``value`` as JSON, or None where it is not JSON-serializable."""
     try:
-        json.dumps(value)
+        return json.dumps(value)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None
 
 
 def step_record(status: StepStatus) -> dict[str, Any]:
@@ -212,7 +212,7 @@ class TrackingRecorder(PipelineHooks):
                 client.tracking_store.set_experiment_tag(experiment.id, key, value)
         tags = {"shipyard.pipeline": run.pipeline, "shipyard.kind": "pipeline", "shipyard.executor": run.executor,
                 **({"shipyard.resumed_from": run.resumed_from} if run.resumed_from else {}), **run.tags}
-        recorded = json.dumps(run.params) if _jsonable(run.params) else None
+        recorded = _as_json(run.params)
         if recorded is not None and len(recorded) <= client.config.max_tag_length:  # else it cannot be resumed
             tags[PARAMS_TAG] = recorded
         params = {safe_key(k): param_text(v, client.config.max_param_length) for k, v in run.params.items()}
