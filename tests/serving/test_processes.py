@@ -176,7 +176,11 @@ def test_overload_keeps_the_server_up_answering_503_fast_with_bounded_latency(ho
         # >= 0.2 s here). The 90th percentile, not the 99th: with 24 client threads and the
         # server on 2 cores, the slowest 1 % measures the machine's scheduling, not the server.
         assert refused[len(refused) // 2] < 0.15 and refused[int(len(refused) * 0.9)] < 0.5
-        assert accepted[int(len(accepted) * 0.99)] < 1.5  # a queue of 4 × 50 ms, plus slack for a busy machine
+        # An accepted request waits behind at most 4 others (about 0.25 s: 0.22 s median and
+        # 0.31-0.36 s p99 alone); without the bound, 24 in flight at 20/s would wait about
+        # 1.2 s each. The median tells the two apart; the 99th percentile measured the
+        # machine's scheduling under parallel tests (1.6 s once, on a slow run of the suite).
+        assert accepted[len(accepted) // 2] < 0.6 and accepted[int(len(accepted) * 0.9)] < 1.5
         assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
 
 
