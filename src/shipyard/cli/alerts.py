@@ -6,12 +6,13 @@ from pathlib import Path
 
 import typer
 
+from shipyard.cli.groups import NestedGroup
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, print_json, table
 from shipyard.client import Client
 from shipyard.errors import InvalidInput, NotFound
 
 app = typer.Typer(help="Alert rules on monitored series, the alerts they raise, and their history.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=NestedGroup)
 rule_app = typer.Typer(help="Add or delete alert rules.", no_args_is_help=True)
 app.add_typer(rule_app, name="rule")
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from shipyard.cli.choices import choice
 from shipyard.cli.output import JSON_OPTION, console, console_err, print_json
 
 if TYPE_CHECKING:
@@ -57,14 +58,15 @@ def k8s(
     max_replicas: int | None = typer.Option(None, "--max-replicas", help="Pods the autoscaler may grow to "
                                                                          "(default 3 × --replicas)."),
     profile: Profile = typer.Option(Profile.small, "--profile", help="Pod size: CPU and memory requests and "
-                                                                     "limits, worker processes."),
+                                                                     "limits, worker processes.", **choice(Profile)),
     cpu: str | None = typer.Option(None, "--cpu", help="CPU request (500m, 2), instead of the profile's."),
     memory: str | None = typer.Option(None, "--memory", help="Memory request (512Mi, 2Gi)."),
     cpu_limit: str | None = typer.Option(None, "--cpu-limit", help="CPU limit: at least the request."),
     memory_limit: str | None = typer.Option(None, "--memory-limit", help="Memory limit: at least the request."),
     workers: int | None = typer.Option(None, "--workers", help="Server worker processes per pod (model only)."),
     scale_on: ScaleOn = typer.Option(ScaleOn.cpu, "--scale-on", help="cpu, or inflight: requests being handled "
-                                                                      "per pod (shipyard_requests_in_progress)."),
+                                                                      "per pod (shipyard_requests_in_progress).",
+                                  **choice(ScaleOn)),
     scale_target: int | None = typer.Option(None, "--scale-target", help="Target per pod: % of the CPU request "
                                                                           "(default 70), or requests (default 8)."),
     token_secret: str | None = typer.Option(None, "--token-secret", help="Secret holding the bearer token, key "

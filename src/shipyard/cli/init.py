@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from shipyard.cli.choices import choice
 from shipyard.cli.output import console
 
 __all__ = ["init"]
@@ -21,7 +22,8 @@ class CiSystem(StrEnum):
 
 def init(
     directory: Path = typer.Argument(..., metavar="DIR", help="Folder of the new project (made if missing)."),
-    ci: CiSystem = typer.Option(CiSystem.github, "--ci", help="CI system of the workflow."),
+    ci: CiSystem = typer.Option(CiSystem.github, "--ci", help="CI system of the workflow.",
+                                  **choice(CiSystem)),
     name: str | None = typer.Option(None, "--name", help="Registered model name (default: from the folder's name)."),
     force: bool = typer.Option(False, "--force", help="Write into a folder that is not empty: the project's files "
                                                       "replace those of the same name, others stay."),

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from shipyard.cli.exit_codes import ExitCode
+from shipyard.cli.groups import NestedGroup
 from shipyard.cli.output import JSON_OPTION, console, fmt_time, fmt_value, print_json, table
 from shipyard.client import Client
 from shipyard.errors import InvalidInput
@@ -17,7 +18,7 @@ from shipyard.errors import InvalidInput
 __all__ = ["app", "run_due_monitors"]
 
 app = typer.Typer(help="Monitors over the inference log: drift, quality, latency, performance.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=NestedGroup)
 labels_app = typer.Typer(help="Ground-truth labels for logged predictions.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
 

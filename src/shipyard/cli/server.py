@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import typer
 
+from shipyard.cli.choices import choice
 from shipyard.cli.output import console_err
 from shipyard.config import Config, load_config
 
@@ -33,7 +34,7 @@ def serve_api(
     host: str = typer.Option("127.0.0.1", help="Address to bind; beyond loopback needs a token."),
     port: int = typer.Option(5000, min=1, max=65535, help="TCP port."),
     insecure: bool = typer.Option(False, "--insecure", help="Allow a non-loopback bind without a token."),
-    log_level: LogLevel = typer.Option(LogLevel.warning, help="uvicorn log level."),
+    log_level: LogLevel = typer.Option(LogLevel.warning, help="uvicorn log level.", **choice(LogLevel)),
     scheduler: bool = typer.Option(False, "--scheduler", help="Also run pipeline schedules (as 'shipyard scheduler')."),
     automation: bool = typer.Option(False, "--automation",
                                     help="Also run the continuous-training controller (as 'shipyard automation run')."),
