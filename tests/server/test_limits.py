@@ -202,6 +202,51 @@ def test_a_client_refuses_a_long_value_when_it_is_logged_not_at_a_later_flush(tm
         assert client.tracking.get_run(run_id).params == {"prompt": "p" * 100}
 
 
+def test_the_server_says_its_limits(http: httpx.Client) -> None:
+    assert http.get("/api/v1/limits").json() == {"max_param_length": 100, "max_tag_length": 200}
+
+
+def test_a_remote_client_checks_values_against_the_servers_limits_not_its_own(server: ServerThread,
+                                                                              tmp_path: Path) -> None:
+    # The client's own configuration says MLflow's defaults (6,000 and 8,000); the server keeps less.
+    with Client(Config(home=tmp_path, url=server.url)) as client:
+        assert (client.tracking.limits.param, client.tracking.limits.tag) == (100, 200)
+        run_id = client.tracking.start_run()
+        with pytest.raises(TooLarge) as caught:  # at the call, not at a later flush
+            client.tracking.log_param(run_id, "prompt", "p" * 101)
+        assert caught.value.limit == 100  # type: ignore[attr-defined]
+        with pytest.raises(TooLarge):
+            client.tracking.set_tag(run_id, "note", "t" * 201)
+        client.tracking.end_run(run_id)
+
+
+def test_a_remote_client_logs_what_a_server_with_higher_limits_keeps(tmp_path: Path) -> None:
+    with running_server(Config(home=tmp_path / "server", max_param_length=9000)) as roomy, \
+            Client(Config(home=tmp_path / "client", url=roomy.url)) as client:
+        run_id = client.tracking.start_run()
+        client.tracking.log_param(run_id, "prompt", "p" * 7000)  # over the client's own 6,000
+        client.tracking.end_run(run_id)
+        assert client.tracking.get_run(run_id).params == {"prompt": "p" * 7000}
+
+
+def test_autologging_through_a_server_cuts_params_at_the_servers_limit(server: ServerThread, tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    import shipyard
+
+    x = [[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.2, 0.9]]
+    with Client(Config(home=tmp_path, url=server.url)) as client:
+        shipyard.autolog(client=client, log_models=False)
+        try:
+            LogisticRegression(class_weight={i: 1.0 for i in range(200)}).fit(x, [0, 1, 0, 1])
+        finally:
+            shipyard.autolog(disable=True)
+        client.flush()
+        fitted = next(r for r in client.search_runs("Default").items if "class_weight" in r.params)
+    assert len(fitted.params["class_weight"]) == 100  # the server's limit, not the client's 6,000
+    assert fitted.status.value == "FINISHED"
+
+
 # -- the error tables --------------------------------------------------------------------------
 
 

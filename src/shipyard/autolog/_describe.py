@@ -46,8 +46,9 @@ def render(value: Any) -> str:
 
 
 def clipped(params: Mapping[str, str], limit: int) -> dict[str, str]:
-    """``params`` with each value cut to ``limit`` characters: the client's ``max_param_length``,
-    so that a long value (a big array's repr) is recorded shortened rather than refused."""
+    """``params`` with each value cut to ``limit`` characters: the tracking store's limit (a
+    server's own, for a remote client), so that a long value (a big array's repr) is recorded
+    shortened rather than refused."""
     return {key: value[:limit] for key, value in params.items()}
 
 

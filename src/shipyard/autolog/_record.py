@@ -79,7 +79,7 @@ def _log_params(client: Client, run_id: str, params: dict[str, str]) -> None:
     a step named with characters keys do not allow (``"a+b"``) gives keys left out.
     """
     kept, illegal = [], []
-    for key, value in clipped(params, client.config.max_param_length).items():
+    for key, value in clipped(params, client.tracking.limits.param).items():
         try:
             client.log_param(run_id, key, value)
         except Conflict:

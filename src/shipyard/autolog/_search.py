@@ -30,7 +30,7 @@ def is_search(estimator: Any) -> bool:
 def record_search(client: Client, run_id: str, experiment_id: str, search: Any, max_tuning_runs: int | None) -> None:
     """Log the best parameters and score, ``cv_results.csv`` and the candidates' child runs."""
     best_params = getattr(search, "best_params_", None) or {}
-    limit = client.config.max_param_length
+    limit = client.tracking.limits.param
     client.log_params(run_id, clipped({f"best_{key}": render(value) for key, value in best_params.items()}, limit))
     if hasattr(search, "best_score_"):
         client.log_metric(run_id, "best_cv_score", float(search.best_score_))
@@ -61,7 +61,7 @@ def _record_candidates(client: Client, parent_id: str, experiment_id: str, searc
                                   tags={**class_tags(seed), "candidate_index": str(index)},
                                   parent_run_id=parent_id, capture_env=False)
         params = {**base, **{key: render(value) for key, value in results["params"][index].items()}}
-        client.log_params(child.id, clipped(params, client.config.max_param_length))
+        client.log_params(child.id, clipped(params, client.tracking.limits.param))
         # Per-split scores stay in cv_results.csv: the child carries means, spreads and ranks.
         client.log_metrics(child.id, {
             key: float(column[index]) for key, column in results.items()

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from shipyard.remote._automation import RemoteAutomationStore
     from shipyard.store import Database
     from shipyard.store.artifacts import ArtifactStore
-    from shipyard.tracking import TrackingStore
+    from shipyard.tracking import TrackingStore, ValueLimits
 
 __all__ = ["Backend", "LocalBackend", "RemoteBackend", "open_backend"]
 
@@ -112,6 +112,13 @@ class Backend(ABC):
         """The tracking store of this configuration, opened on first use."""
 
     @property
+    def limits(self) -> ValueLimits:
+        """The longest param and tag values the tracking store keeps: what it says (a server
+        asked once). A local backend knows them from its configuration, without opening the
+        store, so that a first ``log_param`` never waits for the database."""
+        return self.tracking.limits
+
+    @property
     @abstractmethod
     def registry(self) -> RegistryStore:
         """The registry store of this configuration, opened on first use."""
@@ -179,20 +186,22 @@ class LocalBackend(Backend):
 
     @property
     def tracking(self) -> TrackingStore:
-        from shipyard.tracking import ValueLimits
         from shipyard.tracking._sql_store import SqlTrackingStore
 
-        return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts,
-                                                                   ValueLimits.of(self.config)), _close)
+        return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts, self.limits), _close)
+
+    @property
+    def limits(self) -> ValueLimits:
+        from shipyard.tracking import ValueLimits
+
+        return ValueLimits.of(self.config)
 
     @property
     def registry(self) -> RegistryStore:
         from shipyard.registry._sql_store import SqlRegistryStore
-        from shipyard.tracking import ValueLimits
 
         return self._resource("registry", lambda: SqlRegistryStore(self.db, self.artifacts, self.tracking,
-                                                                   self.model_cache_dir,
-                                                                   ValueLimits.of(self.config)), _close)
+                                                                   self.model_cache_dir, self.limits), _close)
 
     @property
     def datasets(self) -> DatasetStore:

@@ -74,14 +74,22 @@ class Tracking:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self.config = backend.config
-        # The store checks values again; checking here fails the call, not a later flush.
-        self.limits = ValueLimits.of(self.config)
+        self._limits: ValueLimits | None = None
         self._runs: dict[str, RunState] = {}
         self._writer: BatchWriter | None = None
         self._writer_lock = threading.Lock()
         self._samplers: dict[str, SystemMetricsSampler] = {}
         self._starts = RunStarts()
         self._environments = EnvironmentRecorder(self._store_environment, capture_environment)
+
+    @property
+    def limits(self) -> ValueLimits:
+        """The store's limits on param and tag values (a server's own, for a remote client).
+
+        The store checks values again; checking here fails the call, not a later flush."""
+        if self._limits is None:
+            self._limits = self._backend.limits
+        return self._limits
 
     @property
     def store(self) -> TrackingStore:

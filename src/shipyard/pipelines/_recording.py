@@ -213,9 +213,9 @@ class TrackingRecorder(PipelineHooks):
         tags = {"shipyard.pipeline": run.pipeline, "shipyard.kind": "pipeline", "shipyard.executor": run.executor,
                 **({"shipyard.resumed_from": run.resumed_from} if run.resumed_from else {}), **run.tags}
         recorded = _as_json(run.params)
-        if recorded is not None and len(recorded) <= client.config.max_tag_length:  # else it cannot be resumed
+        if recorded is not None and len(recorded) <= client.tracking_store.limits.tag:  # else it cannot be resumed
             tags[PARAMS_TAG] = recorded
-        params = {safe_key(k): param_text(v, client.config.max_param_length) for k, v in run.params.items()}
+        params = {safe_key(k): param_text(v, client.tracking_store.limits.param) for k, v in run.params.items()}
         # The pipeline's run, its params and tags: one transaction (an adopted run is updated).
         if self.adopt_run_id:
             adopted = client.get_run(self.adopt_run_id)

@@ -44,7 +44,7 @@ def safe_key(name: str) -> str:
 
 def param_text(value: Any, limit: int) -> str:
     """A param value: the string itself, or the value's repr, cut to ``limit`` characters (the
-    client's ``max_param_length``) with ``...`` marking the cut."""
+    tracking store's param limit) with ``...`` marking the cut."""
     out = value if isinstance(value, str) else repr(value)
     return out if len(out) <= limit else out[:limit - 3] + "..."
 
@@ -77,7 +77,7 @@ class StepRunBuilder:
 
         run_id, result = fields["id"], snap.result
         end = epoch_ms(snap.ended_at)
-        limit = self.client.config.max_param_length
+        limit = self.client.tracking_store.limits.param
         params = {safe_key(k): param_text(v, limit) for k, v in snap.params.items()}
         tags = fields.setdefault("tags", {})
         tags.update({"shipyard.state": snap.state.value, "shipyard.attempts": str(snap.attempt),

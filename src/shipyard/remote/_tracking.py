@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-from shipyard.errors import IntegrityError
+from shipyard.errors import IntegrityError, NotFound
 from shipyard.remote._pages import every_item
-from shipyard.tracking import ArtifactInfo, Experiment, LogBatch, Page, Run, RunRecord, RunStatus
+from shipyard.tracking import ArtifactInfo, Experiment, LogBatch, Page, Run, RunRecord, RunStatus, ValueLimits
 from shipyard.tracking import _codec as codec
 from shipyard.tracking._records import check_records
 
@@ -34,9 +34,24 @@ class RemoteTrackingStore:
 
         self._t = HttpTransport(url, token, retry=retry)
         self._new_key = new_idempotency_key
+        self._limits: ValueLimits | None = None
 
     def close(self) -> None:
         self._t.close()
+
+    @property
+    def limits(self) -> ValueLimits:
+        """The server's limits, asked once: a value the server would refuse fails at the call
+        that logs it, and autologging cuts values to what the server keeps, not to this client's
+        configuration. A server from before ``/api/v1/limits`` keeps the default limits."""
+        if self._limits is None:
+            try:
+                data = self._t.json("GET", "/api/v1/limits")
+            except NotFound:
+                self._limits = ValueLimits()
+            else:
+                self._limits = ValueLimits(int(data["max_param_length"]), int(data["max_tag_length"]))
+        return self._limits
 
     # experiments
     def create_experiment(

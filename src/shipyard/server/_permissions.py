@@ -200,6 +200,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/login/password"): Rule(OPEN),  # throttled by the login limiter (server/_password_login.py)
     ("GET", "/metrics"): Rule("read"),
     # -- tracking -----------------------------------------------------------------------
+    ("GET", f"{_V1}/limits"): Rule("read"),
     ("POST", f"{_V1}/experiments"): Rule("edit"),
     ("GET", f"{_V1}/experiments"): Rule("read"),
     ("GET", f"{_V1}/experiments/by-name"): Rule("read"),

@@ -34,6 +34,7 @@ from shipyard.server._tracking_schemas import (
     Empty,
     Experiment,
     Health,
+    Limits,
     Metric,
     RecordedRuns,
     Run,
@@ -187,6 +188,12 @@ class RunSearch(BaseModel):
 @router.get("/health", responses=answers(Health))
 async def health() -> Response:  # on the loop: never queued behind pool threads waiting on the database
     return _json({"status": "ok"})
+
+
+@router.get("/limits", responses=answers(Limits))
+def limits(request: Request) -> Response:
+    found = _store(request).limits
+    return _json({"max_param_length": found.param, "max_tag_length": found.tag})
 
 
 @router.post("/experiments", responses=answers(Experiment))

@@ -42,6 +42,16 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class Limits(BaseModel):
+    """The longest param and tag values, in characters, this server stores (its
+    ``max_param_length`` and ``max_tag_length``): a remote client checks and cuts values to them."""
+
+    model_config = _EXACT
+
+    max_param_length: int = Field(ge=1)
+    max_tag_length: int = Field(ge=1)
+
+
 class Experiment(BaseModel):
     """A named group of runs; ``id`` is a string of digits (``"0"`` is the default experiment)."""
 

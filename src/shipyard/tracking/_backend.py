@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from shipyard.tracking._entities import ArtifactInfo, Experiment, LogBatch, Page, Run, RunStatus
+from shipyard.tracking._entities import ArtifactInfo, Experiment, LogBatch, Page, Run, RunStatus, ValueLimits
 from shipyard.tracking._records import RunRecord
 
 __all__ = ["TrackingStore"]
@@ -22,6 +22,11 @@ __all__ = ["TrackingStore"]
 @runtime_checkable
 class TrackingStore(Protocol):
     """Experiments, runs, their logged data and their artifacts."""
+
+    @property
+    def limits(self) -> ValueLimits:
+        """The longest param and tag values this store keeps; a longer one is refused."""
+        ...
 
     # experiments
     def create_experiment(
