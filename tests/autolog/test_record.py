@@ -172,12 +172,12 @@ def test_params_whose_keys_a_run_cannot_take_are_left_out_with_a_warning(autolog
 def test_params_are_cut_to_the_clients_param_limit_not_refused(tmp_path, limit: int) -> None:
     from shipyard import Config
 
-    long_grid = list(range(3000))  # its repr is about 14,000 characters
+    long_weights = {i: 1.0 for i in range(1500)}  # its repr is about 15,400 characters: over either limit
     client = Client(Config(home=tmp_path, max_param_length=limit))
     shipyard.autolog(client=client, log_models=False)
     try:
         GridSearchCV(LogisticRegression(), {"C": [1.0]}, cv=2).fit(_X, _Y)
-        LogisticRegression(C=0.5, class_weight={i: 1.0 for i in long_grid[:1500]}).fit(_X, _Y)
+        LogisticRegression(C=0.5, class_weight=long_weights).fit(_X, _Y)
     finally:
         shipyard.autolog(disable=True)
     runs = client.search_runs("Default").items

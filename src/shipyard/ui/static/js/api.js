@@ -90,6 +90,22 @@ export async function allPages(path, query = {}, limit = 10000) {
   return items;
 }
 
+/**
+ * Requests of which only the newest answer counts. Each call of the returned function
+ * marks a new request and gives its check: true while no request was made since, so a
+ * slow answer to an earlier one is dropped rather than drawn over the one asked for since.
+ *
+ *   const ask = newestOnly();
+ *   async function load() { const current = ask(); const page = await getJson(...); if (current()) draw(page); }
+ */
+export function newestOnly() {
+  let asked = 0;
+  return () => {
+    const mine = ++asked;
+    return () => mine === asked;
+  };
+}
+
 export const runUrl = (runId) => `/api/v1/runs/${encodeURIComponent(runId)}`;
 
 export function artifactUrl(runId, path) {

@@ -2,7 +2,7 @@
 // distribution beside a window's, realised and estimated performance over time, the
 // share of drifted features, and the alerts it raised on a timeline.
 
-import {ApiError, allPages, getJson} from "../api.js";
+import {ApiError, allPages, getJson, newestOnly} from "../api.js";
 import {chartCard} from "../chart.js";
 import {fill, h, notFound} from "../dom.js";
 import * as format from "../format.js";
@@ -66,10 +66,10 @@ export async function render(root, {params: [name], query, live}) {
 
   // Each pick asks anew; only the newest answer is drawn, so a slow earlier answer (the
   // page's first one, say) never replaces the distribution of a cell clicked since.
-  let asked = 0;
+  const ask = newestOnly();
   async function showDistribution() {
     if (!state.feature) return;
-    const mine = ++asked;
+    const current = ask();
     const q = {feature: state.feature};
     if (state.window === null) {
       if (windows.length) { q.since_ms = windows[0] - 1; q.until_ms = windows[windows.length - 1]; }
@@ -77,7 +77,7 @@ export async function render(root, {params: [name], query, live}) {
       q.since_ms = state.window - 1; q.until_ms = state.window;
     }
     const answer = await getJson(`${monitorUrl(monitor.name)}/distribution`, q);
-    if (live() && mine === asked) distribution.replaceChildren(distributionChart(answer));
+    if (live() && current()) distribution.replaceChildren(distributionChart(answer));
   }
   featureSelect.addEventListener("change", () => { state.feature = featureSelect.value; showDistribution(); });
   windowSelect.addEventListener("change", () => {

@@ -2,7 +2,7 @@
 // any column, paged with the API's page tokens, with a column chooser, saved views
 // (kept in this browser) and a selection to compare.
 
-import {ApiError, getJson, postJson} from "../api.js";
+import {ApiError, getJson, newestOnly, postJson} from "../api.js";
 import {fill, h, notFound} from "../dom.js";
 import * as format from "../format.js";
 import {go} from "../nav.js";
@@ -70,9 +70,9 @@ export async function render(root, {params: [experimentId], query, live}) {
 
   // Only the newest search is drawn: a slow answer to an older filter, sort or page never
   // replaces the one asked for since.
-  let asked = 0;
+  const ask = newestOnly();
   async function load() {
-    const mine = ++asked;
+    const current = ask();
     const body = {experiment_ids: [experiment.id], max_results: state.size, order_by: [state.order],
       filter: state.filter || null, page_token: state.tokens[state.page]};
     const early = experiment.id === experimentId ? firstPage : null;
@@ -81,13 +81,13 @@ export async function render(root, {params: [experimentId], query, live}) {
     try {
       page = await (early ?? postJson("/api/v1/runs/search", body));
     } catch (error) {
-      if (mine !== asked) return;
+      if (!current()) return;
       if (!(error instanceof ApiError) || ![400, 422].includes(error.status)) throw error;
       filterError.textContent = error.message; // the API says what is wrong, and where
       filterBox.setAttribute("aria-invalid", "true");
       return;
     }
-    if (!live() || mine !== asked) return;
+    if (!live() || !current()) return;
     filterError.textContent = "";
     filterBox.removeAttribute("aria-invalid");
     state.runs = page.items;
