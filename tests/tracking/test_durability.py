@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -111,9 +112,14 @@ def test_points_spool_to_disk_while_the_server_is_down_and_are_sent_later(tmp_pa
     with running_server(server_config, port):
         client = Client(client_config)
         run = client.create_run("spool")
-    # The server is gone: logging still returns at once and the flush spools.
+    # The server is gone: logging still returns at once and the flush spools. Params and tags
+    # are checked against the client's own limits meanwhile: the server's cannot be asked.
+    started = time.monotonic()
+    client.log_param(run.id, "lr", 0.1)
+    client.set_tag(run.id, "phase", "offline")
     for i in range(100):
         client.log_metric(run.id, "loss", float(i), step=i)
+    assert time.monotonic() - started < 10, "logging waited for the server"
     client.flush()
     assert list((tmp_path / "client" / "spool").glob("*/*.json"))
     with pytest.raises(Unavailable):
@@ -121,6 +127,8 @@ def test_points_spool_to_disk_while_the_server_is_down_and_are_sent_later(tmp_pa
     with running_server(server_config, port):
         client.end_run(run.id)
         assert len(client.get_metric_history(run.id, "loss")) == 100
+        stored = client.get_run(run.id)
+        assert stored.params == {"lr": "0.1"} and stored.tags["phase"] == "offline"
         assert not list((tmp_path / "client" / "spool").glob("*/*.json"))
         client.close()
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, BinaryIO
 
 from shipyard.client._backend import Backend
 from shipyard.client._background import EnvironmentRecorder, RunStarts
-from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unavailable
 from shipyard.tracking import (
     ArtifactInfo,
     BatchWriter,
@@ -58,6 +59,8 @@ from shipyard.tracking._entities import default_run_name
 
 __all__ = ["RunState", "Tracking"]
 
+_ASK_LIMITS_EVERY_S = 30.0  # while a server is unreachable, how often to ask it for its limits again
+
 
 @dataclass
 class RunState:
@@ -75,6 +78,7 @@ class Tracking:
         self._backend = backend
         self.config = backend.config
         self._limits: ValueLimits | None = None
+        self._limits_asked_at = -_ASK_LIMITS_EVERY_S
         self._runs: dict[str, RunState] = {}
         self._writer: BatchWriter | None = None
         self._writer_lock = threading.Lock()
@@ -86,9 +90,19 @@ class Tracking:
     def limits(self) -> ValueLimits:
         """The store's limits on param and tag values (a server's own, for a remote client).
 
-        The store checks values again; checking here fails the call, not a later flush."""
+        The store checks values again; checking here fails the call, not a later flush. While a
+        server cannot be reached, values are checked against this client's own configuration
+        (so logging goes on into the spool), and the server is asked again at most every
+        ``_ASK_LIMITS_EVERY_S`` seconds, not at every call."""
         if self._limits is None:
-            self._limits = self._backend.limits
+            now = time.monotonic()
+            if now - self._limits_asked_at < _ASK_LIMITS_EVERY_S:
+                return ValueLimits.of(self.config)
+            self._limits_asked_at = now
+            try:
+                self._limits = self._backend.limits
+            except Unavailable:
+                return ValueLimits.of(self.config)
         return self._limits
 
     @property
