@@ -20,12 +20,15 @@ what it depends on is gone.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shipyard.config import Config
+from shipyard.errors import Unavailable
 
 if TYPE_CHECKING:
     from shipyard.alerting import AlertStateStore, AlertStore
@@ -157,6 +160,9 @@ class Backend(ABC):
                                                                         self.config.home), _close)
 
 
+_ASK_LIMITS_EVERY_S = 30.0  # while a server is unreachable, how often it is asked for its limits again
+
+
 def _close(resource: Any) -> None:
     resource.close()
 
@@ -190,7 +196,7 @@ class LocalBackend(Backend):
 
         return self._resource("tracking", lambda: SqlTrackingStore(self.db, self.artifacts, self.limits), _close)
 
-    @property
+    @cached_property
     def limits(self) -> ValueLimits:
         from shipyard.tracking import ValueLimits
 
@@ -245,6 +251,23 @@ class RemoteBackend(Backend):
     """
 
     remote = True
+    _unreachable_until = 0.0  # monotonic time before which the server is not asked for its limits again
+
+    @property
+    def limits(self) -> ValueLimits:
+        """The server's limits, asked once. While the server cannot be reached, this
+        configuration's, so that logging goes on into the spool (the server checks values again
+        when they are sent); it is asked again at most every ``_ASK_LIMITS_EVERY_S`` seconds,
+        not at every call."""
+        from shipyard.tracking import ValueLimits
+
+        if time.monotonic() < self._unreachable_until:
+            return ValueLimits.of(self.config)
+        try:
+            return self.tracking.limits
+        except Unavailable:
+            self._unreachable_until = time.monotonic() + _ASK_LIMITS_EVERY_S
+            return ValueLimits.of(self.config)
 
     @property
     def _connection(self) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any, BinaryIO
 
 from shipyard.client._backend import Backend
 from shipyard.client._background import EnvironmentRecorder, RunStarts
-from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unavailable
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.tracking import (
     ArtifactInfo,
     BatchWriter,
@@ -59,8 +58,6 @@ from shipyard.tracking._entities import default_run_name
 
 __all__ = ["RunState", "Tracking"]
 
-_ASK_LIMITS_EVERY_S = 30.0  # while a server is unreachable, how often to ask it for its limits again
-
 
 @dataclass
 class RunState:
@@ -77,8 +74,6 @@ class Tracking:
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self.config = backend.config
-        self._limits: ValueLimits | None = None
-        self._limits_asked_at = -_ASK_LIMITS_EVERY_S
         self._runs: dict[str, RunState] = {}
         self._writer: BatchWriter | None = None
         self._writer_lock = threading.Lock()
@@ -88,22 +83,10 @@ class Tracking:
 
     @property
     def limits(self) -> ValueLimits:
-        """The store's limits on param and tag values (a server's own, for a remote client).
-
-        The store checks values again; checking here fails the call, not a later flush. While a
-        server cannot be reached, values are checked against this client's own configuration
-        (so logging goes on into the spool), and the server is asked again at most every
-        ``_ASK_LIMITS_EVERY_S`` seconds, not at every call."""
-        if self._limits is None:
-            now = time.monotonic()
-            if now - self._limits_asked_at < _ASK_LIMITS_EVERY_S:
-                return ValueLimits.of(self.config)
-            self._limits_asked_at = now
-            try:
-                self._limits = self._backend.limits
-            except Unavailable:
-                return ValueLimits.of(self.config)
-        return self._limits
+        """The store's limits on param and tag values (a server's own, for a remote client:
+        :attr:`RemoteBackend.limits <shipyard.client.RemoteBackend.limits>`). The store checks
+        values again; checking here fails the call, not a later flush."""
+        return self._backend.limits
 
     @property
     def store(self) -> TrackingStore:
