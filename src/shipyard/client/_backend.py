@@ -115,11 +115,11 @@ class Backend(ABC):
         """The tracking store of this configuration, opened on first use."""
 
     @property
+    @abstractmethod
     def limits(self) -> ValueLimits:
-        """The longest param and tag values the tracking store keeps: what it says (a server
-        asked once). A local backend knows them from its configuration, without opening the
-        store, so that a first ``log_param`` never waits for the database."""
-        return self.tracking.limits
+        """The longest param and tag values the tracking store keeps. A local backend knows
+        them from its configuration, without opening the store, so that a first ``log_param``
+        never waits for the database; a remote one asks the server."""
 
     @property
     @abstractmethod
